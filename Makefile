@@ -1,0 +1,56 @@
+# `make demo` and `make test` create (or reuse) .venv, install what they need, and run.
+# torch comes from $(TORCH_SPEC); the default pins the CPU build available offline on the project's machines.
+# Elsewhere: `make test TORCH_SPEC=torch` (or any pip requirement for torch).
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+export MUJOCO_GL ?= egl
+export MINARI_DATASETS_PATH ?= $(CURDIR)/data/minari
+
+# Steps of ground-truth data behind each shipped checkpoint (see world_models/zoo/README.md).
+ZOO_TASKS := InvertedPendulum Reacher HalfCheetah Hopper Pusher Walker2d
+ZOO_STEPS_InvertedPendulum := 20000
+ZOO_STEPS_Reacher := 30000
+ZOO_STEPS_HalfCheetah := 50000
+ZOO_STEPS_Hopper := 50000
+ZOO_STEPS_Pusher := 50000
+ZOO_STEPS_Walker2d := 50000
+
+.PHONY: demo test lint bench zoo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q -e ".[$*]"
+	touch $@
+
+demo: $(VENV)/.installed-test
+	$(BIN)/neural-gym demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/throughput.py
+
+# One task at a time: `make zoo ZOO_TASKS=Hopper`.
+define ZOO_ONE
+	$(BIN)/neural-gym collect --task $(1) --steps $(ZOO_STEPS_$(1)) --seed 0 --overwrite --dataset-id neural_gym/$(1)/random-v0
+	$(BIN)/neural-gym train --task $(1) --dataset-id neural_gym/$(1)/random-v0 --seed 0 --out world_models/zoo/$(1).safetensors
+
+endef
+
+zoo: $(VENV)/.installed-test
+	$(foreach t,$(ZOO_TASKS),$(call ZOO_ONE,$(t)))
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,262 @@
+"""Collect ground-truth transitions into a local Minari dataset, with the physics state of every step.
+
+Example:
+    >>> from envs import collect, load_transitions
+    >>> dataset_id = collect("HalfCheetah", 10_000, seed=0)      # "neural_gym/HalfCheetah/random-v0"
+    >>> data = load_transitions(dataset_id)
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import gymnasium as gym
+import minari
+import mujoco
+import numpy as np
+from minari.data_collector.episode_buffer import EpisodeBuffer
+from minari.dataset.minari_dataset import parse_dataset_id
+from minari.storage.datasets_root_dir import get_dataset_path
+from tqdm.auto import tqdm
+
+from envs.dataset import PHYSICS_STATE_KEY
+from envs.physics import get_physics_state
+from envs.policies import PolicyLike, as_policy, policy_label
+from envs.tasks import get_task
+
+_FLUSH_STEPS = 20_000
+"""Finished episodes are written to disk whenever this many steps are buffered (bounds memory)."""
+
+
+class EpisodeRecorder:
+    """Accumulates one episode as Minari stores it, with the physics state as each step's only ``info``.
+
+    Why not ``minari.DataCollector``: its ``EpisodeBuffer.add_step_data`` needs jax (``minari[create]``), which this
+    project does not depend on. Recording whole episodes here and handing them to Minari's public writers
+    (``create_dataset_from_buffers`` / ``MinariDataset.update_dataset_from_buffer``) stores the same format. The
+    info is replaced rather than kept because gymnasium's MuJoCo envs return different info keys from ``reset`` and
+    ``step``, which Minari refuses to store together.
+
+    ``physics_states[t]`` is read right after ``reset``/``step``, so it is the state whose observation is
+    ``observations[t]``.
+
+    Args:
+        episode_id: Sequential id within the dataset.
+        seed: The seed the episode was reset with.
+        env: The env being recorded (its physics state is read).
+        observation: The observation returned by ``reset``.
+    """
+
+    def __init__(self, episode_id: int, seed: int, env: gym.Env, observation: np.ndarray) -> None:
+        self.episode_id = episode_id
+        self.seed = seed
+        self._env = env
+        self.observations: list[np.ndarray] = [np.asarray(observation)]
+        self.physics_states: list[np.ndarray] = [get_physics_state(env)]
+        self.actions: list[np.ndarray] = []
+        self.rewards: list[float] = []
+        self.terminations: list[bool] = []
+        self.truncations: list[bool] = []
+
+    def __len__(self) -> int:
+        """Number of transitions recorded so far."""
+        return len(self.actions)
+
+    def add(
+        self, action: np.ndarray, observation: np.ndarray, reward: float, terminated: bool, truncated: bool
+    ) -> None:
+        """Record one ``env.step(action)`` and the physics state it led to."""
+        self.actions.append(np.asarray(action))
+        self.observations.append(np.asarray(observation))
+        self.physics_states.append(get_physics_state(self._env))
+        self.rewards.append(float(reward))
+        self.terminations.append(bool(terminated))
+        self.truncations.append(bool(truncated))
+
+    def to_buffer(self) -> EpisodeBuffer:
+        """The episode as a Minari ``EpisodeBuffer``; an episode cut short (neither flag set) is marked truncated."""
+        truncations = np.array(self.truncations, dtype=bool)
+        if not (self.terminations[-1] or truncations[-1]):
+            truncations[-1] = True
+        return EpisodeBuffer(
+            id=self.episode_id,
+            seed=self.seed,
+            observations=np.stack(self.observations),
+            actions=np.stack(self.actions),
+            rewards=np.array(self.rewards, dtype=np.float64),
+            terminations=np.array(self.terminations, dtype=bool),
+            truncations=truncations,
+            infos={PHYSICS_STATE_KEY: np.stack(self.physics_states)},
+        )
+
+
+class _DatasetWriter:
+    """Writes finished episodes into one local Minari dataset through Minari's public API, chunk by chunk.
+
+    The first chunk creates the dataset (replacing an old one with the same id when asked, only now that there is
+    data to write); later chunks are appended.
+    """
+
+    def __init__(self, dataset_id: str, env: gym.Env, replace: bool, metadata: dict[str, Any]) -> None:
+        self.dataset_id = dataset_id
+        self.episodes_written = 0
+        self._env = env
+        self._replace = replace
+        self._metadata = metadata
+        self._dataset: minari.MinariDataset | None = None
+
+    def write(self, episodes: list[EpisodeRecorder]) -> None:
+        """Store the episodes (ids must continue from the ones written before)."""
+        buffers = [episode.to_buffer() for episode in episodes]
+        if self._dataset is None:
+            if self._replace:
+                minari.delete_dataset(self.dataset_id)
+            with warnings.catch_warnings():
+                # Minari nags about provenance fields a local dataset has no use for.
+                warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
+                self._dataset = minari.create_dataset_from_buffers(
+                    self.dataset_id, buffers, env=self._env, jpeg_encoding=False, **self._metadata
+                )
+        else:
+            self._dataset.update_dataset_from_buffer(buffers)
+        self.episodes_written += len(buffers)
+
+    def discard(self) -> None:
+        """Delete what this writer created, so a failed collection leaves no partial dataset behind."""
+        if self._dataset is not None:
+            minari.delete_dataset(self.dataset_id)
+            self._dataset = None
+
+
+def default_dataset_id(task: str, policy: PolicyLike = "random") -> str:
+    """The dataset id :func:`collect` uses when none is given: ``neural_gym/<Task>/<random|policy>-v0``.
+
+    Args:
+        task: Any name :func:`envs.tasks.get_task` accepts.
+        policy: The policy (only its label matters).
+
+    Returns:
+        The Minari id (namespace ``neural_gym/<Task>``, name ``random`` or ``policy``, version 0).
+    """
+    return f"neural_gym/{get_task(task).name}/{policy_label(policy)}-v0"
+
+
+def collect(
+    task: str,
+    n_steps: int,
+    *,
+    policy: PolicyLike = "random",
+    seed: int = 0,
+    dataset_id: str | None = None,
+    action_noise: float = 0.0,
+    progress: bool = True,
+    overwrite: bool = False,
+    description: str | None = None,
+) -> str:
+    """Run a policy in the ground-truth env and write exactly ``n_steps`` transitions as a local Minari dataset.
+
+    Episodes run until they terminate or hit the time limit; the last one is cut after ``n_steps`` transitions in
+    total and stored as truncated. Every step's ``info`` holds ``{"physics_state": ...}`` (see
+    :mod:`envs.physics`), so any recorded state can be restored and replayed exactly. The dataset is written under
+    ``MINARI_DATASETS_PATH`` (default ``~/.minari/datasets``) without JPEG encoding.
+
+    All randomness comes from ``seed``: a ``np.random.SeedSequence(seed)`` is split into the env reset seeds, the
+    random policy's generator and the action-noise generator, so the same seed gives the same dataset.
+
+    Args:
+        task: Any name :func:`envs.tasks.get_task` accepts.
+        n_steps: Number of transitions to record (>= 1).
+        policy: ``"random"``, a callable ``obs -> action``, or an object with ``.predict`` (SB3 model).
+        seed: Seed of everything random.
+        dataset_id: Minari id ``(namespace/)name-v<version>``; default ``neural_gym/<Task>/<random|policy>-v0``.
+        action_noise: Standard deviation of Gaussian noise added to each action, as a fraction of half the action
+            range; noisy actions are clipped to the action space.
+        progress: Show a tqdm progress bar.
+        overwrite: Replace an existing dataset with the same id (deleted when the first episodes are written).
+        description: Dataset description stored in Minari's metadata (a default one says what was collected).
+
+    Returns:
+        The dataset id.
+
+    Raises:
+        FileExistsError: If the dataset exists and ``overwrite`` is False.
+        ValueError: For a malformed dataset id, ``n_steps < 1``, negative ``action_noise``, or a policy returning
+            actions of the wrong shape.
+    """
+    spec = get_task(task)
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
+    if not action_noise >= 0.0:
+        raise ValueError(f"action_noise must be >= 0, got {action_noise}.")
+    label = policy_label(policy)
+    if dataset_id is None:
+        dataset_id = default_dataset_id(spec.name, policy)
+    parse_dataset_id(dataset_id)  # raises ValueError with Minari's id syntax
+    exists = os.path.exists(get_dataset_path(dataset_id))
+    if exists and not overwrite:
+        raise FileExistsError(
+            f"Dataset {dataset_id!r} already exists under MINARI_DATASETS_PATH "
+            f"({get_dataset_path()}); pass overwrite=True (--overwrite) or choose another dataset_id."
+        )
+
+    reset_seq, policy_seq, noise_seq = np.random.SeedSequence(seed).spawn(3)
+    reset_rng = np.random.default_rng(reset_seq)
+    noise_rng = np.random.default_rng(noise_seq)
+
+    env = spec.make()
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Box):
+        raise TypeError(f"Expected a Box action space, got {space}.")
+    act = as_policy(policy, space, seed=int(policy_seq.generate_state(1)[0]))
+    half_range = (space.high.astype(np.float64) - space.low.astype(np.float64)) / 2.0
+
+    if description is None:
+        description = (
+            f"{n_steps} transitions of {spec.env_id} under a {label} policy, seed {seed}, action_noise "
+            f"{action_noise}. infos['{PHYSICS_STATE_KEY}'][t] is the MuJoCo mjSTATE_INTEGRATION state whose "
+            "observation is observations[t]."
+        )
+    writer = _DatasetWriter(
+        dataset_id,
+        env,
+        replace=exists,
+        metadata=dict(
+            eval_env=spec.env_id,
+            algorithm_name=f"neural_gym envs.collect ({label} policy)",
+            author="neural_gym",
+            description=description,
+            requirements=[f"mujoco=={mujoco.__version__}", f"gymnasium=={gym.__version__}"],
+        ),
+    )
+
+    try:
+        steps = 0
+        pending: list[EpisodeRecorder] = []
+        with tqdm(total=n_steps, disable=not progress, unit="step", desc=f"collect {spec.name}") as bar:
+            while steps < n_steps:
+                reset_seed = int(reset_rng.integers(2**31 - 1))
+                obs, _ = env.reset(seed=reset_seed)
+                episode = EpisodeRecorder(writer.episodes_written + len(pending), reset_seed, env, obs)
+                done = False
+                while not done and steps < n_steps:
+                    action = act(obs)
+                    if action_noise > 0.0:
+                        noise = noise_rng.normal(0.0, 1.0, size=space.shape) * action_noise * half_range
+                        action = np.clip(action + noise, space.low, space.high).astype(space.dtype)
+                    obs, reward, terminated, truncated, _ = env.step(action)
+                    episode.add(action, obs, float(reward), terminated, truncated)
+                    done = bool(terminated or truncated)
+                    steps += 1
+                    bar.update(1)
+                pending.append(episode)
+                if sum(len(e) for e in pending) >= _FLUSH_STEPS or steps >= n_steps:
+                    writer.write(pending)
+                    pending = []
+    except BaseException:
+        writer.discard()
+        raise
+    finally:
+        env.close()
+    return dataset_id

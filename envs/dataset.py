@@ -1,0 +1,336 @@
+"""Read the local Minari datasets that :func:`envs.collect.collect` writes, as episodes or flat transitions.
+
+Example:
+    >>> data = load_transitions("neural_gym/HalfCheetah/random-v0")
+    >>> train, held_out = data.split(0.1, seed=0)
+    >>> train.observations.shape, train.physics_states.shape
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+PHYSICS_STATE_KEY = "physics_state"
+"""Key of the physics state in each step's ``info`` of a collected dataset."""
+
+
+class DatasetAlignmentError(ValueError):
+    """Arrays of a dataset do not line up (lengths, shapes, non-finite values, or broken episode continuity)."""
+
+
+@dataclass
+class Episode:
+    """One episode, aligned as Minari stores it.
+
+    ``observations[t]`` is the observation before ``actions[t]``; ``observations[t + 1]`` the one after it.
+
+    Attributes:
+        id: Episode id within the dataset.
+        observations: ``(T + 1, O)`` float64.
+        actions: ``(T, A)`` float64.
+        rewards: ``(T,)`` float64.
+        terminations: ``(T,)`` bool.
+        truncations: ``(T,)`` bool.
+        physics_states: ``(T + 1, S)`` float64, the physics state whose observation is ``observations[t]``, or
+            ``None`` if the dataset did not record them.
+    """
+
+    id: int
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminations: np.ndarray
+    truncations: np.ndarray
+    physics_states: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        """Number of transitions ``T``."""
+        return len(self.actions)
+
+    def validate(self) -> None:
+        """Check that the arrays line up.
+
+        Raises:
+            DatasetAlignmentError: Naming the episode id and the offending lengths.
+        """
+        n_obs, n_act = len(self.observations), len(self.actions)
+        lengths = {
+            "rewards": len(self.rewards),
+            "terminations": len(self.terminations),
+            "truncations": len(self.truncations),
+        }
+        if n_act == 0:
+            raise DatasetAlignmentError(f"Episode {self.id} has no transitions.")
+        if n_obs != n_act + 1:
+            raise DatasetAlignmentError(
+                f"Episode {self.id}: expected len(observations) == len(actions) + 1, got {n_obs} observations "
+                f"and {n_act} actions."
+            )
+        for key, n in lengths.items():
+            if n != n_act:
+                raise DatasetAlignmentError(f"Episode {self.id}: {n_act} actions but {n} {key}.")
+        if self.physics_states is not None and len(self.physics_states) != n_obs:
+            raise DatasetAlignmentError(
+                f"Episode {self.id}: {len(self.physics_states)} physics states for {n_obs} observations "
+                "(expected one per observation)."
+            )
+
+
+@dataclass
+class Transitions:
+    """Flat ``(s, a, r, s')`` rows of one or more episodes, rows of each episode consecutive and in time order.
+
+    Attributes:
+        observations: ``(N, O)`` float64.
+        actions: ``(N, A)`` float64.
+        rewards: ``(N,)`` float64.
+        next_observations: ``(N, O)`` float64.
+        terminations: ``(N,)`` bool.
+        truncations: ``(N,)`` bool.
+        episode_ids: ``(N,)`` int64.
+        physics_states: ``(N, S)`` float64, the state before the action (whose observation is ``observations[i]``),
+            or ``None``.
+        dataset_id: The Minari id the rows came from, if any.
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_observations: np.ndarray
+    terminations: np.ndarray
+    truncations: np.ndarray
+    episode_ids: np.ndarray
+    physics_states: np.ndarray | None = None
+    dataset_id: str | None = None
+
+    def __len__(self) -> int:
+        """Number of transitions ``N``."""
+        return len(self.observations)
+
+    def validate(self) -> None:
+        """Check shapes, finiteness and continuity within episodes.
+
+        Continuity: for consecutive rows ``i, i + 1`` of the same episode, ``next_observations[i]`` must equal
+        ``observations[i + 1]`` exactly (they are the same recorded observation).
+
+        Raises:
+            DatasetAlignmentError: Saying which array, episode and step is off.
+        """
+        n = len(self.observations)
+        if self.observations.ndim != 2 or self.next_observations.shape != self.observations.shape:
+            raise DatasetAlignmentError(
+                f"observations {self.observations.shape} and next_observations {self.next_observations.shape} "
+                "must both be (N, O)."
+            )
+        if self.actions.ndim != 2 or len(self.actions) != n:
+            raise DatasetAlignmentError(f"actions must be ({n}, A), got {self.actions.shape}.")
+        for key in ("rewards", "terminations", "truncations", "episode_ids"):
+            shape = getattr(self, key).shape
+            if shape != (n,):
+                raise DatasetAlignmentError(f"{key} must have shape ({n},), got {shape}.")
+        if self.physics_states is not None and (self.physics_states.ndim != 2 or len(self.physics_states) != n):
+            raise DatasetAlignmentError(f"physics_states must be ({n}, S), got {self.physics_states.shape}.")
+
+        steps = self._steps_within_episode()
+        for key in ("observations", "actions", "rewards", "next_observations", "physics_states"):
+            values = getattr(self, key)
+            if values is None:
+                continue
+            bad = ~np.isfinite(values.reshape(n, -1)).all(axis=1)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise DatasetAlignmentError(
+                    f"{key} is not finite at row {i} (episode {self.episode_ids[i]}, step {steps[i]})."
+                )
+
+        same_episode = self.episode_ids[1:] == self.episode_ids[:-1]
+        ended_early = same_episode & (self.terminations[:-1] | self.truncations[:-1])
+        if ended_early.any():
+            i = int(np.argmax(ended_early))
+            raise DatasetAlignmentError(
+                f"Episode {self.episode_ids[i]} ends (terminated or truncated) at step {steps[i]} (row {i}) but has "
+                "more rows after it."
+            )
+        broken = same_episode & ~(self.next_observations[:-1] == self.observations[1:]).all(axis=1)
+        if broken.any():
+            i = int(np.argmax(broken))
+            gap = np.abs(self.next_observations[i] - self.observations[i + 1]).max()
+            raise DatasetAlignmentError(
+                f"Episode {self.episode_ids[i]} is not continuous at step {steps[i]} (row {i}): next_observations[{i}] "
+                f"!= observations[{i + 1}] (max abs difference {gap:.3g})."
+            )
+
+    def _steps_within_episode(self) -> np.ndarray:
+        """Index of each row within its run of equal episode ids."""
+        n = len(self.episode_ids)
+        starts = np.ones(n, dtype=bool)
+        starts[1:] = self.episode_ids[1:] != self.episode_ids[:-1]
+        start_index = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+        return np.arange(n) - start_index
+
+    def subset(self, rows: np.ndarray) -> Transitions:
+        """Rows selected by an index array or bool mask (order kept as given).
+
+        Args:
+            rows: Integer indices or a bool mask of length ``N``.
+
+        Returns:
+            A new :class:`Transitions` with copies of the selected rows.
+        """
+        return Transitions(
+            observations=self.observations[rows],
+            actions=self.actions[rows],
+            rewards=self.rewards[rows],
+            next_observations=self.next_observations[rows],
+            terminations=self.terminations[rows],
+            truncations=self.truncations[rows],
+            episode_ids=self.episode_ids[rows],
+            physics_states=None if self.physics_states is None else self.physics_states[rows],
+            dataset_id=self.dataset_id,
+        )
+
+    def split(self, holdout_fraction: float, seed: int) -> tuple[Transitions, Transitions]:
+        """Split into ``(train, held_out)`` by whole episodes.
+
+        ``round(holdout_fraction * n_episodes)`` episodes, chosen at random with ``seed``, are held out, clamped to
+        at least one and at most ``n_episodes - 1`` when ``holdout_fraction > 0``. With a single episode there is no
+        whole-episode split, so its last ``round(holdout_fraction * N)`` rows (at least one) are held out instead.
+
+        Args:
+            holdout_fraction: Fraction in ``[0, 1)`` to hold out.
+            seed: Seed of the episode shuffle.
+
+        Returns:
+            ``(train, held_out)``, each with rows in their original order.
+
+        Raises:
+            ValueError: If ``holdout_fraction`` is outside ``[0, 1)`` or there are fewer than two rows to split.
+        """
+        if not 0.0 <= holdout_fraction < 1.0:
+            raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction}.")
+        n = len(self)
+        if holdout_fraction == 0.0:
+            return self.subset(np.arange(n)), self.subset(np.arange(0))
+        episodes = np.unique(self.episode_ids)
+        if len(episodes) == 1:
+            if n < 2:
+                raise ValueError(f"Cannot split {n} transition(s).")
+            n_hold = min(max(1, round(holdout_fraction * n)), n - 1)
+            hold = np.zeros(n, dtype=bool)
+            hold[n - n_hold :] = True
+        else:
+            n_hold = min(max(1, round(holdout_fraction * len(episodes))), len(episodes) - 1)
+            rng = np.random.default_rng(seed)
+            held_episodes = rng.choice(episodes, size=n_hold, replace=False)
+            hold = np.isin(self.episode_ids, held_episodes)
+        return self.subset(~hold), self.subset(hold)
+
+    @classmethod
+    def from_episodes(cls, episodes: Sequence[Episode], dataset_id: str | None = None) -> Transitions:
+        """Flatten episodes into transitions.
+
+        Args:
+            episodes: Validated-or-not episodes (each is validated here).
+            dataset_id: Recorded on the result.
+
+        Returns:
+            The transitions; ``physics_states`` is ``None`` unless every episode has them.
+
+        Raises:
+            DatasetAlignmentError: If an episode is misaligned.
+            ValueError: If ``episodes`` is empty.
+        """
+        if len(episodes) == 0:
+            raise ValueError("No episodes to build transitions from.")
+        for episode in episodes:
+            episode.validate()
+        with_states = all(ep.physics_states is not None for ep in episodes)
+        return cls(
+            observations=np.concatenate([ep.observations[:-1] for ep in episodes]).astype(np.float64),
+            actions=np.concatenate([ep.actions for ep in episodes]).astype(np.float64),
+            rewards=np.concatenate([ep.rewards for ep in episodes]).astype(np.float64),
+            next_observations=np.concatenate([ep.observations[1:] for ep in episodes]).astype(np.float64),
+            terminations=np.concatenate([ep.terminations for ep in episodes]).astype(bool),
+            truncations=np.concatenate([ep.truncations for ep in episodes]).astype(bool),
+            episode_ids=np.concatenate([np.full(len(ep), ep.id, dtype=np.int64) for ep in episodes]),
+            physics_states=(
+                np.concatenate([ep.physics_states[:-1] for ep in episodes]).astype(np.float64)  # type: ignore[index]
+                if with_states
+                else None
+            ),
+            dataset_id=dataset_id,
+        )
+
+
+def _missing_dataset_message(dataset_id: str) -> str:
+    root = os.environ.get("MINARI_DATASETS_PATH", os.path.join("~", ".minari", "datasets") + " (default)")
+    return (
+        f"Dataset {dataset_id!r} not found under MINARI_DATASETS_PATH={root}. Create it with "
+        "`neural-gym collect --task <Task> ...` (or envs.collect(...)), or point MINARI_DATASETS_PATH at the folder "
+        "that holds it."
+    )
+
+
+def load_episodes(dataset_id: str) -> list[Episode]:
+    """Load every episode of a local Minari dataset.
+
+    Args:
+        dataset_id: Minari id, e.g. ``"neural_gym/HalfCheetah/random-v0"``.
+
+    Returns:
+        The episodes in stored order, arrays as float64/bool; ``physics_states`` from the ``"physics_state"`` info
+        when recorded.
+
+    Raises:
+        FileNotFoundError: If the dataset is not in ``MINARI_DATASETS_PATH``.
+        DatasetAlignmentError: If an episode's arrays do not line up (names the episode id and the lengths).
+    """
+    import minari
+
+    try:
+        dataset = minari.load_dataset(dataset_id)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(_missing_dataset_message(dataset_id)) from error
+
+    episodes = []
+    for data in dataset.iterate_episodes():
+        observations = data.observations
+        actions = data.actions
+        if isinstance(observations, dict) or isinstance(actions, dict):
+            raise TypeError(f"Dataset {dataset_id!r} has dict observations or actions; expected flat Box arrays.")
+        infos = data.infos if isinstance(data.infos, dict) else {}
+        states = infos.get(PHYSICS_STATE_KEY)
+        episode = Episode(
+            id=int(data.id),
+            observations=np.asarray(observations, dtype=np.float64),
+            actions=np.asarray(actions, dtype=np.float64).reshape(len(actions), -1),
+            rewards=np.asarray(data.rewards, dtype=np.float64),
+            terminations=np.asarray(data.terminations, dtype=bool),
+            truncations=np.asarray(data.truncations, dtype=bool),
+            physics_states=None if states is None else np.asarray(states, dtype=np.float64),
+        )
+        episode.validate()
+        episodes.append(episode)
+    return episodes
+
+
+def load_transitions(dataset_id: str) -> Transitions:
+    """Load a local Minari dataset as validated flat transitions.
+
+    Args:
+        dataset_id: Minari id, e.g. ``"neural_gym/HalfCheetah/random-v0"``.
+
+    Returns:
+        ``Transitions.from_episodes(load_episodes(dataset_id))``, validated.
+
+    Raises:
+        FileNotFoundError: If the dataset is not in ``MINARI_DATASETS_PATH``.
+        DatasetAlignmentError: If the data do not line up.
+    """
+    transitions = Transitions.from_episodes(load_episodes(dataset_id), dataset_id=dataset_id)
+    transitions.validate()
+    return transitions

@@ -1,0 +1,286 @@
+"""Registry of the ground-truth tasks: gymnasium MuJoCo ``*-v5`` environments and their known rules.
+
+Example:
+    >>> from envs import get_task
+    >>> task = get_task("neural_gym/HalfCheetah-v0")
+    >>> task.env_id, task.max_episode_steps, task.reward_fn is None
+    ('HalfCheetah-v5', 1000, True)
+    >>> env = task.make()
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+
+from envs import rewards
+from envs.rewards import RewardFn, TerminationFn
+
+StateFromObs = Callable[[mujoco.MjModel, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
+"""Maps ``(model, obs, x_position)`` to the ``(qpos, qvel)`` that the observation describes."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One ground-truth task: which gymnasium env it is and which of its rules are known exactly.
+
+    Attributes:
+        name: Short name, e.g. ``"HalfCheetah"``.
+        env_id: Gymnasium id, e.g. ``"HalfCheetah-v5"``.
+        max_episode_steps: Time limit from the gymnasium registry.
+        reward_fn: Exact batched ``reward(obs, action, next_obs) -> (B,)`` (NumPy or torch), or ``None`` where the
+            reward is not a function of the observations (see :mod:`envs.rewards`).
+        termination_fn: Exact batched ``terminated(obs, action, next_obs) -> (B,)`` bool, or ``None``.
+        description: One paragraph for people.
+        x_velocity_index: Index of the root's ``x`` velocity in the observation for tasks whose observation excludes
+            the root ``x`` position (HalfCheetah, Hopper, Walker2d), so a renderer can integrate ``x``; else ``None``.
+        state_from_obs: ``(model, obs, x_position) -> (qpos, qvel)`` used by :meth:`set_state_from_obs`; ``None`` where
+            an observation does not determine the scene.
+    """
+
+    name: str
+    env_id: str
+    max_episode_steps: int
+    reward_fn: RewardFn | None
+    termination_fn: TerminationFn | None
+    description: str
+    x_velocity_index: int | None = None
+    state_from_obs: StateFromObs | None = field(default=None, repr=False, compare=False)
+
+    def make(self, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+        """Create the ground-truth env with ``gymnasium.make(env_id, render_mode=..., **kwargs)``.
+
+        Args:
+            render_mode: Gymnasium render mode (``"rgb_array"`` for headless frames; set ``MUJOCO_GL=egl``).
+            **kwargs: Passed on to ``gymnasium.make``.
+
+        Returns:
+            The wrapped gymnasium env (with its ``TimeLimit``).
+        """
+        return gym.make(self.env_id, render_mode=render_mode, **kwargs)
+
+    def set_state_from_obs(self, env: gym.Env, obs: np.ndarray, x_position: float = 0.0) -> None:
+        """Put the MuJoCo scene of ``env`` into the state that one observation vector describes.
+
+        Meant for rendering a *predicted* observation. It sets ``qpos``/``qvel`` with ``env.unwrapped.set_state``
+        (which runs ``mj_forward``). Whatever the observation lacks is filled in: the root ``x`` position from
+        ``x_position`` (HalfCheetah, Hopper, Walker2d), zero object/goal velocities (Pusher, Reacher target).
+
+        Afterwards ``env.unwrapped._get_obs()`` equals ``obs`` whenever ``obs`` is kinematically consistent. Note that
+        the observations that ``step`` returns for Reacher and Pusher are not quite: MuJoCo's ``mj_step`` computes body
+        positions before it integrates, so their fingertip/object/goal positions lag ``qpos`` by one physics
+        sub-step (order 1e-3 for Pusher). Pusher's object and goal positions here come from those body positions, its
+        arm from the joint angles. Hopper and Walker2d velocities are clipped to ``[-10, 10]`` in the observation.
+
+        Args:
+            env: An env of this task (any wrapping; its ``unwrapped`` must be the MuJoCo env).
+            obs: One observation, shape ``observation_space.shape``.
+            x_position: Root ``x`` position for tasks whose observation excludes it; ignored otherwise.
+
+        Raises:
+            ValueError: If ``obs`` has the wrong shape or is not finite, or the task cannot be set from observations.
+            TypeError: If ``env`` is not a gymnasium MuJoCo env.
+        """
+        if self.state_from_obs is None:
+            raise ValueError(f"Task {self.name} has no rule to set its state from an observation.")
+        unwrapped = env.unwrapped
+        if not isinstance(unwrapped, MujocoEnv):
+            raise TypeError(f"Expected a gymnasium MuJoCo env of {self.env_id}, got {type(unwrapped).__name__}.")
+        obs = np.asarray(obs, dtype=np.float64)
+        expected = env.observation_space.shape
+        if obs.shape != expected:
+            raise ValueError(f"{self.name}: expected one observation of shape {expected}, got shape {obs.shape}.")
+        if not np.all(np.isfinite(obs)):
+            raise ValueError(f"{self.name}: observation is not finite: {obs}")
+        qpos, qvel = self.state_from_obs(unwrapped.model, obs, float(x_position))
+        unwrapped.set_state(qpos, qvel)
+
+
+# ------------------------------------------------------------------------------------- observation -> (qpos, qvel)
+
+
+def _qpos_qvel_obs(model: mujoco.MjModel, obs: np.ndarray, x_position: float) -> tuple[np.ndarray, np.ndarray]:
+    """InvertedPendulum: ``obs = [qpos, qvel]``."""
+    del x_position
+    return obs[: model.nq].copy(), obs[model.nq : model.nq + model.nv].copy()
+
+
+def _x_excluded_obs(model: mujoco.MjModel, obs: np.ndarray, x_position: float) -> tuple[np.ndarray, np.ndarray]:
+    """HalfCheetah, Hopper, Walker2d: ``obs = [qpos[1:], qvel]``; the root x comes from ``x_position``."""
+    qpos = np.concatenate([[x_position], obs[: model.nq - 1]])
+    qvel = obs[model.nq - 1 : model.nq - 1 + model.nv].copy()
+    return qpos, qvel
+
+
+def _reacher_obs(model: mujoco.MjModel, obs: np.ndarray, x_position: float) -> tuple[np.ndarray, np.ndarray]:
+    """Reacher: ``obs = [cos q, sin q, target qpos, qdot, fingertip - target (x, y)]``."""
+    del x_position
+    qpos = np.zeros(model.nq)
+    qvel = np.zeros(model.nv)
+    qpos[:2] = np.arctan2(obs[2:4], obs[0:2])
+    qpos[2:] = obs[4 : 4 + model.nq - 2]
+    qvel[:2] = obs[4 + model.nq - 2 : 6 + model.nq - 2]
+    return qpos, qvel
+
+
+def _slide_qpos_from_position(model: mujoco.MjModel, body_name: str, position: np.ndarray, qpos: np.ndarray) -> None:
+    """Write the slide-joint coordinates of ``body_name`` that put its frame at ``position`` (world coordinates).
+
+    The body's reference frame position and the joints' world axes come from forward kinematics of the model at
+    ``qpos0`` (nothing hard-coded); each slide coordinate is ``qpos0 + axis · (position - reference)``.
+    """
+    data = mujoco.MjData(model)
+    data.qpos[:] = model.qpos0
+    mujoco.mj_kinematics(model, data)
+    body = model.body(body_name)
+    reference = data.xpos[body.id]
+    for j in range(int(body.jntadr[0]), int(body.jntadr[0] + body.jntnum[0])):
+        if model.jnt_type[j] != mujoco.mjtJoint.mjJNT_SLIDE:
+            raise ValueError(f"Body {body_name!r} has a non-slide joint {model.joint(j).name!r}.")
+        adr = model.jnt_qposadr[j]
+        qpos[adr] = model.qpos0[adr] + float(np.dot(data.xaxis[j], position - reference))
+
+
+def _pusher_obs(model: mujoco.MjModel, obs: np.ndarray, x_position: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pusher: ``obs = [arm qpos (7), arm qvel (7), tips_arm, object, goal]`` (body positions, world frame)."""
+    del x_position
+    qpos = model.qpos0.copy()
+    qvel = np.zeros(model.nv)
+    qpos[:7] = obs[0:7]
+    qvel[:7] = obs[7:14]
+    _slide_qpos_from_position(model, "object", obs[17:20], qpos)
+    _slide_qpos_from_position(model, "goal", obs[20:23], qpos)
+    return qpos, qvel
+
+
+# ---------------------------------------------------------------------------------------------------------- registry
+
+
+def _max_steps(env_id: str) -> int:
+    """Time limit of ``env_id`` in the gymnasium registry."""
+    steps = gym.spec(env_id).max_episode_steps
+    if steps is None:
+        raise ValueError(f"{env_id} has no max_episode_steps in the gymnasium registry.")
+    return int(steps)
+
+
+def _task(
+    name: str,
+    reward_fn: RewardFn | None,
+    termination_fn: TerminationFn | None,
+    description: str,
+    state_from_obs: StateFromObs,
+    x_velocity_index: int | None = None,
+) -> TaskSpec:
+    env_id = f"{name}-v5"
+    return TaskSpec(
+        name=name,
+        env_id=env_id,
+        max_episode_steps=_max_steps(env_id),
+        reward_fn=reward_fn,
+        termination_fn=termination_fn,
+        description=description,
+        x_velocity_index=x_velocity_index,
+        state_from_obs=state_from_obs,
+    )
+
+
+TASKS: dict[str, TaskSpec] = {
+    t.name: t
+    for t in (
+        _task(
+            "InvertedPendulum",
+            rewards.inverted_pendulum_reward,
+            rewards.inverted_pendulum_termination,
+            "Balance a pole on a cart. Obs [x, angle, x_dot, angle_dot]; reward 1 per upright step; ends when "
+            "|angle| > 0.2. Reward and termination are exact functions of the observation.",
+            _qpos_qvel_obs,
+        ),
+        _task(
+            "Reacher",
+            rewards.reacher_reward,
+            rewards.never_terminates,
+            "Move a two-link arm's fingertip to a random target (50-step episodes). Reward -distance - |a|^2, "
+            "never terminates. Reward and termination are exact.",
+            _reacher_obs,
+        ),
+        _task(
+            "HalfCheetah",
+            None,
+            rewards.never_terminates,
+            "Run a planar cheetah forward. Never terminates (exact). The reward's forward velocity is a finite "
+            "difference of the root x position, which the observation excludes, so no exact reward rule.",
+            _x_excluded_obs,
+            x_velocity_index=8,  # obs = [qpos[1:] (8), qvel]; qvel[0] is the root x velocity
+        ),
+        _task(
+            "Hopper",
+            None,
+            rewards.hopper_termination,
+            "Hop a one-legged robot forward. Termination is exact from the observation (except when |qvel| > 100, "
+            "which the clipped observation hides). No exact reward rule: its forward term is the mean x velocity over the "
+            "frame skip (a finite difference of x), which the observed end-of-step velocity only approximates.",
+            _x_excluded_obs,
+            x_velocity_index=5,  # obs = [qpos[1:] (5), qvel]; qvel[0] is the root x velocity
+        ),
+        _task(
+            "Pusher",
+            rewards.pusher_reward,
+            rewards.never_terminates,
+            "Push a cylinder to a goal with a 7-DoF arm (100-step episodes). Reward -0.5 d(tip, object) "
+            "- d(object, goal) - 0.1 |a|^2, never terminates. Reward and termination are exact.",
+            _pusher_obs,
+        ),
+        _task(
+            "Walker2d",
+            None,
+            rewards.walker2d_termination,
+            "Walk a planar biped forward. Termination (0.8 < z < 2, |angle| < 1) is exact; the reward's forward "
+            "term (mean x velocity over the frame skip) is not in the observation, so no exact reward rule.",
+            _x_excluded_obs,
+            x_velocity_index=8,  # obs = [qpos[1:] (8), qvel]; qvel[0] is the root x velocity
+        ),
+    )
+}
+"""The ground-truth tasks by short name."""
+
+_ID_RE = re.compile(r"^(?:(?P<namespace>[\w.-]+)/)?(?P<name>[\w.]+?)(?:-v(?P<version>\d+))?$")
+
+
+def get_task(name: str) -> TaskSpec:
+    """Look up a task by short name, gymnasium id or ``neural_gym`` dream-env id (case-insensitive).
+
+    ``"HalfCheetah"``, ``"halfcheetah"``, ``"HalfCheetah-v5"`` and ``"neural_gym/HalfCheetah-v0"`` (any version in the
+    ``neural_gym`` namespace) all name the same task. A gymnasium id with another version (``"HalfCheetah-v4"``) is
+    refused rather than silently mapped to v5.
+
+    Args:
+        name: The task name or id.
+
+    Returns:
+        The :class:`TaskSpec`.
+
+    Raises:
+        ValueError: If no task matches; the message lists the known tasks.
+    """
+    known = ", ".join(TASKS)
+    match = _ID_RE.match(name.strip())
+    if match is not None:
+        namespace, short, version = match.group("namespace", "name", "version")
+        by_lower = {key.lower(): task for key, task in TASKS.items()}
+        task = by_lower.get(short.lower())
+        if task is not None:
+            if namespace is not None and namespace.lower() == "neural_gym":
+                return task
+            if namespace is None and (version is None or f"{task.name}-v{version}" == task.env_id):
+                return task
+            if namespace is None:
+                raise ValueError(f"Unknown task {name!r}: this project uses {task.env_id}. Known tasks: {known}.")
+    raise ValueError(f"Unknown task {name!r}. Known tasks: {known} (also as '<Task>-v5' or 'neural_gym/<Task>-v0').")
