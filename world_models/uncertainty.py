@@ -1,0 +1,46 @@
+"""Ensemble disagreement measures, shared by every family.
+
+All measures read per-member Gaussian predictions expressed in *normalized* target units (each output dimension
+divided by its training-data standard deviation), so one threshold means the same thing on every dimension, and take the
+root-mean over dimensions so it means the same thing for every task size.
+
+- ``ensemble_std`` — epistemic spread: ``sqrt(mean_d Var_e[mu_ed])`` (PETS/MBPO-style ensemble std).
+- ``aleatoric_max`` — MOPO's penalty: ``max_e sqrt(mean_d sigma_ed^2)``.
+- ``pairwise_max`` — MOReL's discrepancy: ``max_{i,j} sqrt(mean_d (mu_id - mu_jd)^2)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+MEASURES: tuple[str, ...] = ("ensemble_std", "aleatoric_max", "pairwise_max")
+
+
+def ensemble_std(means: torch.Tensor) -> torch.Tensor:
+    """Epistemic spread of ``means`` ``[E, B, D]`` → ``[B]``."""
+    if means.shape[0] < 2:
+        raise ValueError(f"disagreement needs at least 2 members, got means of shape {tuple(means.shape)}")
+    # Written out: ``means.var(dim=0)`` reduces over the outer dim ~25x slower on CPU (torch 2.x), same value.
+    return (means - means.mean(dim=0)).square().mean(dim=(0, -1)).sqrt()
+
+
+def aleatoric_max(stds: torch.Tensor) -> torch.Tensor:
+    """Largest member's predicted noise, ``stds`` ``[E, B, D]`` → ``[B]`` (MOPO)."""
+    return stds.square().mean(dim=-1).sqrt().amax(dim=0)
+
+
+def pairwise_max(means: torch.Tensor) -> torch.Tensor:
+    """Largest distance between two members' means, ``[E, B, D]`` → ``[B]`` (MOReL)."""
+    if means.shape[0] < 2:
+        raise ValueError(f"disagreement needs at least 2 members, got means of shape {tuple(means.shape)}")
+    diff = means.unsqueeze(0) - means.unsqueeze(1)  # (E, E, B, D)
+    return diff.square().mean(dim=-1).sqrt().amax(dim=(0, 1))
+
+
+def all_measures(means: torch.Tensor, stds: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every measure in :data:`MEASURES` from normalized member means and stds (``[E, B, D]`` each)."""
+    return {
+        "ensemble_std": ensemble_std(means),
+        "aleatoric_max": aleatoric_max(stds),
+        "pairwise_max": pairwise_max(means),
+    }
