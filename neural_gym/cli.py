@@ -1,0 +1,228 @@
+"""``neural-gym``: collect ground truth, train world models, play dreams, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+
+DESCRIPTION = """\
+Learned simulators as Gymnasium environments, checked against MuJoCo.
+
+The usual path:   collect (ground truth → local Minari dataset)
+               →  train   (dataset → ensemble world-model checkpoint)
+               →  dream   (play the checkpoint as an env, side by side with ground truth)
+`demo` trains an SB3 agent inside a shipped dream and scores it in MuJoCo.
+"""
+
+
+def _add_collect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "collect",
+        help="run a policy in the ground-truth simulator and write a local Minari dataset",
+        description="Run a policy in a ground-truth MuJoCo task and write a local Minari dataset (physics state of "
+        "every step included). Datasets go to $MINARI_DATASETS_PATH (Minari's default: ~/.minari/datasets).",
+    )
+    p.add_argument("--task", required=True, help="task name, e.g. HalfCheetah (see `neural-gym tasks`)")
+    p.add_argument("--steps", type=int, default=50_000, help="number of transitions to record (default 50000)")
+    p.add_argument("--policy", default="random", help="'random' or a path to a saved SB3 model (.zip)")
+    p.add_argument("--algo", default="SAC", help="SB3 class of --policy when it is a path (default SAC)")
+    p.add_argument("--action-noise", type=float, default=0.0, help="std of Gaussian noise added to the policy's actions")
+    p.add_argument("--seed", type=int, default=0, help="seed for resets, the random policy and the noise")
+    p.add_argument("--dataset-id", default=None, help="Minari id (default neural_gym/<Task>/<policy>-v0)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset with the same id")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train an ensemble world model on a dataset and save a checkpoint",
+        description="Train a probabilistic MLP ensemble (PETS/MBPO style) on a local Minari dataset, calibrate its "
+        "uncertainty threshold on held-out episodes, and save one .safetensors checkpoint.",
+    )
+    p.add_argument("--task", required=True, help="task the dataset was collected on")
+    p.add_argument("--dataset-id", required=True, help="local Minari dataset id")
+    p.add_argument("--out", required=True, help="checkpoint path, e.g. runs/halfcheetah.safetensors")
+    p.add_argument("--members", type=int, default=7, help="ensemble members (default 7)")
+    p.add_argument("--elites", type=int, default=5, help="members kept for inference (default 5)")
+    p.add_argument("--hidden", type=int, default=200, help="hidden width (default 200)")
+    p.add_argument("--layers", type=int, default=4, help="hidden layers (default 4)")
+    p.add_argument("--max-epochs", type=int, default=100, help="epoch cap (early stopping on held-out data)")
+    p.add_argument("--patience", type=int, default=5, help="epochs without held-out improvement before stopping")
+    p.add_argument("--batch-size", type=int, default=256, help="batch size per member")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    p.add_argument("--seed", type=int, default=0, help="seed for split, init and batches")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--tensorboard", default=None, help="TensorBoard log dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_dream(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "dream",
+        help="play a policy in a dream and in ground truth from the same start states",
+        description="Play a policy for paired episodes in the dream (a world-model checkpoint) and in the "
+        "ground-truth simulator, each pair from the same start state, and print both returns and why each "
+        "dream episode ended.",
+    )
+    p.add_argument("--task", required=True, help="task name")
+    p.add_argument("--checkpoint", default=None, help="checkpoint path or zoo name (default: shipped for the task)")
+    p.add_argument("--policy", default="random", help="'random' or a path to a saved SB3 model (.zip)")
+    p.add_argument("--algo", default="PPO", help="SB3 class of --policy when it is a path (default PPO)")
+    p.add_argument("--episodes", type=int, default=5, help="paired episodes (default 5)")
+    p.add_argument("--on-uncertain", default="truncate", choices=["truncate", "terminate", "penalize"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="also write the summary to this JSON file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="train an SB3 agent inside a shipped dream and evaluate it in MuJoCo (a few minutes on 2 CPU cores)",
+        description="Train an SB3 agent entirely inside the dream of a task (its shipped world model), evaluate it in "
+        "MuJoCo from the same start states, print dream-vs-real returns and write a plot and JSON.",
+    )
+    p.add_argument("--task", default="InvertedPendulum", help="task (default InvertedPendulum)")
+    p.add_argument("--algo", default="PPO", choices=["PPO", "SAC"], help="SB3 algorithm (default PPO)")
+    p.add_argument("--timesteps", type=int, default=60_000, help="dream steps of training (default 60000)")
+    p.add_argument("--num-envs", type=int, default=16, help="parallel dream envs (default 16)")
+    p.add_argument("--episodes", type=int, default=10, help="paired evaluation episodes (default 10)")
+    p.add_argument("--checkpoint", default=None, help="dream with this checkpoint instead of the shipped one")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="outputs/demo", help="folder for the plot, JSON and agent (default outputs/demo)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _load_policy(path: str, algo: str) -> object:
+    if path == "random":
+        return "random"
+    import stable_baselines3
+
+    cls = getattr(stable_baselines3, algo.upper(), None)
+    if cls is None:
+        raise SystemExit(f"unknown --algo {algo!r}; use one of PPO, SAC, TD3, A2C, DDPG")
+    return cls.load(path, device="cpu")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``neural-gym`` command."""
+    parser = argparse.ArgumentParser(
+        prog="neural-gym", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("tasks", help="list the ground-truth tasks and their dream env ids")
+    _add_collect(sub)
+    _add_train(sub)
+    _add_dream(sub)
+    _add_demo(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+
+    if args.command == "tasks":
+        from envs import TASKS
+
+        from .registration import env_id
+
+        for name, t in TASKS.items():
+            exact = [w for w, f in (("reward", t.reward_fn), ("termination", t.termination_fn)) if f is not None]
+            print(f"{env_id(name):<34} ground truth {t.env_id:<20} exact: {', '.join(exact) or '-'}")
+        return 0
+    if args.command == "collect":
+        from envs import collect
+
+        policy = _load_policy(args.policy, args.algo)
+        dataset_id = collect(
+            args.task,
+            args.steps,
+            policy=policy,
+            seed=args.seed,
+            dataset_id=args.dataset_id,
+            action_noise=args.action_noise,
+            progress=not args.quiet,
+            overwrite=args.overwrite,
+        )
+        print(f"wrote dataset {dataset_id}")
+        return 0
+    if args.command == "train":
+        from world_models import EnsembleConfig
+
+        from .train import train_world_model
+
+        config = EnsembleConfig(
+            ensemble_size=args.members, num_elites=args.elites, hidden_size=args.hidden, num_layers=args.layers
+        )
+        model, report, path = train_world_model(
+            args.task,
+            args.dataset_id,
+            args.out,
+            config=config,
+            max_epochs=args.max_epochs,
+            patience=args.patience,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet,
+            tensorboard_dir=args.tensorboard,
+            command=shlex.join(["neural-gym", *argv]),
+        )
+        cal = model.spec.calibration
+        print(
+            f"wrote {path}: {report.epochs} epochs in {report.wall_time_s:.0f} s, held-out MSE "
+            f"{report.best_holdout_mse:.4f} (normalized), elites {report.elites}, "
+            f"{cal.measure} threshold {cal.threshold:.4f}"
+        )
+        return 0
+    if args.command == "dream":
+        from .evaluate import paired_episodes
+
+        result = paired_episodes(
+            args.task,
+            _load_policy(args.policy, args.algo),
+            checkpoint=args.checkpoint,
+            episodes=args.episodes,
+            seed=args.seed,
+            progress=not args.quiet,
+            on_uncertain=args.on_uncertain,
+        )
+        print(f"{'episode':>7} {'MuJoCo return':>14} {'dream return':>13} {'real len':>9} {'dream len':>10}  dream ended by")
+        for i in range(len(result.real_returns)):
+            print(
+                f"{i:>7} {result.real_returns[i]:>14.2f} {result.dream_returns[i]:>13.2f} "
+                f"{result.real_lengths[i]:>9} {result.dream_lengths[i]:>10}  {result.dream_end[i]}"
+            )
+        summary = result.summary()
+        print(json.dumps(summary, indent=2))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(summary, f, indent=2)
+        return 0
+    if args.command == "demo":
+        from .demo import run_demo
+
+        result = run_demo(
+            args.task,
+            algo=args.algo,
+            timesteps=args.timesteps,
+            num_envs=args.num_envs,
+            eval_episodes=args.episodes,
+            seed=args.seed,
+            checkpoint=args.checkpoint,
+            out_dir=args.out,
+            device=args.device,
+            progress=not args.quiet,
+        )
+        print(result.table())
+        print(f"\nplot: {result.plot}\njson: {result.json}")
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

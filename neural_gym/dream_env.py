@@ -1,0 +1,154 @@
+"""``DreamEnv``: one imagined episode of a ground-truth task, played by a learned world model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from envs import get_task
+from world_models import WorldModel
+
+from .engine import Propagation, Source, Start, make_engine
+from .render import ObsRenderer
+
+
+class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A trained world model served as a ``gymnasium.Env``.
+
+    Observation and action spaces are the ground truth's, so a policy moves between dream and MuJoCo unchanged.
+    ``terminated`` is the task's terminal condition as the model predicts it; ``truncated`` is the time limit or an
+    uncertainty cut-off. ``info`` carries ``uncertainty`` (the calibrated ensemble-disagreement measure),
+    ``uncertainty_exceeded`` and ``model_error`` (the model produced a non-finite value; the episode ends and the last
+    good observation is returned instead of NaN).
+
+    Args:
+        task: ground-truth task name (``"HalfCheetah"``, ``"HalfCheetah-v5"``, ...).
+        checkpoint: a checkpoint path, a zoo name (``"zoo:HalfCheetah"``), or a loaded :class:`WorldModel`;
+            default: the shipped checkpoint for ``task``.
+        start: ``"env"`` (the ground truth's reset distribution) or ``"dataset"`` (real states stored in the checkpoint).
+        on_uncertain: ``"truncate"`` (default), ``"terminate"`` (MOReL HALT) or ``"penalize"`` (MOPO).
+        uncertainty_threshold: cut-off; default the value calibrated on held-out real data, stored in the checkpoint.
+        penalty: MOPO's lambda for ``on_uncertain="penalize"``.
+        halt_penalty: reward magnitude of a HALT for ``on_uncertain="terminate"``.
+        reward: ``"learned"`` or ``"known"``; default ``"known"`` where the task's reward is exact from observations.
+        termination: ``"learned"`` or ``"known"``, defaulting as ``reward``.
+        propagation: ``"member"`` (each episode follows one elite drawn at reset) or ``"mean"`` (elite mean).
+        max_episode_steps: time limit; default the ground truth's.
+        render_mode: ``None`` or ``"rgb_array"`` (the predicted state drawn in the task's MuJoCo scene).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+
+    Example:
+        >>> import gymnasium as gym, neural_gym
+        >>> env = gym.make("neural_gym/InvertedPendulum-v0")
+        >>> obs, info = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        >>> sorted(info)
+        ['model_error', 'uncertainty', 'uncertainty_exceeded']
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
+
+    def __init__(
+        self,
+        task: str = "InvertedPendulum",
+        checkpoint: str | WorldModel | None = None,
+        *,
+        start: Start = "env",
+        on_uncertain: str = "truncate",
+        uncertainty_threshold: float | None = None,
+        penalty: float = 1.0,
+        halt_penalty: float = 100.0,
+        reward: Source | None = None,
+        termination: Source | None = None,
+        propagation: Propagation = "member",
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        device: str = "auto",
+    ) -> None:
+        spec = get_task(task)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.engine = make_engine(
+            spec,
+            1,
+            checkpoint=checkpoint,
+            start=start,
+            on_uncertain=on_uncertain,
+            uncertainty_threshold=uncertainty_threshold,
+            penalty=penalty,
+            halt_penalty=halt_penalty,
+            reward=reward,
+            termination=termination,
+            propagation=propagation,
+            max_episode_steps=max_episode_steps,
+            device=device,
+        )
+        self.task = spec
+        gt = spec.make()
+        self.observation_space = gt.observation_space
+        self.action_space = gt.action_space
+        self.metadata = {**self.metadata, "render_fps": int(round(1.0 / gt.unwrapped.dt))}
+        gt.close()
+        self.render_mode = render_mode
+        self._renderer: ObsRenderer | None = None
+        self._needs_reset = True
+
+    @property
+    def model(self) -> WorldModel:
+        """The world model playing this env."""
+        return self.engine.model
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        """Start an imagined episode.
+
+        Args:
+            seed: seeds ``self.np_random``, from which the start state and the ensemble member are drawn.
+            options: ``{"obs": array}`` starts from that observation instead of sampling one.
+        """
+        super().reset(seed=seed)
+        options = options or {}
+        unknown = set(options) - {"obs"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; DreamEnv accepts {{'obs': observation}}")
+        start = None if options.get("obs") is None else np.asarray(options["obs"], dtype=np.float64)[None]
+        self.engine.reset(np.ones(1, dtype=bool), self.np_random, obs=start)
+        self._needs_reset = False
+        if self._renderer is not None:
+            self._renderer.reset()
+        return self.engine.obs[0].copy(), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Advance the imagined episode by one step (see the class docstring for the returned flags and info)."""
+        if self._needs_reset:
+            raise RuntimeError("call reset() before step(), and again after an episode ends")
+        try:
+            batch = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"expected an action in {self.action_space}, got {action!r}") from err
+        if batch.shape != self.action_space.shape:
+            raise ValueError(f"expected an action of shape {self.action_space.shape} in {self.action_space}, got {batch.shape}")
+        actions = self.engine.check_actions(batch[None], self.action_space)
+        out = self.engine.step(actions)
+        terminated, truncated = bool(out.terminated[0]), bool(out.truncated[0])
+        self._needs_reset = terminated or truncated
+        info = {k: (v.item() if hasattr(v, "item") else v) for k, v in out.info(0).items()}
+        return out.obs[0], float(out.reward[0]), terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
+        """The current (predicted) state drawn in the ground-truth scene, when ``render_mode="rgb_array"``."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without render_mode; pass render_mode='rgb_array' to gym.make")
+            return None
+        if self._renderer is None:
+            self._renderer = ObsRenderer(self.task)
+        return self._renderer.render(self.engine.obs[0], advance=self.engine.steps[0] > 0)
+
+    def close(self) -> None:
+        """Release renderers and helper envs."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        self.engine.close()
+

@@ -1,0 +1,123 @@
+"""Run a policy in the dream and in ground truth from the same start states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from envs import as_policy, get_task
+from world_models import WorldModel
+
+from .dream_env import DreamEnv
+
+
+@dataclass
+class PairedEpisodes:
+    """Returns of one policy over paired episodes (episode ``i`` starts from the same real state in both worlds).
+
+    Attributes:
+        real_returns: ``[K]`` returns in the ground-truth simulator.
+        dream_returns: ``[K]`` returns in the dream.
+        real_lengths: ``[K]`` episode lengths in ground truth.
+        dream_lengths: ``[K]`` episode lengths in the dream.
+        dream_end: ``[K]`` why each dream episode ended: ``"terminated"``, ``"time_limit"``, ``"uncertainty"`` or
+            ``"model_error"``.
+    """
+
+    real_returns: np.ndarray
+    dream_returns: np.ndarray
+    real_lengths: np.ndarray
+    dream_lengths: np.ndarray
+    dream_end: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Means, standard deviations and end-reason counts, JSON-ready."""
+        ends = {k: self.dream_end.count(k) for k in ("terminated", "time_limit", "uncertainty", "model_error")}
+        return {
+            "episodes": len(self.real_returns),
+            "real_return_mean": float(self.real_returns.mean()),
+            "real_return_std": float(self.real_returns.std()),
+            "dream_return_mean": float(self.dream_returns.mean()),
+            "dream_return_std": float(self.dream_returns.std()),
+            "real_length_mean": float(self.real_lengths.mean()),
+            "dream_length_mean": float(self.dream_lengths.mean()),
+            "dream_end": ends,
+        }
+
+
+def paired_episodes(
+    task: str,
+    policy: Any,
+    *,
+    checkpoint: str | WorldModel | None = None,
+    episodes: int = 10,
+    seed: int = 0,
+    max_episode_steps: int | None = None,
+    progress: bool = True,
+    **dream_kwargs: Any,
+) -> PairedEpisodes:
+    """Play ``policy`` for ``episodes`` paired episodes in ground truth and in the dream.
+
+    Each episode's start state is drawn from the ground truth's reset distribution (seeded ``seed + i``) and the
+    dream starts from exactly that observation.
+
+    Args:
+        task: ground-truth task name.
+        policy: ``"random"``, a callable ``obs -> action``, or an SB3 model (anything with ``.predict``).
+        checkpoint: the world model (path, zoo name or model); default the shipped one.
+        episodes: number of paired episodes.
+        seed: base seed.
+        max_episode_steps: time limit for both worlds (default the task's).
+        progress: show a progress bar.
+        **dream_kwargs: further :class:`DreamEnv` keyword arguments (``on_uncertain``, ``reward``, ...).
+    """
+    spec = get_task(task)
+    limit = max_episode_steps or spec.max_episode_steps
+    real = spec.make()
+    dream = DreamEnv(spec.name, checkpoint, max_episode_steps=limit, **dream_kwargs)
+    act = as_policy(policy, real.action_space, seed=seed)
+    rows: list[tuple[float, float, int, int, str]] = []
+    try:
+        for i in tqdm(range(episodes), desc=f"paired episodes ({spec.name})", disable=not progress):
+            obs0, _ = real.reset(seed=seed + i)
+            real_ret, real_len = _play(real, act, obs0, limit)
+            obs, _ = dream.reset(seed=seed + i, options={"obs": obs0})
+            dream_ret, dream_len, end = 0.0, 0, "time_limit"
+            while True:
+                obs, r, term, trunc, info = dream.step(act(obs))
+                dream_ret += float(r)
+                dream_len += 1
+                if term or trunc:
+                    if info["model_error"]:
+                        end = "model_error"
+                    elif term:
+                        end = "terminated"
+                    elif info["uncertainty_exceeded"]:
+                        end = "uncertainty"
+                    break
+            rows.append((real_ret, dream_ret, real_len, dream_len, end))
+    finally:
+        real.close()
+        dream.close()
+    cols = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+    return PairedEpisodes(
+        real_returns=np.asarray(cols[0], dtype=np.float64),
+        dream_returns=np.asarray(cols[1], dtype=np.float64),
+        real_lengths=np.asarray(cols[2], dtype=np.int64),
+        dream_lengths=np.asarray(cols[3], dtype=np.int64),
+        dream_end=list(cols[4]),
+    )
+
+
+def _play(env: Any, act: Any, obs: np.ndarray, limit: int) -> tuple[float, int]:
+    total, steps = 0.0, 0
+    while steps < limit:
+        obs, r, term, trunc, _ = env.step(act(obs))
+        total += float(r)
+        steps += 1
+        if term or trunc:
+            break
+    return total, steps

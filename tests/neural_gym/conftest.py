@@ -1,0 +1,77 @@
+"""Fixtures: tiny datasets and tiny world models trained in seconds on real ground-truth data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envs import collect, load_transitions
+from world_models import EnsembleConfig, EnsembleModel, train_ensemble
+
+TINY = EnsembleConfig(ensemble_size=4, num_elites=3, hidden_size=64, num_layers=2)
+
+
+@pytest.fixture(scope="session")
+def minari_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private MINARI_DATASETS_PATH for the whole session."""
+    path = tmp_path_factory.mktemp("minari")
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("MINARI_DATASETS_PATH", None)
+    else:
+        os.environ["MINARI_DATASETS_PATH"] = old
+
+
+def train_tiny(task: str, dataset_id: str, seed: int = 0, epochs: int = 30) -> EnsembleModel:
+    """A small ensemble on a collected dataset."""
+    from envs import get_task
+
+    spec = get_task(task)
+    data = load_transitions(dataset_id)
+    env = spec.make()
+    model, _ = train_ensemble(
+        data.observations,
+        data.actions,
+        data.next_observations,
+        data.rewards,
+        data.terminations,
+        episode_ids=data.episode_ids,
+        task=spec.name,
+        task_env_id=spec.env_id,
+        action_low=env.action_space.low.tolist(),
+        action_high=env.action_space.high.tolist(),
+        config=TINY,
+        max_epochs=epochs,
+        patience=5,
+        seed=seed,
+        device="cpu",
+        progress=False,
+    )
+    env.close()
+    return model
+
+
+@pytest.fixture(scope="session")
+def pendulum_model(minari_dir: Path) -> EnsembleModel:
+    """A tiny InvertedPendulum ensemble trained on 3000 random-policy steps."""
+    dataset_id = collect("InvertedPendulum", 3000, seed=1, dataset_id="test/InvertedPendulum/random-v0", progress=False)
+    return train_tiny("InvertedPendulum", dataset_id)
+
+
+@pytest.fixture(scope="session")
+def narrow_action_model(minari_dir: Path) -> EnsembleModel:
+    """A tiny Reacher ensemble that only ever saw actions within ±0.05 (of the ±1 range)."""
+
+    rng = np.random.default_rng(0)
+
+    def small(obs: np.ndarray) -> np.ndarray:
+        return rng.uniform(-0.05, 0.05, size=2)
+
+    dataset_id = collect("Reacher", 3000, policy=small, seed=2, dataset_id="test/Reacher/narrow-v0", progress=False)
+    return train_tiny("Reacher", dataset_id)
+
