@@ -18,6 +18,10 @@ ZOO_STEPS_HalfCheetah := 50000
 ZOO_STEPS_Hopper := 50000
 ZOO_STEPS_Pusher := 50000
 ZOO_STEPS_Walker2d := 50000
+# Data policy per task (default: uniform random). InvertedPendulum's random episodes last ~7 steps, so its dream
+# would know nothing of balancing; its scripted expert with heavy action noise covers both (envs/experts.py).
+ZOO_POLICY_InvertedPendulum := expert --action-noise 0.6
+ZOO_LABEL_InvertedPendulum := expert
 
 .PHONY: demo test lint bench zoo clean
 
@@ -44,13 +48,16 @@ bench: $(VENV)/.installed-test
 
 # One task at a time: `make zoo ZOO_TASKS=Hopper`.
 define ZOO_ONE
-	$(BIN)/neural-gym collect --task $(1) --steps $(ZOO_STEPS_$(1)) --seed 0 --overwrite --dataset-id neural_gym/$(1)/random-v0
-	$(BIN)/neural-gym train --task $(1) --dataset-id neural_gym/$(1)/random-v0 --seed 0 --out world_models/zoo/$(1).safetensors
+	$(BIN)/neural-gym collect --task $(1) --steps $(ZOO_STEPS_$(1)) --policy $(or $(ZOO_POLICY_$(1)),random) --seed 0 \
+	  --overwrite --dataset-id neural_gym/$(1)/$(or $(ZOO_LABEL_$(1)),random)-v0
+	$(BIN)/neural-gym train --task $(1) --dataset-id neural_gym/$(1)/$(or $(ZOO_LABEL_$(1)),random)-v0 --seed 0 \
+	  --out world_models/zoo/$(1).safetensors
 
 endef
 
 zoo: $(VENV)/.installed-test
 	$(foreach t,$(ZOO_TASKS),$(call ZOO_ONE,$(t)))
+	$(BIN)/python -m world_models.zoo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

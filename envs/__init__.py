@@ -17,18 +17,21 @@ if "DISPLAY" not in os.environ and "MUJOCO_GL" not in os.environ:
 
 from envs.collect import collect  # noqa: E402
 from envs.dataset import DatasetAlignmentError, Episode, Transitions, load_episodes, load_transitions  # noqa: E402
+from envs.experts import EXPERTS, expert  # noqa: E402
 from envs.physics import get_physics_state, physics_state_size, set_physics_state  # noqa: E402
 from envs.policies import as_policy  # noqa: E402
 from envs.tasks import TASKS, TaskSpec, get_task  # noqa: E402
 
 __all__ = [
     "TASKS",
+    "EXPERTS",
     "DatasetAlignmentError",
     "Episode",
     "TaskSpec",
     "Transitions",
     "as_policy",
     "collect",
+    "expert",
     "get_physics_state",
     "get_task",
     "load_episodes",

@@ -22,6 +22,7 @@ from minari.storage.datasets_root_dir import get_dataset_path
 from tqdm.auto import tqdm
 
 from envs.dataset import PHYSICS_STATE_KEY
+from envs.experts import expert
 from envs.physics import get_physics_state
 from envs.policies import PolicyLike, as_policy, policy_label
 from envs.tasks import get_task
@@ -168,7 +169,8 @@ def collect(
     Args:
         task: Any name :func:`envs.tasks.get_task` accepts.
         n_steps: Number of transitions to record (>= 1).
-        policy: ``"random"``, a callable ``obs -> action``, or an object with ``.predict`` (SB3 model).
+        policy: ``"random"``, ``"expert"`` (the task's scripted expert, see :mod:`envs.experts`), a callable
+            ``obs -> action``, or an object with ``.predict`` (SB3 model).
         seed: Seed of everything random.
         dataset_id: Minari id ``(namespace/)name-v<version>``; default ``neural_gym/<Task>/<random|policy>-v0``.
         action_noise: Standard deviation of Gaussian noise added to each action, as a fraction of half the action
@@ -193,6 +195,8 @@ def collect(
     label = policy_label(policy)
     if dataset_id is None:
         dataset_id = default_dataset_id(spec.name, policy)
+    if isinstance(policy, str) and policy == "expert":
+        policy = expert(spec.name)
     parse_dataset_id(dataset_id)  # raises ValueError with Minari's id syntax
     exists = os.path.exists(get_dataset_path(dataset_id))
     if exists and not overwrite:

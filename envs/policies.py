@@ -22,7 +22,7 @@ PolicyLike = Any
 
 
 def policy_label(policy: PolicyLike) -> str:
-    """Short label of a policy for dataset ids: ``"random"`` or ``"policy"``.
+    """Short label of a policy for dataset ids: ``"random"``, ``"expert"`` or ``"policy"``.
 
     Args:
         policy: What :func:`as_policy` accepts.
@@ -30,7 +30,9 @@ def policy_label(policy: PolicyLike) -> str:
     Returns:
         The label.
     """
-    return "random" if isinstance(policy, str) and policy == "random" else "policy"
+    if isinstance(policy, str) and policy in ("random", "expert"):
+        return policy
+    return "policy"
 
 
 def as_policy(policy: PolicyLike, action_space: spaces.Space, seed: int | None = None) -> Policy:
