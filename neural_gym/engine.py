@@ -149,15 +149,16 @@ class DreamEngine:
         self.obs[idx] = obs
         self.steps[idx] = 0
         self.members[idx] = rng.integers(0, self.model.num_members, size=idx.size)
-        fresh = self.model.initial_state(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
-        if self._state is None or idx.size == self.num_envs:
-            if idx.size != self.num_envs:
-                full = self.model.initial_state(torch.as_tensor(self.obs, dtype=torch.float32, device=self.device))
-                self._state = _assign(full, idx, fresh)
-            else:
-                self._state = fresh
+        if idx.size == self.num_envs:
+            self._state = self._encode(self.obs)
+            return
+        if self._state is None:  # a partial reset before any full one: encode every env's current observation
+            self._state = self._encode(self.obs)
         else:
-            self._state = _assign(self._state, idx, fresh)
+            self._state = _assign(self._state, idx, self._encode(obs))
+
+    def _encode(self, obs: np.ndarray) -> Any:
+        return self.model.initial_state(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
 
     def check_actions(self, actions: Any, space: gym.Space) -> np.ndarray:
         """Validate a batch of actions: right shape, finite; ``ValueError`` naming the expected space otherwise."""
