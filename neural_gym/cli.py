@@ -27,11 +27,11 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--task", required=True, help="task name, e.g. HalfCheetah (see `neural-gym tasks`)")
     p.add_argument("--steps", type=int, default=50_000, help="number of transitions to record (default 50000)")
-    p.add_argument("--policy", default="random", help="'random' or a path to a saved SB3 model (.zip)")
+    p.add_argument("--policy", default="random", help="'random', 'expert' (scripted, see envs/experts.py) or a path to a saved SB3 model (.zip)")
     p.add_argument("--algo", default="SAC", help="SB3 class of --policy when it is a path (default SAC)")
-    p.add_argument("--action-noise", type=float, default=0.0, help="std of Gaussian noise added to the policy's actions")
+    p.add_argument("--action-noise", type=float, default=0.0, help="std of Gaussian noise added to the policy's actions, in units of half the action range")
     p.add_argument("--seed", type=int, default=0, help="seed for resets, the random policy and the noise")
-    p.add_argument("--dataset-id", default=None, help="Minari id (default neural_gym/<Task>/<policy>-v0)")
+    p.add_argument("--dataset-id", default=None, help="Minari id (default neural_gym/<Task>/<random|expert|policy>-v0)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset with the same id")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -70,7 +70,7 @@ def _add_dream(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--task", required=True, help="task name")
     p.add_argument("--checkpoint", default=None, help="checkpoint path or zoo name (default: shipped for the task)")
-    p.add_argument("--policy", default="random", help="'random' or a path to a saved SB3 model (.zip)")
+    p.add_argument("--policy", default="random", help="'random', 'expert' or a path to a saved SB3 model (.zip)")
     p.add_argument("--algo", default="PPO", help="SB3 class of --policy when it is a path (default PPO)")
     p.add_argument("--episodes", type=int, default=5, help="paired episodes (default 5)")
     p.add_argument("--on-uncertain", default="truncate", choices=["truncate", "terminate", "penalize"])
@@ -99,8 +99,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _load_policy(path: str, algo: str) -> object:
-    if path == "random":
-        return "random"
+    if path in ("random", "expert"):
+        return path
     import stable_baselines3
 
     cls = getattr(stable_baselines3, algo.upper(), None)

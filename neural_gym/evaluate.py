@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from envs import as_policy, get_task
+from envs import as_policy, expert, get_task
 from world_models import WorldModel
 
 from .dream_env import DreamEnv
@@ -66,7 +66,8 @@ def paired_episodes(
 
     Args:
         task: ground-truth task name.
-        policy: ``"random"``, a callable ``obs -> action``, or an SB3 model (anything with ``.predict``).
+        policy: ``"random"``, ``"expert"`` (the task's scripted expert), a callable ``obs -> action``, or an SB3
+            model (anything with ``.predict``).
         checkpoint: the world model (path, zoo name or model); default the shipped one.
         episodes: number of paired episodes.
         seed: base seed.
@@ -78,6 +79,8 @@ def paired_episodes(
     limit = max_episode_steps or spec.max_episode_steps
     real = spec.make()
     dream = DreamEnv(spec.name, checkpoint, max_episode_steps=limit, **dream_kwargs)
+    if isinstance(policy, str) and policy == "expert":
+        policy = expert(spec.name)
     act = as_policy(policy, real.action_space, seed=seed)
     rows: list[tuple[float, float, int, int, str]] = []
     try:

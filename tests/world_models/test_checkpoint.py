@@ -234,3 +234,19 @@ def test_register_family() -> None:
     finally:
         FAMILIES.pop("other", None)
     assert FAMILIES["ensemble"] is EnsembleModel
+
+
+def test_saved_checkpoint_has_ordinary_file_mode(tmp_path):
+    import os
+    import stat
+
+    from world_models import EnsembleConfig, EnsembleModel, save_checkpoint
+
+    model = EnsembleModel(
+        task="T", task_env_id="T-v0", obs_dim=2, action_dim=1, action_low=[-1.0], action_high=[1.0],
+        config=EnsembleConfig(ensemble_size=2, num_elites=2, hidden_size=8, num_layers=1),
+    )
+    path = save_checkpoint(model, tmp_path / "m.safetensors")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

@@ -12,10 +12,11 @@ HEADER = """# Shipped checkpoints
 One small `ensemble` world model per ground-truth task, loaded by `gym.make("neural_gym/<Task>-v0")` when no
 `checkpoint=` is given. Every figure below is read from the checkpoint's own metadata by `python -m world_models.zoo`
 (which wrote this file); every checkpoint is regenerated, data collection included, by `make zoo` (one task:
-`make zoo ZOO_TASKS=Hopper`). Data: a uniform random policy in the ground truth, seed 0.
+`make zoo ZOO_TASKS=Hopper`). Data come from the ground truth with seed 0: a uniform random policy (`random`), or the
+task's scripted expert with action noise (`expert`, see `envs/experts.py`).
 
-| task | data (transitions) | epochs | train s | held-out MSE (normalized) | `ensemble_std` threshold | size |
-|---|---|---|---|---|---|---|
+| task | dataset | transitions | epochs | train s | held-out MSE (normalized) | `ensemble_std` threshold | size |
+|---|---|---|---|---|---|---|---|
 """
 
 
@@ -27,7 +28,7 @@ def main() -> int:
         spec = read_spec(path)
         p = spec.provenance
         rows.append(
-            f"| {task} | {p.get('dataset_transitions', '?')} | {p.get('epochs', '?')} | {p.get('wall_time_s', 0):.0f} "
+            f"| {task} | `{p.get('dataset_id', '?')}` | {p.get('dataset_transitions', '?')} | {p.get('epochs', '?')} | {p.get('wall_time_s', 0):.0f} "
             f"| {p.get('best_holdout_mse', float('nan')):.4f} | {spec.calibration.threshold:.4f} "
             f"| {path.stat().st_size / 1e6:.1f} MB |"
         )
