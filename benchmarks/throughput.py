@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import platform
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,10 @@ def _dream_worker(n: int, seconds: float, checkpoint: str, device: str) -> dict[
 
 
 def _in_fresh_process(fn: Any, *args: Any) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return pool.apply(fn, args)
+    """Run ``fn(*args)`` in a new interpreter (this script with ``--worker``) so its peak RSS is its own."""
+    cmd = [sys.executable, __file__, "--worker", json.dumps([fn.__name__, list(args)])]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -116,10 +118,20 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="zoo:HalfCheetah")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--vector-envs", type=int, default=8, help="N for Sync/AsyncVectorEnv")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("MUJOCO_GL", "egl")
+    if args.worker:  # one measurement in this fresh process; the result is the last line of stdout
+        name, worker_args = json.loads(args.worker)
+        print(json.dumps({"_gym_worker": _gym_worker, "_dream_worker": _dream_worker}[name](*worker_args)))
+        return
 
-    results: dict[str, Any] = {"task": "HalfCheetah-v5", "checkpoint": args.checkpoint, "device": args.device}
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        print(f"warning: 1-minute load average is {load_before:.2f} before the run; other processes will distort "
+              "these timings (torch's threads wait for busy cores)")
+    results: dict[str, Any] = {"task": "HalfCheetah-v5", "checkpoint": args.checkpoint, "device": args.device,
+                               "load_average_before": load_before}
     results["mujoco_single"] = _in_fresh_process(_gym_worker, "single", 1, args.seconds)
     results["mujoco_sync"] = _in_fresh_process(_gym_worker, "sync", args.vector_envs, args.seconds)
     results["mujoco_async"] = _in_fresh_process(_gym_worker, "async", args.vector_envs, args.seconds)
@@ -134,6 +146,7 @@ def main() -> None:
         "peak_rss_mb_at_1024": {"value": big["peak_rss_mb"], "target": 1024.0, "met": big["peak_rss_mb"] <= 1024.0},
     }
     results["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    results["load_average_after"] = os.getloadavg()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "throughput.json"
     out.write_text(json.dumps(results, indent=2))
