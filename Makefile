@@ -45,6 +45,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/drift.py
 
 # One task at a time: `make zoo ZOO_TASKS=Hopper`.
 define ZOO_ONE

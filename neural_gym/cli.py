@@ -15,6 +15,7 @@ The usual path:   collect (ground truth → local Minari dataset)
                →  train   (dataset → ensemble world-model checkpoint)
                →  dream   (play the checkpoint as an env, side by side with ground truth)
 `demo` trains an SB3 agent inside a shipped dream and scores it in MuJoCo.
+`drift` replays identical actions from held-out physics states in MuJoCo and a checkpoint and charts the error by horizon.
 """
 
 
@@ -120,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_train(sub)
     _add_dream(sub)
     _add_demo(sub)
+    from .drift.cli import add_parser as _add_drift
+
+    _add_drift(sub)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
 
@@ -220,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(result.table())
         print(f"\nplot: {result.plot}\njson: {result.json}")
         return 0
+    if args.command == "drift":
+        from .drift.cli import run as run_drift
+
+        return run_drift(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

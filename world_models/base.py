@@ -152,6 +152,41 @@ class WorldModel(nn.Module, abc.ABC):
         """Device of the model's parameters."""
         return next(self.parameters()).device
 
+    @property
+    def context_length(self) -> int:
+        """How many real steps :meth:`initial_state_from_history` wants (1: one observation; burn-in families: k)."""
+        return 1
+
+    @property
+    def obs_std(self) -> torch.Tensor | None:
+        """Per-dimension std of the training observations (``[*obs_shape]``), or ``None`` where the family keeps none.
+
+        Reports use it to normalize errors (``shared/DESIGN.md``, "Metric definitions").
+        """
+        return None
+
+    def initial_state_from_history(self, observations: torch.Tensor, actions: torch.Tensor) -> State:
+        """Encode the last :attr:`context_length` real steps into a carry.
+
+        Args:
+            observations: ``[B, k, *obs_shape]`` real observations, oldest first, ``k = context_length``.
+            actions: ``[B, k - 1, A]`` the actions taken between them (``[B, 0, A]`` when ``k == 1``).
+
+        The default hands the newest observation to :meth:`initial_state` when ``k == 1`` and all ``k`` frames
+        otherwise; families whose burn-in reads actions (RSSM) override this.
+        """
+        k = self.context_length
+        if observations.ndim < 2 or observations.shape[1] != k:
+            raise ValueError(
+                f"observations must have shape [B, {k}, *obs_shape] (context_length={k}), got {tuple(observations.shape)}"
+            )
+        if actions.ndim != 3 or actions.shape[:2] != (observations.shape[0], k - 1):
+            raise ValueError(
+                f"actions must have shape [B={observations.shape[0]}, {k - 1}, A] (context_length={k}), "
+                f"got {tuple(actions.shape)}"
+            )
+        return self.initial_state(observations[:, -1] if k == 1 else observations)
+
     @abc.abstractmethod
     def initial_state(self, context: torch.Tensor) -> State:
         """Encode real context (``[B, *obs_shape]``; or ``[B, k, ...]`` frames for burn-in families) into a carry."""

@@ -319,6 +319,11 @@ class EnsembleModel(WorldModel):
             raise ValueError(f"{name} must have shape [B, {dim}], got {tuple(t.shape)}")
         return t
 
+    @property
+    def obs_std(self) -> torch.Tensor:
+        """``[O]`` std of the training observations (the observation part of ``input_std``; constant dims read 1)."""
+        return self.input_std[: self.obs_dim]
+
     def initial_state(self, context: torch.Tensor) -> torch.Tensor:
         """Real observations ``[B, O]`` → carry (a float32 copy on the model's device)."""
         return self._as_batch(context, self.obs_dim, "context (observations)").clone()

@@ -1,0 +1,77 @@
+"""Sim-vs-learned rollout drift: replay identical actions from identical physics states in MuJoCo and in a world model.
+
+Example:
+    >>> from neural_gym.drift import measure_drift, write_report
+    >>> result = measure_drift("Hopper", n_starts=32, reground_every=[1, 10], action_noise=[0.0, 0.1])  # doctest: +SKIP
+    >>> result.base["predictors"]["ensemble"]["nrmse"]["value"]                                   # doctest: +SKIP
+    >>> write_report(result, "outputs/drift/Hopper")                                                # doctest: +SKIP
+
+- :mod:`~neural_gym.drift.rollout` — the mechanics (restore, replay, batched model rollouts, start states).
+- :mod:`~neural_gym.drift.baselines` — copy-last, linear extrapolation and a single MLP trained on the same data.
+- :mod:`~neural_gym.drift.measure` — :func:`measure_drift` and every figure (definitions in its docstring).
+- :mod:`~neural_gym.drift.report` — JSON, plots and the Markdown report, written all-or-nothing.
+- :mod:`~neural_gym.drift.video` — side-by-side MP4 of ground truth and dream.
+- :mod:`~neural_gym.drift.cli` — ``neural-gym drift``.
+
+Names are imported on first use, so ``neural-gym``'s argument parsing does not pay for matplotlib and SciPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .baselines import BASELINES, build_baselines
+    from .measure import DEFAULT_HORIZONS, DriftResult, SettingData, measure_drift
+    from .report import write_report
+    from .rollout import (
+        GroundTruthRollout,
+        ModelRollout,
+        StartState,
+        replay_ground_truth,
+        roll_ground_truth,
+        roll_model,
+    )
+    from .video import write_video
+
+_WHERE = {
+    "BASELINES": "baselines",
+    "build_baselines": "baselines",
+    "DEFAULT_HORIZONS": "measure",
+    "DriftResult": "measure",
+    "SettingData": "measure",
+    "measure_drift": "measure",
+    "write_report": "report",
+    "GroundTruthRollout": "rollout",
+    "ModelRollout": "rollout",
+    "StartState": "rollout",
+    "replay_ground_truth": "rollout",
+    "roll_ground_truth": "rollout",
+    "roll_model": "rollout",
+    "write_video": "video",
+}
+
+__all__ = [
+    "BASELINES",
+    "DEFAULT_HORIZONS",
+    "DriftResult",
+    "GroundTruthRollout",
+    "ModelRollout",
+    "SettingData",
+    "StartState",
+    "build_baselines",
+    "measure_drift",
+    "replay_ground_truth",
+    "roll_ground_truth",
+    "roll_model",
+    "write_report",
+    "write_video",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names lazily from their submodule."""
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

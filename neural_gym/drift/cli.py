@@ -1,0 +1,192 @@
+"""``neural-gym drift``: measure a checkpoint's rollout drift against MuJoCo and write a report folder.
+
+Wire it into ``neural_gym/cli.py`` with ``add_parser(sub)`` and, for ``args.command == "drift"``, ``return run(args)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = """\
+Replay identical actions from identical physics states in MuJoCo and in a world model, from start states of held-out
+real data, beside baselines (copy-last, linear extrapolation, a single MLP trained on the checkpoint's own data and
+budget). Reports normalized RMSE / relative L1 / reward / termination by horizon with bootstrap intervals, the
+ensemble's disagreement against the true error (Spearman, AUROC, justified cut-offs, trusted horizon), re-grounding and
+action-noise settings. Writes drift.json, PNG plots, a side-by-side MP4 and report.md into --out, all or nothing.
+"""
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from err
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from err
+
+
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``drift`` subcommand to ``neural-gym``'s subparsers.
+
+    Args:
+        sub: the object ``ArgumentParser.add_subparsers`` returned.
+
+    Returns:
+        The ``drift`` parser.
+    """
+    p = sub.add_parser(
+        "drift",
+        help="measure a world model's rollout drift against MuJoCo from held-out real states, with baselines",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--task", required=True, help="task name, e.g. Hopper")
+    p.add_argument("--checkpoint", default=None, help="checkpoint path or zoo name (default: shipped for the task)")
+    p.add_argument(
+        "--dataset-id",
+        default=None,
+        help="held-out Minari dataset with physics states (default: collect a fresh one, seed 1000, in a temp folder)",
+    )
+    p.add_argument("--starts", type=int, default=32, help="start states (default 32)")
+    p.add_argument(
+        "--horizons", type=_ints, default=None, help="comma-separated horizons (default 1,2,5,10,25,50,100,200)"
+    )
+    p.add_argument(
+        "--policy",
+        default=None,
+        help="actions from 'random', 'expert' or a saved SB3 model (.zip); default: the held-out episodes' recorded actions",
+    )
+    p.add_argument("--algo", default="SAC", help="SB3 class of --policy when it is a path (default SAC)")
+    p.add_argument(
+        "--reground-every", type=_ints, default=None, help="also re-ground to the real state every k steps (e.g. 1,10)"
+    )
+    p.add_argument(
+        "--action-noise", type=_floats, default=[0.0], help="action-noise scales for both worlds, e.g. 0,0.1,0.3"
+    )
+    p.add_argument("--tau", type=float, default=1.0, help="normalized error counted as wrong (default 1.0)")
+    p.add_argument(
+        "--baselines",
+        type=_names,
+        default=None,
+        help="comma-separated from copy_last,linear,single_mlp (default: all three; single_mlp only when the "
+        "checkpoint's training dataset is available locally, since it trains on it)",
+    )
+    p.add_argument("--heldout-steps", type=int, default=10_000, help="steps collected when --dataset-id is not given")
+    p.add_argument(
+        "--heldout-policy", default="random", help="policy of that collection: random or expert (default random)"
+    )
+    p.add_argument("--heldout-action-noise", type=float, default=0.0, help="action noise of that collection")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--out", default=None, help="report folder (default outputs/drift/<Task>)")
+    p.add_argument("--no-video", action="store_true", help="skip the side-by-side MP4")
+    p.add_argument("--seed", type=int, default=0, help="seed of starts, noise, random policy and bootstrap")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _policy(name: str | None, algo: str) -> Any:
+    if name is None:
+        return "recorded"
+    if name in ("random", "expert", "recorded"):
+        return name
+    path = Path(name)
+    if not path.exists() and not path.with_suffix(".zip").exists():
+        raise ValueError(f"--policy {name!r} is neither 'random', 'expert' nor an existing SB3 model file")
+    import stable_baselines3
+
+    cls = getattr(stable_baselines3, algo.upper(), None)
+    if cls is None:
+        raise ValueError(f"unknown --algo {algo!r}; use one of PPO, SAC, TD3, A2C, DDPG")
+    return cls.load(name, device="cpu")
+
+
+def _default_baselines(task: str, checkpoint: str | None) -> list[str]:
+    """All baselines, leaving out the single MLP (with a note) when its training data is not on this machine."""
+    from minari.storage.datasets_root_dir import get_dataset_path
+
+    from envs import get_task
+    from world_models import read_spec
+    from world_models.checkpoint import resolve_checkpoint_path
+
+    spec = read_spec(resolve_checkpoint_path(checkpoint or f"zoo:{get_task(task).name}"))
+    dataset_id = spec.provenance.get("dataset_id")
+    if dataset_id and Path(get_dataset_path(dataset_id)).exists():
+        return ["copy_last", "linear", "single_mlp"]
+    print(
+        f"note: the single-MLP baseline trains on the checkpoint's dataset {dataset_id!r}, which is not under "
+        "MINARI_DATASETS_PATH; running without it (regenerate it with the collect command in "
+        "world_models/zoo/README.md, or `make zoo`)",
+        file=sys.stderr,
+    )
+    return ["copy_last", "linear"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``neural-gym drift`` with parsed ``args``; print the headline table and where the report went.
+
+    Returns:
+        0 on success, 2 on bad input (the error is printed to stderr; nothing is written).
+    """
+    from .measure import measure_drift
+    from .report import REPORT_FILES, write_report
+
+    out = Path(args.out) if args.out else Path("outputs") / "drift" / args.task
+    try:
+        baselines = args.baselines if args.baselines is not None else _default_baselines(args.task, args.checkpoint)
+        result = measure_drift(
+            args.task,
+            args.checkpoint,
+            dataset_id=args.dataset_id,
+            n_starts=args.starts,
+            horizons=args.horizons,
+            actions=_policy(args.policy, args.algo),
+            reground_every=args.reground_every,
+            action_noise=args.action_noise,
+            tau=args.tau,
+            baselines=baselines,
+            heldout_steps=args.heldout_steps,
+            heldout_policy=args.heldout_policy,
+            heldout_action_noise=args.heldout_action_noise,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet,
+        )
+        write_report(result, out, video=not args.no_video, progress=not args.quiet)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"neural-gym drift: error: {err}", file=sys.stderr)
+        return 2
+    print(result.summary_table())
+    unc = result.base["uncertainty"]
+    if unc is not None:
+        print(
+            f"\nAUROC {unc['auroc']['value']}, justified cut-offs {(unc['justified_share'] or {}).get('value')}, "
+            f"trusted horizon median {unc['trusted_horizon']['median']}, dream horizon median {unc['dream_horizon']['median']}"
+        )
+    print(f"\nreport: {out / REPORT_FILES['markdown']}\njson:   {out / REPORT_FILES['json']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m neural_gym.drift.cli``) until ``neural-gym drift`` is wired in."""
+    parser = argparse.ArgumentParser(prog="neural-gym")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,409 @@
+"""Rollout drift: exact replay, figures checked by hand, settings, reports written all-or-nothing, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from envs import collect, get_task, load_episodes, load_transitions
+from neural_gym.drift import measure_drift, replay_ground_truth, roll_model, write_report
+from neural_gym.drift import report as report_module
+from neural_gym.drift.cli import main as drift_main
+from world_models import CheckpointError, EnsembleConfig, EnsembleModel, WorldModel, save_checkpoint, train_ensemble
+from world_models.baselines import CopyLastModel, LinearExtrapolationModel
+
+ALL_TASKS = ["InvertedPendulum", "Reacher", "HalfCheetah", "Hopper", "Pusher", "Walker2d"]
+TINY = EnsembleConfig(ensemble_size=3, num_elites=2, hidden_size=32, num_layers=2)
+TRAIN_ID = "drift/Hopper/train-v0"
+HELDOUT_ID = "drift/Hopper/heldout-v0"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models gain nothing from threads, and a busy 2-core machine loses a lot to them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def hopper(minari_dir: Path) -> tuple[EnsembleModel, str]:
+    """A tiny Hopper ensemble (its training dataset recorded in provenance) and a held-out dataset (seed 1000)."""
+    collect("Hopper", 1500, seed=0, dataset_id=TRAIN_ID, progress=False)
+    collect("Hopper", 800, seed=1000, dataset_id=HELDOUT_ID, progress=False)
+    spec = get_task("Hopper")
+    data = load_transitions(TRAIN_ID)
+    model, _ = train_ensemble(
+        data.observations,
+        data.actions,
+        data.next_observations,
+        data.rewards,
+        data.terminations,
+        episode_ids=data.episode_ids,
+        task=spec.name,
+        task_env_id=spec.env_id,
+        action_low=[-1.0] * 3,
+        action_high=[1.0] * 3,
+        config=TINY,
+        max_epochs=4,
+        seed=0,
+        device="cpu",
+        progress=False,
+        provenance={"dataset_id": TRAIN_ID},
+    )
+    return model, HELDOUT_ID
+
+
+@pytest.fixture(scope="module")
+def result(hopper: tuple[EnsembleModel, str]) -> Any:
+    model, heldout = hopper
+    return measure_drift(
+        "Hopper",
+        model,
+        dataset_id=heldout,
+        n_starts=8,
+        horizons=(1, 2, 5, 10),
+        reground_every=[1],
+        action_noise=[0.0, 0.2],
+        n_boot=50,
+        progress=False,
+        device="cpu",
+    )
+
+
+# ------------------------------------------------------------------------------------------------------ exact replay
+@pytest.mark.parametrize("name", ALL_TASKS)
+def test_replay_from_restored_physics_state_reproduces_recording(name: str, minari_dir: Path) -> None:
+    dataset_id = collect(name, 40, seed=7, dataset_id=f"drift/{name}/replay-v0", progress=False)
+    episode = load_episodes(dataset_id)[0]
+    t = min(3, len(episode) - 1)
+    obs, rewards, _ = replay_ground_truth(get_task(name), episode.physics_states[t], episode.actions[t:])
+    np.testing.assert_array_equal(obs, episode.observations[t + 1 : t + 1 + len(obs)])
+    np.testing.assert_array_equal(rewards, episode.rewards[t : t + len(obs)])
+    assert len(obs) == len(episode) - t
+
+
+def test_drift_replays_the_recording_exactly(result: Any) -> None:
+    assert result.meta["replay_max_abs_error"] == 0.0
+    sd = result.data[(None, 0.0)]
+    for i, s in enumerate(result.starts):
+        ep = result.episodes[s.episode_index]
+        n = int(sd.gt.valid[i].sum())
+        np.testing.assert_array_equal(sd.gt.obs[i, : n + 1], ep.observations[s.t : s.t + n + 1])
+        np.testing.assert_array_equal(sd.gt.actions[i, :n], ep.actions[s.t : s.t + n])
+
+
+# ------------------------------------------------------------------------------------------------------------ figures
+def test_nrmse_matches_a_hand_computation(result: Any, hopper: tuple[EnsembleModel, str]) -> None:
+    model, _ = hopper
+    sd = result.data[(None, 0.0)]
+    std = model.obs_std.double().numpy()
+    np.testing.assert_array_equal(result.obs_std, std)
+    pred = sd.predictions["ensemble"].obs
+    for k, h in enumerate(result.horizons):
+        alive = sd.gt.valid[:, h - 1]
+        z = (pred[alive, h - 1] - sd.gt.obs[alive, h]) / std
+        curve = result.base["predictors"]["ensemble"]
+        assert curve["nrmse"]["value"][k] == pytest.approx(np.sqrt(np.mean(z**2)))
+        assert curve["nrmse"]["low"][k] <= curve["nrmse"]["value"][k] <= curve["nrmse"]["high"][k]
+        np.testing.assert_allclose(curve["nrmse_per_dim"][k], np.sqrt(np.mean(z**2, axis=0)))
+        assert result.base["starts_alive"][k] == int(alive.sum())
+    # the first step's prediction is one model step from the recorded start observation with the recorded action
+    one = model.step(
+        torch.as_tensor(sd.gt.obs[:, 0], dtype=torch.float32), torch.as_tensor(sd.gt.actions[:, 0], dtype=torch.float32)
+    )
+    np.testing.assert_allclose(pred[:, 0], one.state.double().numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_baselines_share_the_table(result: Any, hopper: tuple[EnsembleModel, str]) -> None:
+    model, _ = hopper
+    assert result.predictors == ["ensemble", "copy_last", "linear", "single_mlp"]
+    base = result.base["predictors"]
+    assert base["copy_last"]["reward_mae"] is None and base["single_mlp"]["reward_mae"] is not None
+    budget = result.meta["predictors"]["single_mlp"]["budget"]
+    assert budget["dataset_id"] == TRAIN_ID
+    assert budget["epochs"] == model.spec.provenance["epochs"] and budget["hidden_size"] == 32
+    sd = result.data[(None, 0.0)]
+    # copy-last predicts the start observation at every step; linear extrapolates from the recorded previous one
+    np.testing.assert_allclose(sd.predictions["copy_last"].obs[:, 4], sd.gt.obs[:, 0], atol=1e-5)
+    prev = np.stack([result.episodes[s.episode_index].observations[s.t - 1] for s in result.starts])
+    np.testing.assert_allclose(sd.predictions["linear"].obs[:, 0], 2 * sd.gt.obs[:, 0] - prev, atol=1e-5)
+    assert all(s.t >= 1 for s in result.starts)  # linear wants 2 observations of context
+
+
+def test_reground_every_step_is_one_step_prediction(result: Any, hopper: tuple[EnsembleModel, str]) -> None:
+    model, _ = hopper
+    sd = result.data[(1, 0.0)]
+    j = 3
+    one = model.step(
+        torch.as_tensor(sd.gt.obs[:, j], dtype=torch.float32), torch.as_tensor(sd.gt.actions[:, j], dtype=torch.float32)
+    )
+    np.testing.assert_allclose(sd.predictions["ensemble"].obs[:, j], one.state.double().numpy(), rtol=1e-6, atol=1e-6)
+    free = result.data[(None, 0.0)].predictions["ensemble"].obs[:, j]
+    assert not np.allclose(free, sd.predictions["ensemble"].obs[:, j])
+
+
+def test_action_noise_reaches_both_worlds(result: Any) -> None:
+    clean, noisy = result.data[(None, 0.0)], result.data[(None, 0.2)]
+    assert not np.allclose(clean.gt.actions[:, 0], noisy.gt.actions[:, 0])
+    assert np.abs(noisy.gt.actions).max() <= 1.0
+    assert noisy.gt.replay_max_abs_error is None
+    assert [(s["reground_every"], s["action_noise"]) for s in result.settings] == [
+        (None, 0.0),
+        (1, 0.0),
+        (None, 0.2),
+        (1, 0.2),
+    ]
+
+
+def test_uncertainty_figures_and_json(result: Any) -> None:
+    unc = result.base["uncertainty"]
+    assert unc is not None and unc["pairs"] == int(result.data[(None, 0.0)].gt.valid.sum())
+    assert len(unc["trusted_horizon"]["per_start"]) == len(result.starts)
+    payload = json.dumps(result.to_json(), allow_nan=False)  # NaN/inf never reach the JSON
+    assert '"auroc"' in payload and '"skipped_horizons"' in payload
+
+
+def test_auroc_with_one_class_is_flagged(hopper: tuple[EnsembleModel, str]) -> None:
+    model, heldout = hopper
+    r = measure_drift(
+        "Hopper",
+        model,
+        dataset_id=heldout,
+        n_starts=4,
+        horizons=(1, 2),
+        tau=1e9,
+        baselines=(),
+        n_boot=10,
+        progress=False,
+        device="cpu",
+    )
+    unc = r.to_json()["settings"][0]["uncertainty"]
+    assert unc["auroc"]["value"] is None and "no step had normalized error > tau" in unc["auroc_note"]
+
+
+# ------------------------------------------------------------------------------------------------- policies, horizons
+def test_policy_actions_mask_after_real_termination(hopper: tuple[EnsembleModel, str]) -> None:
+    model, heldout = hopper
+    r = measure_drift(
+        "Hopper",
+        model,
+        dataset_id=heldout,
+        n_starts=6,
+        horizons=(1, 5, 60),
+        actions="random",
+        baselines=("copy_last",),
+        n_boot=10,
+        progress=False,
+        device="cpu",
+    )
+    gt = r.data[(None, 0.0)].gt
+    for i in range(len(r.starts)):
+        n = int(gt.valid[i].sum())
+        assert gt.valid[i, :n].all() and not gt.valid[i, n:].any()  # a prefix
+        assert n == gt.valid.shape[1] or gt.terminated[i, n - 1]  # ends only at a real termination
+    alive = r.meta["horizons"], r.base["starts_alive"]
+    assert list(alive[1]) == sorted(alive[1], reverse=True)
+
+
+def test_policy_with_wrong_action_shape_is_refused(hopper: tuple[EnsembleModel, str]) -> None:
+    model, heldout = hopper
+    with pytest.raises(ValueError, match=r"shape \(5,\), expected \(3,\)"):
+        measure_drift(
+            "Hopper",
+            model,
+            dataset_id=heldout,
+            n_starts=2,
+            horizons=(1,),
+            actions=lambda obs: np.zeros(5),
+            baselines=(),
+            progress=False,
+        )
+
+
+def test_horizon_longer_than_the_data_is_refused_or_skipped(hopper: tuple[EnsembleModel, str]) -> None:
+    model, heldout = hopper
+    with pytest.raises(ValueError, match="longer than any recorded window"):
+        measure_drift(
+            "Hopper", model, dataset_id=heldout, n_starts=2, horizons=(1, 10_000), baselines=(), progress=False
+        )
+    r = measure_drift(
+        "Hopper", model, dataset_id=heldout, n_starts=4, baselines=(), n_boot=10, progress=False, device="cpu"
+    )
+    assert "200" in r.meta["skipped_horizons"] and 200 not in r.horizons and 1 in r.horizons
+
+
+def test_checkpoint_for_another_task_is_refused(hopper: tuple[EnsembleModel, str], tmp_path: Path) -> None:
+    model, heldout = hopper
+    path = save_checkpoint(model, tmp_path / "hopper.safetensors")
+    with pytest.raises(CheckpointError, match="task Hopper"):
+        measure_drift("Reacher", str(path), dataset_id=heldout, progress=False)
+    with pytest.raises(CheckpointError, match="task Hopper"):
+        measure_drift("Reacher", model, dataset_id=heldout, progress=False)
+
+
+def test_training_data_and_other_task_data_are_refused(hopper: tuple[EnsembleModel, str]) -> None:
+    model, _ = hopper
+    with pytest.raises(ValueError, match="held-out"):
+        measure_drift("Hopper", model, dataset_id=TRAIN_ID, progress=False)
+    other = collect("Reacher", 60, seed=1000, dataset_id="drift/Reacher/heldout-v0", progress=False)
+    with pytest.raises(ValueError, match="another task"):
+        measure_drift("Hopper", model, dataset_id=other, baselines=(), progress=False)
+
+
+class BurnIn(WorldModel):
+    """A stand-in for a burn-in family: wants 3 real steps of context, then copies the last observation."""
+
+    def __init__(self, spec: Any) -> None:
+        super().__init__()
+        self.inner = CopyLastModel(spec)
+        self.spec = self.inner.spec
+        self.seen: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+
+    @property
+    def context_length(self) -> int:
+        return 3
+
+    @property
+    def device(self) -> torch.device:
+        return self.inner.device
+
+    def initial_state_from_history(self, observations: torch.Tensor, actions: torch.Tensor) -> Any:
+        self.seen.append((tuple(observations.shape), tuple(actions.shape)))
+        return observations[:, -1].clone()
+
+    def initial_state(self, context: torch.Tensor) -> Any:
+        return context
+
+    def step(self, state: Any, action: torch.Tensor, member: Any = None, return_members: bool = False) -> Any:
+        return self.inner.step(state, action)
+
+    def observe(self, state: Any) -> torch.Tensor:
+        return state
+
+
+def test_models_say_how_much_context_they_want(hopper: tuple[EnsembleModel, str]) -> None:
+    model, heldout = hopper
+    burn = BurnIn(model.spec)
+    r = measure_drift(
+        "Hopper",
+        model,
+        dataset_id=heldout,
+        n_starts=4,
+        horizons=(1, 2),
+        baselines=("burn",),
+        baseline_models={"burn": burn},
+        n_boot=10,
+        progress=False,
+        device="cpu",
+    )
+    assert r.meta["context"] == 3 and all(s.t >= 2 for s in r.starts)
+    assert burn.seen[0] == ((4, 3, 11), (4, 2, 3))
+    ctx = r.data[(None, 0.0)].gt
+    lin = roll_model(LinearExtrapolationModel(model.spec), ctx)
+    np.testing.assert_allclose(lin.obs[:, 0], 2 * ctx.obs[:, 0] - ctx.context_obs[:, -1], atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------------- reporting
+def test_write_report_is_complete(result: Any, tmp_path: Path) -> None:
+    out = write_report(result, tmp_path / "report", video=True)
+    for name in report_module.REPORT_FILES.values():
+        assert (out / name).stat().st_size > 0, name
+    md = (out / "report.md").read_text()
+    assert "copy_last" in md and "AUROC" in md and "error_vs_horizon.png" in md
+    assert json.loads((out / "drift.json").read_text())["task"] == "Hopper"
+    assert sorted(os.listdir(tmp_path)) == ["report"]
+
+
+def test_failed_report_leaves_nothing_behind(result: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keep = tmp_path / "old"
+    keep.mkdir()
+    (keep / "drift.json").write_text("{}")
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(report_module, "plot_settings", broken)
+    with pytest.raises(RuntimeError, match="plot failed"):
+        write_report(result, tmp_path / "new", video=False)
+    with pytest.raises(RuntimeError, match="plot failed"):
+        write_report(result, keep, video=False)
+    assert sorted(os.listdir(tmp_path)) == ["old"]  # no half-written folder, no temp folder
+    assert os.listdir(keep) == ["drift.json"] and (keep / "drift.json").read_text() == "{}"
+    with pytest.raises(FileExistsError):
+        write_report(result, keep, video=False, overwrite=False)
+
+
+def test_cli(hopper: tuple[EnsembleModel, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model, heldout = hopper
+    path = save_checkpoint(model, tmp_path / "hopper.safetensors")
+    out = tmp_path / "cli"
+    args = ["drift", "--task", "Hopper", "--checkpoint", str(path), "--dataset-id", heldout, "--starts", "4"]
+    args += [
+        "--horizons",
+        "1,2",
+        "--baselines",
+        "copy_last",
+        "--no-video",
+        "--n-boot",
+        "20",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    assert drift_main(args) == 0
+    assert (out / "report.md").exists() and "nRMSE h=1" in capsys.readouterr().out
+    bad = tmp_path / "bad"
+    assert (
+        drift_main(
+            [
+                "drift",
+                "--task",
+                "Reacher",
+                "--checkpoint",
+                str(path),
+                "--dataset-id",
+                heldout,
+                "--out",
+                str(bad),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "task Hopper" in capsys.readouterr().err and not bad.exists()
+
+
+def test_default_collects_fresh_heldout_data_in_a_temporary_folder(
+    hopper: tuple[EnsembleModel, str], minari_dir: Path
+) -> None:
+    model, _ = hopper
+    r = measure_drift(
+        "Hopper",
+        model,
+        n_starts=3,
+        horizons=(1,),
+        heldout_steps=200,
+        baselines=(),
+        n_boot=5,
+        progress=False,
+        device="cpu",
+    )
+    assert r.meta["heldout"] == {
+        "dataset_id": None,
+        "collected": True,
+        "steps": 200,
+        "policy": "random",
+        "action_noise": 0.0,
+        "seed": 1000,
+    }
+    assert os.environ["MINARI_DATASETS_PATH"] == str(minari_dir)
+    assert not (minari_dir / "neural_gym" / "Hopper" / "heldout-v0").exists()
