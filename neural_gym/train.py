@@ -5,15 +5,15 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from envs import get_task, load_transitions
 from world_models import EnsembleConfig, EnsembleModel, TrainReport, save_checkpoint, train_ensemble
 
 
-def train_world_model(
+def fit_world_model(
     task: str,
     dataset_id: str,
-    out: str | Path,
     *,
     config: EnsembleConfig | None = None,
     max_epochs: int = 100,
@@ -25,13 +25,12 @@ def train_world_model(
     progress: bool = True,
     tensorboard_dir: str | None = None,
     command: str | None = None,
-) -> tuple[EnsembleModel, TrainReport, Path]:
-    """Train an ``ensemble`` world model on a local Minari dataset and save it.
+) -> tuple[EnsembleModel, TrainReport]:
+    """Train an ``ensemble`` world model on a local Minari dataset (without saving it).
 
     Args:
         task: ground-truth task the dataset was collected on.
-        dataset_id: local Minari dataset id (see :func:`envs.collect`).
-        out: checkpoint path (``.safetensors``).
+        dataset_id: local Minari dataset id (see :func:`envs.collect`); recorded in the model's provenance.
         config: ensemble shape; default 7 members, 5 elites, 4x200 SiLU.
         max_epochs: epoch cap; training stops early on held-out episodes.
         patience: epochs without held-out improvement before stopping.
@@ -41,22 +40,23 @@ def train_world_model(
         device: ``"auto"``, ``"cpu"``, ``"cuda"``.
         progress: show a progress bar.
         tensorboard_dir: write TensorBoard scalars there.
-        command: the command line recorded in the checkpoint (default: this process's argv).
+        command: the command line recorded in the model's provenance (default: this process's argv).
 
     Returns:
-        The model, its training report, and the checkpoint path.
+        The model and its training report.
     """
     spec = get_task(task)
     data = load_transitions(dataset_id)
     env = spec.make()
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
+    obs_size = env.observation_space.shape[0]
     env.close()
-    if data.observations.shape[1] != env.observation_space.shape[0]:
+    if data.observations.shape[1] != obs_size:
         raise ValueError(
             f"dataset {dataset_id} has observations of size {data.observations.shape[1]}, "
-            f"but task {spec.name} has {env.observation_space.shape[0]}: was it collected on another task?"
+            f"but task {spec.name} has {obs_size}: was it collected on another task?"
         )
-    model, report = train_ensemble(
+    return train_ensemble(
         data.observations,
         data.actions,
         data.next_observations,
@@ -82,5 +82,24 @@ def train_world_model(
             "command": command or shlex.join(sys.argv),
         },
     )
-    path = save_checkpoint(model, out)
-    return model, report, path
+
+
+def train_world_model(
+    task: str,
+    dataset_id: str,
+    out: str | Path,
+    **kwargs: Any,
+) -> tuple[EnsembleModel, TrainReport, Path]:
+    """Train an ``ensemble`` world model on a local Minari dataset and save it atomically to ``out``.
+
+    Args:
+        task: ground-truth task the dataset was collected on.
+        dataset_id: local Minari dataset id.
+        out: checkpoint path (``.safetensors``).
+        **kwargs: the keyword arguments of :func:`fit_world_model`.
+
+    Returns:
+        The model, its training report, and the checkpoint path.
+    """
+    model, report = fit_world_model(task, dataset_id, **kwargs)
+    return model, report, save_checkpoint(model, out)

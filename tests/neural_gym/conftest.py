@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs import collect, load_transitions
-from world_models import EnsembleConfig, EnsembleModel, train_ensemble
+from envs import collect
+from neural_gym.train import fit_world_model
+from world_models import EnsembleConfig, EnsembleModel
 
 TINY = EnsembleConfig(ensemble_size=4, num_elites=3, hidden_size=64, num_layers=2)
 
@@ -29,30 +30,9 @@ def minari_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def train_tiny(task: str, dataset_id: str, seed: int = 0, epochs: int = 30) -> EnsembleModel:
     """A small ensemble on a collected dataset."""
-    from envs import get_task
-
-    spec = get_task(task)
-    data = load_transitions(dataset_id)
-    env = spec.make()
-    model, _ = train_ensemble(
-        data.observations,
-        data.actions,
-        data.next_observations,
-        data.rewards,
-        data.terminations,
-        episode_ids=data.episode_ids,
-        task=spec.name,
-        task_env_id=spec.env_id,
-        action_low=env.action_space.low.tolist(),
-        action_high=env.action_space.high.tolist(),
-        config=TINY,
-        max_epochs=epochs,
-        patience=5,
-        seed=seed,
-        device="cpu",
-        progress=False,
+    model, _ = fit_world_model(
+        task, dataset_id, config=TINY, max_epochs=epochs, patience=5, seed=seed, device="cpu", progress=False
     )
-    env.close()
     return model
 
 

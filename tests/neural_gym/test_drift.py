@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from envs import collect, get_task, load_episodes, load_transitions
+from envs import collect, get_task, load_episodes
 from neural_gym.drift import measure_drift, replay_ground_truth, roll_model, write_report
 from neural_gym.drift import report as report_module
 from neural_gym.drift.cli import main as drift_main
-from world_models import CheckpointError, EnsembleConfig, EnsembleModel, WorldModel, save_checkpoint, train_ensemble
+from neural_gym.train import fit_world_model
+from world_models import CheckpointError, EnsembleConfig, EnsembleModel, WorldModel, save_checkpoint
 from world_models.baselines import CopyLastModel, LinearExtrapolationModel
 
 ALL_TASKS = ["InvertedPendulum", "Reacher", "HalfCheetah", "Hopper", "Pusher", "Walker2d"]
@@ -39,26 +40,7 @@ def hopper(minari_dir: Path) -> tuple[EnsembleModel, str]:
     """A tiny Hopper ensemble (its training dataset recorded in provenance) and a held-out dataset (seed 1000)."""
     collect("Hopper", 1500, seed=0, dataset_id=TRAIN_ID, progress=False)
     collect("Hopper", 800, seed=1000, dataset_id=HELDOUT_ID, progress=False)
-    spec = get_task("Hopper")
-    data = load_transitions(TRAIN_ID)
-    model, _ = train_ensemble(
-        data.observations,
-        data.actions,
-        data.next_observations,
-        data.rewards,
-        data.terminations,
-        episode_ids=data.episode_ids,
-        task=spec.name,
-        task_env_id=spec.env_id,
-        action_low=[-1.0] * 3,
-        action_high=[1.0] * 3,
-        config=TINY,
-        max_epochs=4,
-        seed=0,
-        device="cpu",
-        progress=False,
-        provenance={"dataset_id": TRAIN_ID},
-    )
+    model, _ = fit_world_model("Hopper", TRAIN_ID, config=TINY, max_epochs=4, seed=0, device="cpu", progress=False)
     return model, HELDOUT_ID
 
 
