@@ -15,6 +15,7 @@ The usual path:   collect (ground truth → local Minari dataset)
                →  train   (dataset → ensemble world-model checkpoint)
                →  dream   (play the checkpoint as an env, side by side with ground truth)
 `demo` trains an SB3 agent inside a shipped dream and scores it in MuJoCo.
+`dream-train` trains an SB3 agent inside a dream (offline from a dataset, or Dyna/MBPO with real data) and scores it in MuJoCo.
 `drift` replays identical actions from held-out physics states in MuJoCo and a checkpoint and charts the error by horizon.
 """
 
@@ -124,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .drift.cli import add_parser as _add_drift
 
     _add_drift(sub)
+    from .dream_rl.cli import add_parser as _add_dream_train
+
+    _add_dream_train(sub)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
 
@@ -224,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(result.table())
         print(f"\nplot: {result.plot}\njson: {result.json}")
         return 0
+    if args.command == "dream-train":
+        from .dream_rl.cli import run as run_dream_train
+
+        return run_dream_train(args)
     if args.command == "drift":
         from .drift.cli import run as run_drift
 

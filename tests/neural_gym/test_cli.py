@@ -10,7 +10,7 @@ from neural_gym.cli import main
 from world_models import load_checkpoint
 
 
-@pytest.mark.parametrize("command", ["collect", "train", "dream", "demo", "drift"])
+@pytest.mark.parametrize("command", ["collect", "train", "dream", "demo", "drift", "dream-train"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

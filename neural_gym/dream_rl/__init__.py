@@ -1,0 +1,38 @@
+"""Train RL agents inside the dream.
+
+Two modes, both ending in MuJoCo:
+
+- :func:`train_offline` — a fixed dataset → a world model → an SB3 agent (PPO or SAC) trained only inside
+  :class:`~neural_gym.DreamVectorEnv` (start states from the dataset, rollout horizon h, truncation or the MOPO
+  penalty on uncertain steps).
+- :func:`train_dyna` — MBPO-style SAC: real collection with the current policy, periodic model refits, short branched
+  model rollouts from real replay states, and SAC updates on a ``real_ratio`` mix of real and imagined data
+  (:class:`MixedReplayBuffer`, :class:`DynaCallback`).
+
+Both evaluate in MuJoCo every ``eval_freq`` steps (returns and the dream-vs-real gap, ``eval.csv``), save the agent,
+replay buffer, world model and step to their run folder, and continue from there with ``resume=True``.
+
+Example:
+    >>> from neural_gym.dream_rl import train_dyna
+    >>> result = train_dyna("InvertedPendulum", total_timesteps=5_000, out_dir="runs/ip")  # doctest: +SKIP
+    >>> result.final_return                                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .common import EVAL_COLUMNS, CheckpointCallback, DreamRLResult, EvalCallback, EvalLog, real_returns
+from .dyna import DynaCallback, MixedReplayBuffer, train_dyna
+from .offline import train_offline
+
+__all__ = [
+    "EVAL_COLUMNS",
+    "CheckpointCallback",
+    "DreamRLResult",
+    "DynaCallback",
+    "EvalCallback",
+    "EvalLog",
+    "MixedReplayBuffer",
+    "real_returns",
+    "train_dyna",
+    "train_offline",
+]
