@@ -18,7 +18,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from envs import TaskSpec, get_task
-from world_models import EnsembleConfig, EnsembleModel, WorldModel, load_checkpoint, save_checkpoint, train_ensemble
+from world_models import WorldModel, load_checkpoint, save_checkpoint
 
 from ..evaluate import paired_episodes
 
@@ -83,57 +83,6 @@ def check_positive(**values: int) -> None:
     for name, value in values.items():
         if int(value) < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
-
-
-def action_bounds(spec: TaskSpec) -> tuple[list[float], list[float]]:
-    """``(low, high)`` of the task's action space as lists."""
-    env = spec.make()
-    low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
-    env.close()
-    return low, high
-
-
-def fit_world_model(
-    spec: TaskSpec,
-    obs: np.ndarray,
-    actions: np.ndarray,
-    next_obs: np.ndarray,
-    rewards: np.ndarray,
-    terminated: np.ndarray,
-    *,
-    episode_ids: np.ndarray | None = None,
-    config: EnsembleConfig | None = None,
-    max_epochs: int = 50,
-    patience: int = 5,
-    max_train_steps_per_epoch: int | None = None,
-    seed: int = 0,
-    device: str = "auto",
-    progress: bool = False,
-    provenance: dict[str, Any] | None = None,
-) -> EnsembleModel:
-    """Train an ensemble world model on real transitions (a thin call of :func:`world_models.train_ensemble`)."""
-    low, high = action_bounds(spec)
-    model, _ = train_ensemble(
-        obs,
-        actions,
-        next_obs,
-        rewards,
-        terminated,
-        task=spec.name,
-        task_env_id=spec.env_id,
-        action_low=low,
-        action_high=high,
-        config=config or EnsembleConfig(),
-        episode_ids=episode_ids,
-        max_epochs=max_epochs,
-        patience=patience,
-        max_train_steps_per_epoch=max_train_steps_per_epoch,
-        seed=seed,
-        device=device,
-        progress=progress,
-        provenance=provenance,
-    )
-    return model
 
 
 # ---------------------------------------------------------------------------------------------------------------------

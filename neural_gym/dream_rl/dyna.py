@@ -27,6 +27,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from world_models import EnsembleConfig, WorldModel
 
+from ..train import fit_ensemble
 from ..vector_env import DreamVectorEnv
 from .common import (
     AGENT_FILE,
@@ -39,7 +40,6 @@ from .common import (
     algo_class,
     check_positive,
     check_task,
-    fit_world_model,
     load_model,
     load_state,
 )
@@ -220,7 +220,7 @@ class DynaCallback(BaseCallback):
         """Train a fresh ensemble on every real transition so far (real actions unscaled back to the env's range)."""
         data = self.buffer.real_data()
         actions = self.model.policy.unscale_action(data["actions"])
-        self.world_model = fit_world_model(
+        self.world_model, _ = fit_ensemble(
             self.spec,
             data["obs"],
             actions,

@@ -15,6 +15,7 @@ import numpy as np
 from envs import load_transitions
 from world_models import EnsembleConfig, WorldModel, load_checkpoint
 
+from ..train import fit_ensemble
 from ..vector_env import DreamVectorEnv
 from .common import (
     AGENT_FILE,
@@ -26,7 +27,6 @@ from .common import (
     algo_class,
     check_positive,
     check_task,
-    fit_world_model,
     load_model,
     load_state,
 )
@@ -199,7 +199,7 @@ def _prepare_model(
         )
     else:
         assert data is not None
-        model = fit_world_model(
+        model, _ = fit_ensemble(
             spec,
             data.observations,
             data.actions,
