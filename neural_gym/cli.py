@@ -100,15 +100,13 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _load_policy(path: str, algo: str) -> object:
-    if path in ("random", "expert"):
-        return path
-    import stable_baselines3
+def _load_policy(parser: argparse.ArgumentParser, name: str, algo: str) -> object:
+    from .policies import load_policy
 
-    cls = getattr(stable_baselines3, algo.upper(), None)
-    if cls is None:
-        raise SystemExit(f"unknown --algo {algo!r}; use one of PPO, SAC, TD3, A2C, DDPG")
-    return cls.load(path, device="cpu")
+    try:
+        return load_policy(name, algo)
+    except ValueError as err:
+        parser.error(str(err))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "collect":
         from envs import collect
 
-        policy = _load_policy(args.policy, args.algo)
+        policy = _load_policy(parser, args.policy, args.algo)
         dataset_id = collect(
             args.task,
             args.steps,
@@ -191,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result = paired_episodes(
             args.task,
-            _load_policy(args.policy, args.algo),
+            _load_policy(parser, args.policy, args.algo),
             checkpoint=args.checkpoint,
             episodes=args.episodes,
             seed=args.seed,

@@ -98,19 +98,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _policy(name: str | None, algo: str) -> Any:
-    if name is None:
-        return "recorded"
-    if name in ("random", "expert", "recorded"):
-        return name
-    path = Path(name)
-    if not path.exists() and not path.with_suffix(".zip").exists():
-        raise ValueError(f"--policy {name!r} is neither 'random', 'expert' nor an existing SB3 model file")
-    import stable_baselines3
+    from ..policies import load_policy
 
-    cls = getattr(stable_baselines3, algo.upper(), None)
-    if cls is None:
-        raise ValueError(f"unknown --algo {algo!r}; use one of PPO, SAC, TD3, A2C, DDPG")
-    return cls.load(name, device="cpu")
+    return "recorded" if name is None else load_policy(name, algo, keywords=("random", "expert", "recorded"))
 
 
 def _default_baselines(task: str, checkpoint: str | None) -> list[str]:
