@@ -37,7 +37,8 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-test
 	$(BIN)/neural-gym demo
 
-test: $(VENV)/.installed-test
+# CI installs the optional PyBullet extra so the PyBullet task is tested too.
+test: $(VENV)/.installed-test,bullet
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed-dev
