@@ -42,9 +42,16 @@ def _inverted_pendulum() -> LinearFeedback:
     return LinearFeedback(np.array([1.67889406, 47.92068159, 4.25714577, 6.22372755]), -3.0, 3.0)
 
 
+def _kuka_reach() -> Callable[[np.ndarray], np.ndarray]:
+    from envs.bullet import KukaReachExpert  # optional extra: raises an ImportError that says how to install it
+
+    return KukaReachExpert()
+
+
 #: Tasks with a scripted expert, each a factory of a fresh controller.
 EXPERTS: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {
     "InvertedPendulum": _inverted_pendulum,
+    "KukaReach": _kuka_reach,
 }
 
 

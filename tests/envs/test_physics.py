@@ -58,3 +58,39 @@ def test_non_mujoco_env_is_refused() -> None:
     with pytest.raises(TypeError, match="MuJoCo"):
         get_physics_state(env)
     env.close()
+
+
+class _OwnStateEnv(gym.Env):
+    """A non-MuJoCo env that defines its own physics-state methods (as the PyBullet tasks do)."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float64)
+    action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def __init__(self) -> None:
+        self.x = np.zeros(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = self.np_random.normal(size=2)
+        return self.x.copy(), {}
+
+    def step(self, action):
+        self.x = self.x + np.asarray(action, dtype=np.float64)
+        return self.x.copy(), 0.0, False, False, {}
+
+    def get_physics_state(self) -> np.ndarray:
+        return self.x.copy()
+
+    def set_physics_state(self, state: np.ndarray) -> None:
+        self.x = np.array(state, dtype=np.float64)
+
+
+def test_env_with_own_state_methods_is_dispatched_to_them() -> None:
+    env = gym.wrappers.TimeLimit(_OwnStateEnv(), max_episode_steps=10)
+    env.reset(seed=0)
+    state = get_physics_state(env)
+    assert state.dtype == np.float64 and physics_state_size(env) == 2  # size falls back to the state's length
+    env.step(np.ones(2, dtype=np.float32))
+    set_physics_state(env, state)
+    np.testing.assert_array_equal(get_physics_state(env), state)
+    assert get_physics_state(env) is not env.unwrapped.x  # a copy

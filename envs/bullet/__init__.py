@@ -1,0 +1,65 @@
+"""PyBullet ground truth: the ``KukaReach-v0`` task (an optional extra: ``pip install "neural-gym[bullet]"``).
+
+Importing this package registers the gymnasium id ``KukaReach-v0`` and defines :data:`KUKA_REACH`, its
+:class:`~envs.tasks.TaskSpec`. Without PyBullet installed the import fails with an ``ImportError`` saying how to
+install it.
+
+Example:
+    >>> import gymnasium as gym
+    >>> from envs.bullet import KUKA_REACH
+    >>> env = KUKA_REACH.make(render_mode="rgb_array", width=64, height=64)
+    >>> obs, info = env.reset(seed=0)
+"""
+
+from __future__ import annotations
+
+try:
+    import pybullet  # noqa: F401
+    import pybullet_data  # noqa: F401
+except ImportError as error:  # pragma: no cover - exercised only where the extra is missing
+    raise ImportError(
+        'envs.bullet needs PyBullet, an optional extra: pip install "neural-gym[bullet]" (or pip install pybullet).'
+    ) from error
+
+from gymnasium.envs.registration import register, registry
+
+from envs.bullet.expert import KukaReachExpert
+from envs.bullet.kuka_reach import KukaReachEnv
+from envs.bullet.rewards import kuka_reach_reward
+from envs.rewards import never_terminates
+from envs.tasks import TaskSpec
+
+KUKA_REACH_ID = "KukaReach-v0"
+"""Gymnasium id of :class:`KukaReachEnv`."""
+KUKA_REACH_MAX_EPISODE_STEPS = 150
+"""Time limit of ``KukaReach-v0`` (6.25 s of simulated time)."""
+
+if KUKA_REACH_ID not in registry:
+    register(
+        id=KUKA_REACH_ID,
+        entry_point="envs.bullet.kuka_reach:KukaReachEnv",
+        max_episode_steps=KUKA_REACH_MAX_EPISODE_STEPS,
+    )
+
+KUKA_REACH = TaskSpec(
+    name="KukaReach",
+    env_id=KUKA_REACH_ID,
+    max_episode_steps=KUKA_REACH_MAX_EPISODE_STEPS,
+    reward_fn=kuka_reach_reward,
+    termination_fn=never_terminates,
+    description=(
+        "Bring a 7-DoF KUKA iiwa's end effector (PyBullet, joint velocity actions) to a random target "
+        "(150-step episodes). Obs [q, q_dot, end effector, target]; reward -distance - 0.01 |clip(a)|^2, never "
+        "terminates, success within 5 cm. Reward and termination are exact."
+    ),
+)
+"""The PyBullet reaching task."""
+
+__all__ = [
+    "KUKA_REACH",
+    "KUKA_REACH_ID",
+    "KUKA_REACH_MAX_EPISODE_STEPS",
+    "KukaReachEnv",
+    "KukaReachExpert",
+    "kuka_reach_reward",
+]
