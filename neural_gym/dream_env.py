@@ -17,7 +17,11 @@ from .render import ObsRenderer
 class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
     """A trained world model served as a ``gymnasium.Env``.
 
-    Observation and action spaces are the ground truth's, so a policy moves between dream and MuJoCo unchanged.
+    Observation and action spaces are the ground truth's, so a policy moves between dream and MuJoCo unchanged: the
+    state vector for state models, ``uint8`` frames ``(H, W, 3)`` for models trained on pixels (the checkpoint decides;
+    compare with ``task.make(obs_mode="pixels")``). Families that encode several real steps (``model.context_length``
+    > 1, e.g. the ``latent`` RSSM) start from a real burn-in: ``start="env"`` plays ``k - 1`` random actions in the
+    ground truth after its reset, ``start="dataset"`` draws contexts stored in the checkpoint.
     ``terminated`` is the task's terminal condition as the model predicts it; ``truncated`` is the time limit or an
     uncertainty cut-off. ``info`` carries ``uncertainty`` (the calibrated ensemble-disagreement measure),
     ``uncertainty_exceeded`` and ``model_error`` (the model produced a non-finite value; the episode ends and the last
@@ -36,7 +40,8 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
         termination: ``"learned"`` or ``"known"``, defaulting as ``reward``.
         propagation: ``"member"`` (each episode follows one elite drawn at reset) or ``"mean"`` (elite mean).
         max_episode_steps: time limit; default the ground truth's.
-        render_mode: ``None`` or ``"rgb_array"`` (the predicted state drawn in the task's MuJoCo scene).
+        render_mode: ``None`` or ``"rgb_array"`` (pixel models: the decoded frame; state models: the predicted state
+            drawn in the task's MuJoCo scene).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
 
     Example:
@@ -87,7 +92,7 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
         )
         self.task = spec
         gt = spec.make()
-        self.observation_space = gt.observation_space
+        self.observation_space = self.engine.single_observation_space
         self.action_space = gt.action_space
         self.metadata = {**self.metadata, "render_fps": int(round(1.0 / gt.unwrapped.dt))}
         gt.close()
@@ -105,15 +110,22 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
 
         Args:
             seed: seeds ``self.np_random``, from which the start state and the ensemble member are drawn.
-            options: ``{"obs": array}`` starts from that observation instead of sampling one.
+            options: ``{"obs": observation}`` starts from that observation instead of sampling one. Models that read
+                ``k = model.context_length > 1`` real steps (burn-in) need ``{"obs": [k, *obs_shape] observations,
+                "actions": [k - 1, A] actions taken between them}``.
         """
         super().reset(seed=seed)
         options = options or {}
-        unknown = set(options) - {"obs"}
+        unknown = set(options) - {"obs", "actions"}
         if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; DreamEnv accepts {{'obs': observation}}")
-        start = None if options.get("obs") is None else np.asarray(options["obs"], dtype=np.float64)[None]
-        self.engine.reset(np.ones(1, dtype=bool), self.np_random, obs=start)
+            raise ValueError(
+                f"unknown reset options {sorted(unknown)}; DreamEnv accepts {{'obs': observation(s), 'actions': ...}}"
+            )
+        start = None if options.get("obs") is None else np.asarray(options["obs"])[None]
+        actions = None if options.get("actions") is None else np.asarray(options["actions"])[None]
+        if start is None and actions is not None:
+            raise ValueError("reset options give 'actions' without 'obs'; pass both or neither")
+        self.engine.reset(np.ones(1, dtype=bool), self.np_random, obs=start, actions=actions)
         self._needs_reset = False
         if self._renderer is not None:
             self._renderer.reset()
@@ -137,10 +149,16 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
         return out.obs[0], float(out.reward[0]), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:  # type: ignore[override]
-        """The current (predicted) state drawn in the ground-truth scene, when ``render_mode="rgb_array"``."""
+        """The current frame when ``render_mode="rgb_array"``.
+
+        Pixel models: the decoded (predicted) frame itself. State models: the predicted state drawn in the
+        ground-truth scene.
+        """
         if self.render_mode is None:
             gym.logger.warn("render() called without render_mode; pass render_mode='rgb_array' to gym.make")
             return None
+        if self.engine.pixels:
+            return self.engine.obs[0].copy()
         if self._renderer is None:
             self._renderer = ObsRenderer(self.task)
         return self._renderer.render(self.engine.obs[0], advance=self.engine.steps[0] > 0)

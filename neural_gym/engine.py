@@ -29,7 +29,8 @@ class EngineStep:
     """Result of one batched step, before any autoreset.
 
     Attributes:
-        obs: ``[N, O]`` float64 next observations (never NaN: a failed prediction keeps the last good observation).
+        obs: ``[N, *obs_shape]`` next observations: float64 state vectors, or uint8 frames for pixel models (never NaN:
+            a failed prediction keeps the last good observation).
         reward: ``[N]`` float64 rewards after the uncertainty rule.
         terminated: ``[N]`` the task's terminal condition (or a HALT under ``on_uncertain="terminate"``).
         truncated: ``[N]`` time limit, uncertainty cut-off, or model error.
@@ -102,63 +103,149 @@ class DreamEngine:
         self.reward_fn = _pick_rule(task, "reward", reward, task.reward_fn)
         self.termination_fn = _pick_rule(task, "termination", termination, task.termination_fn)
         spec = model.spec
-        self.obs_dim = int(np.prod(spec.obs_shape))
+        self.obs_shape = tuple(int(d) for d in spec.obs_shape)
+        self.pixels = is_pixel_shape(self.obs_shape)
+        self.obs_dtype = np.uint8 if self.pixels else np.float64
+        self.context_length = int(model.context_length)
         self.action_low = np.asarray(spec.action_low, dtype=np.float64)
         self.action_high = np.asarray(spec.action_high, dtype=np.float64)
         self.device = model.device
+        if self.pixels:
+            for what, source in (("reward", reward), ("termination", termination)):
+                if source == "known":
+                    raise ValueError(
+                        f"this model observes {self.obs_shape} frames and the task's known {what} rule reads state "
+                        f"vectors; use {what}='learned'"
+                    )
         if start == "dataset":
-            states = getattr(model, "start_states", None)
-            if states is None or len(states) == 0:
-                raise ValueError(
-                    "start='dataset' needs real start states stored in the checkpoint, and this one has none; "
-                    "use start='env'"
-                )
-            self._start_pool = states.detach().cpu().numpy().astype(np.float64)
+            self._start_obs, self._start_actions = _start_pool(model, self.context_length)
         self._gt_env: gym.Env | None = None
-        self.obs = np.zeros((num_envs, self.obs_dim), dtype=np.float64)
+        self.obs = np.zeros((num_envs, *self.obs_shape), dtype=self.obs_dtype)
         self.steps = np.zeros(num_envs, dtype=np.int64)
         self.members = np.zeros(num_envs, dtype=np.int64)
         self._state: Any = None
 
     # ----------------------------------------------------------------------------------------------------------------
-    def sample_start_obs(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        """``[count, O]`` start observations from the chosen start distribution."""
-        if self.start == "dataset":
-            idx = rng.integers(0, len(self._start_pool), size=count)
-            return self._start_pool[idx].copy()
-        if self._gt_env is None:
-            self._gt_env = self.task.make()
-        out = np.empty((count, self.obs_dim), dtype=np.float64)
-        for i in range(count):
-            out[i], _ = self._gt_env.reset(seed=int(rng.integers(0, 2**31 - 1)))
-        return out
+    @property
+    def single_observation_space(self) -> gym.spaces.Box:
+        """One env's observation space: the task's state space, or uint8 frames for pixel models."""
+        if self.pixels:
+            return gym.spaces.Box(0, 255, self.obs_shape, dtype=np.uint8)
+        return self._ground_truth().observation_space  # type: ignore[return-value]
 
-    def reset(self, mask: np.ndarray, rng: np.random.Generator, obs: np.ndarray | None = None) -> None:
-        """Start new episodes in the envs selected by boolean ``mask`` (from ``obs`` if given, else sampled)."""
+    def _ground_truth(self) -> gym.Env:
+        """The ground-truth env start contexts come from (frames at the model's size for pixel models)."""
+        if self._gt_env is None:
+            if self.pixels:
+                self._gt_env = self.task.make(obs_mode="pixels", image_size=self.obs_shape[:2])
+            else:
+                self._gt_env = self.task.make()
+        return self._gt_env
+
+    def sample_context(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` real start contexts: observations ``[count, k, *obs_shape]`` and actions ``[count, k - 1, A]``.
+
+        ``k`` is the model's ``context_length`` (1 for the ensemble family). ``start="dataset"`` draws stored contexts;
+        ``start="env"`` resets the ground truth (seeded from ``rng``) and, for ``k > 1``, plays ``k - 1`` burn-in
+        actions drawn uniformly from the action space, retrying episodes that end during the burn-in.
+        """
+        k, a_dim = self.context_length, len(self.action_low)
+        if self.start == "dataset":
+            idx = rng.integers(0, len(self._start_obs), size=count)
+            return self._start_obs[idx].copy(), self._start_actions[idx].copy()
+        env = self._ground_truth()
+        obs = np.empty((count, k, *self.obs_shape), dtype=self.obs_dtype)
+        actions = np.zeros((count, k - 1, a_dim), dtype=np.float64)
+        for i in range(count):
+            for _attempt in range(100):
+                o, _ = env.reset(seed=int(rng.integers(0, 2**31 - 1)))
+                obs[i, 0] = o
+                ended = False
+                for j in range(k - 1):
+                    actions[i, j] = rng.uniform(self.action_low, self.action_high)
+                    obs[i, j + 1], _, terminated, truncated, _ = env.step(actions[i, j])
+                    ended = terminated or truncated
+                    if ended:
+                        break
+                if not ended:
+                    break
+            else:
+                raise RuntimeError(f"100 ground-truth episodes of {self.task.name} ended within {k - 1} burn-in steps")
+        return obs, actions
+
+    def check_context(self, obs: Any, actions: Any, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Validate user-given start context for ``count`` envs; ``ValueError`` saying what was expected otherwise.
+
+        Args:
+            obs: ``[count, *obs_shape]`` (models with ``context_length == 1``) or ``[count, k, *obs_shape]``.
+            actions: ``[count, k - 1, A]`` actions between the context observations (``None`` when ``k == 1``).
+        """
+        k, a_dim = self.context_length, len(self.action_low)
+        kind = "uint8 frames" if self.pixels else "finite float observations"
+        arr = np.asarray(obs)
+        if k == 1 and arr.shape == (count, *self.obs_shape):
+            arr = arr[:, None]
+        if arr.shape != (count, k, *self.obs_shape):
+            need = f"[{count}, {', '.join(map(str, self.obs_shape))}]" if k == 1 else ""
+            raise ValueError(
+                f"start observations must be {kind} of shape {need or ''}"
+                f"{' or ' if need else ''}[{count}, {k}, {', '.join(map(str, self.obs_shape))}] "
+                f"(this model reads {k} step(s) of real context), got shape {arr.shape}"
+            )
+        if self.pixels:
+            if arr.dtype != np.uint8:
+                raise ValueError(f"start frames must be uint8 in [0, 255], got dtype {arr.dtype}")
+        else:
+            arr = arr.astype(np.float64)
+            if not np.isfinite(arr).all():
+                raise ValueError("start observations must be finite")
+        if k == 1:
+            return arr, np.zeros((count, 0, a_dim), dtype=np.float64)
+        if actions is None:
+            raise ValueError(
+                f"this model reads {k} steps of real context: pass the {k - 1} actions taken between the "
+                f"observations too (shape [{count}, {k - 1}, {a_dim}])"
+            )
+        act = np.asarray(actions, dtype=np.float64)
+        if act.shape != (count, k - 1, a_dim) or not np.isfinite(act).all():
+            raise ValueError(f"context actions must be finite with shape [{count}, {k - 1}, {a_dim}], got {act.shape}")
+        return arr, act
+
+    def reset(
+        self, mask: np.ndarray, rng: np.random.Generator, obs: np.ndarray | None = None, actions: np.ndarray | None = None
+    ) -> None:
+        """Start new episodes in the envs selected by boolean ``mask``.
+
+        From the given context (``obs``, and ``actions`` for burn-in models; see :meth:`check_context`), else from
+        contexts drawn by :meth:`sample_context`.
+        """
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return
         if obs is None:
-            obs = self.sample_start_obs(idx.size, rng)
+            ctx_obs, ctx_actions = self.sample_context(idx.size, rng)
         else:
-            obs = np.asarray(obs, dtype=np.float64).reshape(idx.size, -1)
-            if obs.shape[1] != self.obs_dim or not np.isfinite(obs).all():
-                raise ValueError(
-                    f"start observations must be finite with {self.obs_dim} values each, got shape {obs.shape}"
-                )
-        self.obs[idx] = obs
+            ctx_obs, ctx_actions = self.check_context(obs, actions, idx.size)
+        self.obs[idx] = ctx_obs[:, -1]
         self.steps[idx] = 0
         self.members[idx] = rng.integers(0, self.model.num_members, size=idx.size)
-        if idx.size == self.num_envs:
-            self._state = self._encode(self.obs)
-            return
-        if self._state is None:  # a partial reset before any full one: encode every env's current observation
-            self._state = self._encode(self.obs)
-        else:
-            self._state = _assign(self._state, idx, self._encode(obs))
+        fresh = self._encode(ctx_obs, ctx_actions)
+        if idx.size == self.num_envs or self._state is None:
+            if idx.size == self.num_envs:
+                self._state = fresh
+                return
+            # a partial reset before any full one: encode every env's current observation first
+            self._state = self._encode(self.obs[:, None].repeat(self.context_length, axis=1), self._zero_actions())
+        self._state = _assign(self._state, idx, fresh)
 
-    def _encode(self, obs: np.ndarray) -> Any:
-        return self.model.initial_state(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
+    def _zero_actions(self) -> np.ndarray:
+        return np.zeros((self.num_envs, self.context_length - 1, len(self.action_low)), dtype=np.float64)
+
+    def _encode(self, obs: np.ndarray, actions: np.ndarray) -> Any:
+        obs_t = torch.as_tensor(obs if self.pixels else obs.astype(np.float32), device=self.device)
+        act_t = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
+        with torch.inference_mode():
+            return self.model.initial_state_from_history(obs_t, act_t)
 
     def check_actions(self, actions: Any, space: gym.Space) -> np.ndarray:
         """Validate a batch of actions: right shape, finite; ``ValueError`` naming the expected space otherwise."""
@@ -183,14 +270,16 @@ class DreamEngine:
         with torch.inference_mode():
             pred = self.model.step(self._state, action_t, member=member)
             next_obs_t = self.model.observe(pred.state)
-        next_obs = next_obs_t.reshape(self.num_envs, -1).double().cpu().numpy()
+        next_obs = next_obs_t.reshape(self.num_envs, *self.obs_shape).double().cpu().numpy()
         learned_reward = pred.reward.double().cpu().numpy()
         learned_term = pred.terminated.double().cpu().numpy()
         unc = pred.disagreement.double().cpu().numpy()
 
-        ok = np.isfinite(next_obs).all(axis=1) & np.isfinite(learned_reward) & np.isfinite(unc)
-        ok &= np.isfinite(learned_term)
+        ok = np.isfinite(next_obs.reshape(self.num_envs, -1)).all(axis=1) & np.isfinite(learned_reward)
+        ok &= np.isfinite(learned_term) & np.isfinite(unc)
         model_error = ~ok
+        if self.pixels:  # decoded frames are floats in [0, 255]; the env serves uint8 like the ground truth
+            next_obs = np.clip(np.rint(np.nan_to_num(next_obs)), 0, 255).astype(np.uint8)
         if model_error.any():
             next_obs[model_error] = self.obs[model_error]
             learned_reward[model_error] = 0.0
@@ -244,9 +333,32 @@ def _pick_rule(task: TaskSpec, what: str, source: str, fn: Any) -> Any:
     raise ValueError(f"{what} must be 'learned' or 'known', got {source!r}")
 
 
-def default_source(fn: Any) -> Source:
-    """``"known"`` where the task has an exact function, else ``"learned"``."""
-    return "known" if fn is not None else "learned"
+def default_source(fn: Any, pixels: bool = False) -> Source:
+    """``"known"`` where the task has an exact function and the model observes state vectors, else ``"learned"``."""
+    return "known" if fn is not None and not pixels else "learned"
+
+
+def is_pixel_shape(obs_shape: tuple[int, ...]) -> bool:
+    """Whether a model's observations are ``(H, W, 3)`` frames rather than state vectors."""
+    return len(obs_shape) == 3 and obs_shape[-1] == 3
+
+
+def _start_pool(model: WorldModel, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Real start contexts stored in a checkpoint: ``start_obs``/``start_actions``, or ``start_states`` when ``k == 1``."""
+    obs = getattr(model, "start_obs", None)
+    actions = getattr(model, "start_actions", None)
+    if obs is None and k == 1:
+        states = getattr(model, "start_states", None)
+        if states is not None:
+            obs, actions = states[:, None], states.new_zeros((len(states), 0, len(model.spec.action_low)))
+    if obs is None or len(obs) == 0 or actions is None:
+        raise ValueError(
+            "start='dataset' needs real start states stored in the checkpoint, and this one has none; use start='env'"
+        )
+    obs_np = obs.detach().cpu().numpy()
+    pixels = is_pixel_shape(tuple(model.spec.obs_shape))
+    obs_np = np.clip(np.rint(obs_np), 0, 255).astype(np.uint8) if pixels else obs_np.astype(np.float64)
+    return obs_np, actions.detach().cpu().numpy().astype(np.float64)
 
 
 def _assign(state: Any, idx: np.ndarray, fresh: Any) -> Any:
@@ -296,8 +408,8 @@ def make_engine(
         num_envs,
         start=start,
         rule=rule,
-        reward=reward or default_source(spec.reward_fn),
-        termination=termination or default_source(spec.termination_fn),
+        reward=reward or default_source(spec.reward_fn, is_pixel_shape(tuple(model.spec.obs_shape))),
+        termination=termination or default_source(spec.termination_fn, is_pixel_shape(tuple(model.spec.obs_shape))),
         propagation=propagation,
         max_episode_steps=max_episode_steps or spec.max_episode_steps,
     )

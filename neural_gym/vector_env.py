@@ -74,7 +74,7 @@ class DreamVectorEnv(VectorEnv):
         self.task = spec
         self.num_envs = num_envs
         gt = spec.make()
-        self.single_observation_space = gt.observation_space
+        self.single_observation_space = self.engine.single_observation_space
         self.single_action_space = gt.action_space
         self.metadata = {**self.metadata, "render_fps": int(round(1.0 / gt.unwrapped.dt))}
         gt.close()
@@ -96,22 +96,25 @@ class DreamVectorEnv(VectorEnv):
 
         Args:
             seed: an int seeds the vector env's ``np_random`` (start states and members are drawn from it).
-            options: ``{"obs": array [num_envs, O]}`` starts from those observations.
+            options: ``{"obs": array [num_envs, *obs_shape]}`` starts from those observations; burn-in models
+                (``context_length = k > 1``) need ``{"obs": [num_envs, k, *obs_shape], "actions": [num_envs, k - 1,
+                A]}``.
         """
         if isinstance(seed, list):
             seed = next((s for s in seed if s is not None), None)
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
         options = options or {}
-        unknown = set(options) - {"obs"}
+        unknown = set(options) - {"obs", "actions"}
         if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; DreamVectorEnv accepts {{'obs': [N, O] array}}")
-        obs = options.get("obs")
-        if obs is not None:
-            obs = np.asarray(obs, dtype=np.float64)
-            if obs.shape != self.observation_space.shape:
-                raise ValueError(f"options['obs'] must have shape {self.observation_space.shape}, got {obs.shape}")
-        self.engine.reset(np.ones(self.num_envs, dtype=bool), self.np_random, obs=obs)
+            raise ValueError(
+                f"unknown reset options {sorted(unknown)}; DreamVectorEnv accepts {{'obs': ..., 'actions': ...}}"
+            )
+        if options.get("obs") is None and options.get("actions") is not None:
+            raise ValueError("reset options give 'actions' without 'obs'; pass both or neither")
+        self.engine.reset(
+            np.ones(self.num_envs, dtype=bool), self.np_random, obs=options.get("obs"), actions=options.get("actions")
+        )
         self._started = True
         if self._renderer is not None:
             self._renderer.reset()
@@ -137,10 +140,13 @@ class DreamVectorEnv(VectorEnv):
         return obs, out.reward, out.terminated, out.truncated, info
 
     def render(self) -> tuple[np.ndarray, ...] | None:
-        """Frames of every env's predicted state (``render_mode="rgb_array"``); first env only is tracked in x."""
+        """Frames of every env (``render_mode="rgb_array"``): decoded frames of pixel models, else predicted states
+        drawn in the ground-truth scene (without root-x tracking)."""
         if self.render_mode is None:
             gym.logger.warn("render() called without render_mode; pass render_mode='rgb_array'")
             return None
+        if self.engine.pixels:
+            return tuple(frame.copy() for frame in self.engine.obs)
         if self._renderer is None:
             self._renderer = ObsRenderer(self.task)
         return tuple(self._renderer.render(o, advance=False) for o in self.engine.obs)
