@@ -1,30 +1,55 @@
-"""Ground truth: the MuJoCo tasks, exact physics-state save/restore, policies, and Minari data collection.
+"""Ground truth: the MuJoCo tasks, exact physics-state save/restore, observation modes, policies, and Minari data
+collection.
 
 This layer never imports ``world_models`` or ``neural_gym``.
+
+Headless rendering: importing ``envs`` sets ``MUJOCO_GL=egl`` when there is no display (``DISPLAY`` unset or empty)
+and ``MUJOCO_GL`` is unset, before anything imports mujoco. To choose a backend yourself (``osmesa``, ``glfw``), set
+``MUJOCO_GL`` before importing ``envs``.
 
 Example:
     >>> import envs
     >>> task = envs.get_task("Hopper")
     >>> dataset_id = envs.collect("Hopper", 5_000, seed=0)
     >>> data = envs.load_transitions(dataset_id)
+    >>> pixel_env = task.make(obs_mode="dict", image_size=64)          # {"pixels": (64, 64, 3) uint8, "state": ...}
+    >>> pixel_id = envs.collect("Reacher", 1_000, obs_mode="pixels")   # "neural_gym/Reacher/random-pixels64-v0"
+    >>> frames = envs.load_episodes(pixel_id)[0].frames                # (T + 1, 64, 64, 3) uint8
 """
 
 import os
 
-if "DISPLAY" not in os.environ and "MUJOCO_GL" not in os.environ:
-    # Headless rendering; must be set before anything imports mujoco.
-    os.environ.setdefault("MUJOCO_GL", "egl")
+if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+    # Headless rendering (the pixel observation modes); must be set before anything imports mujoco.
+    os.environ["MUJOCO_GL"] = "egl"
 
 from envs.collect import collect  # noqa: E402
 from envs.dataset import DatasetAlignmentError, Episode, Transitions, load_episodes, load_transitions  # noqa: E402
 from envs.experts import EXPERTS, expert  # noqa: E402
+from envs.observations import (  # noqa: E402
+    DEFAULT_IMAGE_SIZE,
+    OBS_MODES,
+    PIXELS_KEY,
+    STATE_KEY,
+    Camera,
+    ObsMode,
+    RenderCurrentState,
+    render_frame,
+)
 from envs.physics import get_physics_state, physics_state_size, set_physics_state  # noqa: E402
 from envs.policies import as_policy  # noqa: E402
 from envs.tasks import TASKS, TaskSpec, get_task  # noqa: E402
 
 __all__ = [
-    "TASKS",
+    "DEFAULT_IMAGE_SIZE",
     "EXPERTS",
+    "OBS_MODES",
+    "PIXELS_KEY",
+    "STATE_KEY",
+    "TASKS",
+    "Camera",
+    "ObsMode",
+    "RenderCurrentState",
     "DatasetAlignmentError",
     "Episode",
     "TaskSpec",
@@ -37,5 +62,6 @@ __all__ = [
     "load_episodes",
     "load_transitions",
     "physics_state_size",
+    "render_frame",
     "set_physics_state",
 ]

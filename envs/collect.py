@@ -1,9 +1,16 @@
 """Collect ground-truth transitions into a local Minari dataset, with the physics state of every step.
 
+Pixel collection (``obs_mode="pixels"``) stores dict observations ``{"pixels": (H, W, 3) uint8, "state": ...}``: the
+rendered frame beside the true state, so a model can train on either and evaluation keeps the state. Frames are stored
+raw (``jpeg_encoding=False``: uint8 arrays in Minari's HDF5 file, lossless) and equal, bit for bit, the frames the env
+returned and :func:`envs.observations.render_frame` of the recorded physics state.
+
 Example:
-    >>> from envs import collect, load_transitions
+    >>> from envs import collect, load_episodes, load_transitions
     >>> dataset_id = collect("HalfCheetah", 10_000, seed=0)      # "neural_gym/HalfCheetah/random-v0"
     >>> data = load_transitions(dataset_id)
+    >>> pixel_id = collect("Reacher", 1_000, obs_mode="pixels")   # "neural_gym/Reacher/random-pixels64-v0"
+    >>> frames = load_episodes(pixel_id)[0].frames                # (51, 64, 64, 3) uint8
 """
 
 from __future__ import annotations
@@ -23,12 +30,42 @@ from tqdm.auto import tqdm
 
 from envs.dataset import PHYSICS_STATE_KEY
 from envs.experts import expert
+from envs.observations import (
+    DEFAULT_IMAGE_SIZE,
+    PIXELS_KEY,
+    STATE_KEY,
+    Camera,
+    ImageSize,
+    check_obs_mode,
+    image_hw,
+)
 from envs.physics import get_physics_state
 from envs.policies import PolicyLike, as_policy, policy_label
 from envs.tasks import get_task
 
 _FLUSH_STEPS = 20_000
 """Finished episodes are written to disk whenever this many steps are buffered (bounds memory)."""
+
+_FLUSH_FRAME_BYTES = 256 * 2**20
+"""In pixel collection, also flush whenever the buffered frames reach this many bytes."""
+
+Observation = np.ndarray | dict[str, np.ndarray]
+"""One observation as recorded: a state vector, or ``{"pixels", "state"}`` in pixel collection."""
+
+
+def _copy_observation(observation: Observation) -> Observation:
+    """An owned copy of one observation (frames and states are kept until the episode is written)."""
+    if isinstance(observation, dict):
+        return {key: np.array(value) for key, value in observation.items()}
+    return np.array(observation)
+
+
+def _stack_observations(observations: list[Observation]) -> Observation:
+    """Stack per-step observations into ``(T + 1, ...)`` arrays (per key for dict observations)."""
+    first = observations[0]
+    if isinstance(first, dict):
+        return {key: np.stack([obs[key] for obs in observations]) for key in first}  # type: ignore[index]
+    return np.stack(observations)  # type: ignore[arg-type]
 
 
 class EpisodeRecorder:
@@ -41,7 +78,7 @@ class EpisodeRecorder:
     ``step``, which Minari refuses to store together.
 
     ``physics_states[t]`` is read right after ``reset``/``step``, so it is the state whose observation is
-    ``observations[t]``.
+    ``observations[t]``. Observations may be dicts (pixel collection); they are stacked per key.
 
     Args:
         episode_id: Sequential id within the dataset.
@@ -50,11 +87,11 @@ class EpisodeRecorder:
         observation: The observation returned by ``reset``.
     """
 
-    def __init__(self, episode_id: int, seed: int, env: gym.Env, observation: np.ndarray) -> None:
+    def __init__(self, episode_id: int, seed: int, env: gym.Env, observation: Observation) -> None:
         self.episode_id = episode_id
         self.seed = seed
         self._env = env
-        self.observations: list[np.ndarray] = [np.asarray(observation)]
+        self.observations: list[Observation] = [_copy_observation(observation)]
         self.physics_states: list[np.ndarray] = [get_physics_state(env)]
         self.actions: list[np.ndarray] = []
         self.rewards: list[float] = []
@@ -66,11 +103,11 @@ class EpisodeRecorder:
         return len(self.actions)
 
     def add(
-        self, action: np.ndarray, observation: np.ndarray, reward: float, terminated: bool, truncated: bool
+        self, action: np.ndarray, observation: Observation, reward: float, terminated: bool, truncated: bool
     ) -> None:
         """Record one ``env.step(action)`` and the physics state it led to."""
         self.actions.append(np.asarray(action))
-        self.observations.append(np.asarray(observation))
+        self.observations.append(_copy_observation(observation))
         self.physics_states.append(get_physics_state(self._env))
         self.rewards.append(float(reward))
         self.terminations.append(bool(terminated))
@@ -84,7 +121,7 @@ class EpisodeRecorder:
         return EpisodeBuffer(
             id=self.episode_id,
             seed=self.seed,
-            observations=np.stack(self.observations),
+            observations=_stack_observations(self.observations),
             actions=np.stack(self.actions),
             rewards=np.array(self.rewards, dtype=np.float64),
             terminations=np.array(self.terminations, dtype=bool),
@@ -131,17 +168,32 @@ class _DatasetWriter:
             self._dataset = None
 
 
-def default_dataset_id(task: str, policy: PolicyLike = "random") -> str:
-    """The dataset id :func:`collect` uses when none is given: ``neural_gym/<Task>/<random|policy>-v0``.
+def default_dataset_id(
+    task: str, policy: PolicyLike = "random", obs_mode: str = "state", image_size: ImageSize = DEFAULT_IMAGE_SIZE
+) -> str:
+    """The dataset id :func:`collect` uses when none is given.
+
+    ``neural_gym/<Task>/<random|expert|policy>-v0`` for state datasets; pixel datasets (``obs_mode`` ``"pixels"`` or
+    ``"dict"``) add the frame size: ``neural_gym/<Task>/<label>-pixels64-v0`` (square) or ``...-pixels64x96-v0``
+    (height x width).
 
     Args:
         task: Any name :func:`envs.tasks.get_task` accepts.
         policy: The policy (only its label matters).
+        obs_mode: ``"state"``, ``"pixels"`` or ``"dict"``.
+        image_size: Frame size of pixel datasets (int or ``(height, width)``).
 
     Returns:
-        The Minari id (namespace ``neural_gym/<Task>``, name ``random`` or ``policy``, version 0).
+        The Minari id (namespace ``neural_gym/<Task>``, version 0).
+
+    Raises:
+        ValueError: For an unknown task or ``obs_mode`` or a bad ``image_size``.
     """
-    return f"neural_gym/{get_task(task).name}/{policy_label(policy)}-v0"
+    name = policy_label(policy)
+    height, width = image_hw(image_size)
+    if check_obs_mode(obs_mode) != "state":
+        name += f"-pixels{height}" if height == width else f"-pixels{height}x{width}"
+    return f"neural_gym/{get_task(task).name}/{name}-v0"
 
 
 def collect(
@@ -155,6 +207,9 @@ def collect(
     progress: bool = True,
     overwrite: bool = False,
     description: str | None = None,
+    obs_mode: str = "state",
+    image_size: ImageSize = DEFAULT_IMAGE_SIZE,
+    camera: Camera | None = None,
 ) -> str:
     """Run a policy in the ground-truth env and write exactly ``n_steps`` transitions as a local Minari dataset.
 
@@ -162,6 +217,11 @@ def collect(
     total and stored as truncated. Every step's ``info`` holds ``{"physics_state": ...}`` (see
     :mod:`envs.physics`), so any recorded state can be restored and replayed exactly. The dataset is written under
     ``MINARI_DATASETS_PATH`` (default ``~/.minari/datasets``) without JPEG encoding.
+
+    Pixel collection (``obs_mode`` ``"pixels"`` or ``"dict"``, the same dataset either way) records dict
+    observations ``{"pixels": (H, W, 3) uint8, "state": <state vector>}`` from ``task.make(obs_mode="dict", ...)``:
+    frames are stored losslessly (raw uint8, no JPEG) beside the true state. The policy is always given the state
+    vector. Load frames with :func:`envs.dataset.load_episodes` (``Episode.frames``).
 
     All randomness comes from ``seed``: a ``np.random.SeedSequence(seed)`` is split into the env reset seeds, the
     random policy's generator and the action-noise generator, so the same seed gives the same dataset.
@@ -178,23 +238,28 @@ def collect(
         progress: Show a tqdm progress bar.
         overwrite: Replace an existing dataset with the same id (deleted when the first episodes are written).
         description: Dataset description stored in Minari's metadata (a default one says what was collected).
+        obs_mode: ``"state"`` (default), or ``"pixels"`` / ``"dict"`` to store frames beside the states.
+        image_size: Frame size of pixel collection: an int (square) or ``(height, width)``; default 64.
+        camera: Camera of pixel collection (see :meth:`envs.tasks.TaskSpec.make`); ``None`` for the task's default.
 
     Returns:
         The dataset id.
 
     Raises:
         FileExistsError: If the dataset exists and ``overwrite`` is False.
-        ValueError: For a malformed dataset id, ``n_steps < 1``, negative ``action_noise``, or a policy returning
-            actions of the wrong shape.
+        ValueError: For a malformed dataset id, ``n_steps < 1``, negative ``action_noise``, an unknown ``obs_mode``,
+            a bad ``image_size`` or camera, or a policy returning actions of the wrong shape.
     """
     spec = get_task(task)
+    pixels = check_obs_mode(obs_mode) != "state"
+    height, width = image_hw(image_size)
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
     if not action_noise >= 0.0:
         raise ValueError(f"action_noise must be >= 0, got {action_noise}.")
     label = policy_label(policy)
     if dataset_id is None:
-        dataset_id = default_dataset_id(spec.name, policy)
+        dataset_id = default_dataset_id(spec.name, policy, obs_mode, (height, width))
     if isinstance(policy, str) and policy == "expert":
         policy = expert(spec.name)
     parse_dataset_id(dataset_id)  # raises ValueError with Minari's id syntax
@@ -209,25 +274,34 @@ def collect(
     reset_rng = np.random.default_rng(reset_seq)
     noise_rng = np.random.default_rng(noise_seq)
 
-    env = spec.make()
+    env = spec.make(obs_mode="dict", image_size=(height, width), camera=camera) if pixels else spec.make()
     space = env.action_space
     if not isinstance(space, gym.spaces.Box):
         raise TypeError(f"Expected a Box action space, got {space}.")
     act = as_policy(policy, space, seed=int(policy_seq.generate_state(1)[0]))
     half_range = (space.high.astype(np.float64) - space.low.astype(np.float64)) / 2.0
 
+    flush_steps = _FLUSH_STEPS
+    if pixels:
+        flush_steps = max(1, min(_FLUSH_STEPS, _FLUSH_FRAME_BYTES // (height * width * 3)))
     if description is None:
         description = (
             f"{n_steps} transitions of {spec.env_id} under a {label} policy, seed {seed}, action_noise "
             f"{action_noise}. infos['{PHYSICS_STATE_KEY}'][t] is the MuJoCo mjSTATE_INTEGRATION state whose "
             "observation is observations[t]."
         )
+        if pixels:
+            used_camera = spec.camera if camera is None else camera
+            description += (
+                f" Observations are dicts: '{PIXELS_KEY}' ({height}, {width}, 3) uint8 RGB frames (camera "
+                f"{used_camera!r}, stored raw, no JPEG) of the state '{STATE_KEY}' (the task's observation vector)."
+            )
     writer = _DatasetWriter(
         dataset_id,
         env,
         replace=exists,
         metadata=dict(
-            eval_env=spec.env_id,
+            eval_env=env.spec if pixels else spec.env_id,
             algorithm_name=f"neural_gym envs.collect ({label} policy)",
             author="neural_gym",
             description=description,
@@ -238,14 +312,15 @@ def collect(
     try:
         steps = 0
         pending: list[EpisodeRecorder] = []
-        with tqdm(total=n_steps, disable=not progress, unit="step", desc=f"collect {spec.name}") as bar:
+        desc = f"collect {spec.name}" + (f" ({height}x{width} pixels)" if pixels else "")
+        with tqdm(total=n_steps, disable=not progress, unit="step", desc=desc) as bar:
             while steps < n_steps:
                 reset_seed = int(reset_rng.integers(2**31 - 1))
                 obs, _ = env.reset(seed=reset_seed)
                 episode = EpisodeRecorder(writer.episodes_written + len(pending), reset_seed, env, obs)
                 done = False
                 while not done and steps < n_steps:
-                    action = act(obs)
+                    action = act(obs[STATE_KEY] if pixels else obs)
                     if action_noise > 0.0:
                         noise = noise_rng.normal(0.0, 1.0, size=space.shape) * action_noise * half_range
                         action = np.clip(action + noise, space.low, space.high).astype(space.dtype)
@@ -255,7 +330,7 @@ def collect(
                     steps += 1
                     bar.update(1)
                 pending.append(episode)
-                if sum(len(e) for e in pending) >= _FLUSH_STEPS or steps >= n_steps:
+                if sum(len(e) for e in pending) >= flush_steps or steps >= n_steps:
                     writer.write(pending)
                     pending = []
     except BaseException:

@@ -1,9 +1,15 @@
 """Read the local Minari datasets that :func:`envs.collect.collect` writes, as episodes or flat transitions.
 
+Pixel datasets (``collect(..., obs_mode="pixels")``) store dict observations ``{"pixels", "state"}``. They load as
+episodes whose ``observations`` are the state vectors and whose ``frames`` are the uint8 frames; :class:`Transitions`
+(flat rows for state models) carry the states only, so frames come from :func:`load_episodes`.
+
 Example:
     >>> data = load_transitions("neural_gym/HalfCheetah/random-v0")
     >>> train, held_out = data.split(0.1, seed=0)
     >>> train.observations.shape, train.physics_states.shape
+    >>> episodes = load_episodes("neural_gym/Reacher/random-pixels64-v0")
+    >>> episodes[0].frames.shape, episodes[0].frames.dtype     # ((51, 64, 64, 3), dtype('uint8'))
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from envs.observations import PIXELS_KEY, STATE_KEY
 
 PHYSICS_STATE_KEY = "physics_state"
 """Key of the physics state in each step's ``info`` of a collected dataset."""
@@ -37,6 +45,8 @@ class Episode:
         truncations: ``(T,)`` bool.
         physics_states: ``(T + 1, S)`` float64, the physics state whose observation is ``observations[t]``, or
             ``None`` if the dataset did not record them.
+        frames: ``(T + 1, H, W, 3)`` uint8, ``frames[t]`` the rendered frame of the state ``observations[t]`` (pixel
+            datasets), or ``None``.
     """
 
     id: int
@@ -46,6 +56,7 @@ class Episode:
     terminations: np.ndarray
     truncations: np.ndarray
     physics_states: np.ndarray | None = None
+    frames: np.ndarray | None = None
 
     def __len__(self) -> int:
         """Number of transitions ``T``."""
@@ -55,7 +66,8 @@ class Episode:
         """Check that the arrays line up.
 
         Raises:
-            DatasetAlignmentError: Naming the episode id and the offending lengths.
+            DatasetAlignmentError: Naming the episode id and the offending lengths (or, for frames, the shape or
+                dtype).
         """
         n_obs, n_act = len(self.observations), len(self.actions)
         lengths = {
@@ -78,11 +90,26 @@ class Episode:
                 f"Episode {self.id}: {len(self.physics_states)} physics states for {n_obs} observations "
                 "(expected one per observation)."
             )
+        if self.frames is not None:
+            if self.frames.ndim != 4 or self.frames.shape[-1] != 3:
+                raise DatasetAlignmentError(
+                    f"Episode {self.id}: frames must be (T + 1, H, W, 3), got shape {self.frames.shape}."
+                )
+            if len(self.frames) != n_obs:
+                raise DatasetAlignmentError(
+                    f"Episode {self.id}: {len(self.frames)} frames for {n_obs} observations (expected one per "
+                    "observation)."
+                )
+            if self.frames.dtype != np.uint8:
+                raise DatasetAlignmentError(f"Episode {self.id}: frames must be uint8, got {self.frames.dtype}.")
 
 
 @dataclass
 class Transitions:
     """Flat ``(s, a, r, s')`` rows of one or more episodes, rows of each episode consecutive and in time order.
+
+    State only: the frames of pixel datasets are not copied into rows (that would store each frame twice); read
+    them per episode with :func:`load_episodes` (``Episode.frames``).
 
     Attributes:
         observations: ``(N, O)`` float64.
@@ -238,7 +265,8 @@ class Transitions:
             dataset_id: Recorded on the result.
 
         Returns:
-            The transitions; ``physics_states`` is ``None`` unless every episode has them.
+            The transitions (state only, ``Episode.frames`` are left out); ``physics_states`` is ``None`` unless every
+            episode has them.
 
         Raises:
             DatasetAlignmentError: If an episode is misaligned.
@@ -283,11 +311,13 @@ def load_episodes(dataset_id: str) -> list[Episode]:
 
     Returns:
         The episodes in stored order, arrays as float64/bool; ``physics_states`` from the ``"physics_state"`` info
-        when recorded.
+        when recorded. For pixel datasets (dict observations ``{"pixels", "state"}``) ``observations`` are the states
+        and ``frames`` the uint8 frames, as stored.
 
     Raises:
         FileNotFoundError: If the dataset is not in ``MINARI_DATASETS_PATH``.
         DatasetAlignmentError: If an episode's arrays do not line up (names the episode id and the lengths).
+        TypeError: If the observations are a dict other than ``{"pixels", "state"}``, or the actions a dict.
     """
     import minari
 
@@ -300,8 +330,17 @@ def load_episodes(dataset_id: str) -> list[Episode]:
     for data in dataset.iterate_episodes():
         observations = data.observations
         actions = data.actions
-        if isinstance(observations, dict) or isinstance(actions, dict):
-            raise TypeError(f"Dataset {dataset_id!r} has dict observations or actions; expected flat Box arrays.")
+        frames = None
+        if isinstance(observations, dict):
+            if set(observations) != {PIXELS_KEY, STATE_KEY}:
+                raise TypeError(
+                    f"Dataset {dataset_id!r} has dict observations with keys {sorted(observations)}; expected flat "
+                    f"Box arrays or the pixel datasets' {{{PIXELS_KEY!r}, {STATE_KEY!r}}}."
+                )
+            frames = np.asarray(observations[PIXELS_KEY])  # kept uint8 as stored (validate() checks the dtype)
+            observations = observations[STATE_KEY]
+        if isinstance(actions, dict):
+            raise TypeError(f"Dataset {dataset_id!r} has dict actions; expected a flat Box array.")
         infos = data.infos if isinstance(data.infos, dict) else {}
         states = infos.get(PHYSICS_STATE_KEY)
         episode = Episode(
@@ -312,6 +351,7 @@ def load_episodes(dataset_id: str) -> list[Episode]:
             terminations=np.asarray(data.terminations, dtype=bool),
             truncations=np.asarray(data.truncations, dtype=bool),
             physics_states=None if states is None else np.asarray(states, dtype=np.float64),
+            frames=frames,
         )
         episode.validate()
         episodes.append(episode)

@@ -6,6 +6,7 @@ Example:
     >>> task.env_id, task.max_episode_steps, task.reward_fn is None
     ('HalfCheetah-v5', 1000, True)
     >>> env = task.make()
+    >>> pixel_env = task.make(obs_mode="pixels", image_size=64)   # 64x64 uint8 frames from the task's camera
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
 from envs import rewards
+from envs.observations import DEFAULT_IMAGE_SIZE, Camera, ImageSize, make_observation_env, state_space
 from envs.rewards import RewardFn, TerminationFn
 
 StateFromObs = Callable[[mujoco.MjModel, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
@@ -43,6 +45,9 @@ class TaskSpec:
             the root ``x`` position (HalfCheetah, Hopper, Walker2d), so a renderer can integrate ``x``; else ``None``.
         state_from_obs: ``(model, obs, x_position) -> (qpos, qvel)`` used by :meth:`set_state_from_obs`; ``None`` where
             an observation does not determine the scene.
+        camera: Default camera of the pixel observation modes, chosen so that the moving parts fill small (64x64)
+            frames: a ``default_camera_config`` dict (free camera), a camera name of the model, or ``None`` for the
+            env's own default (see :mod:`envs.observations`).
     """
 
     name: str
@@ -53,18 +58,49 @@ class TaskSpec:
     description: str
     x_velocity_index: int | None = None
     state_from_obs: StateFromObs | None = field(default=None, repr=False, compare=False)
+    camera: Camera | None = field(default=None, compare=False)
 
-    def make(self, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
-        """Create the ground-truth env with ``gymnasium.make(env_id, render_mode=..., **kwargs)``.
+    def make(
+        self,
+        render_mode: str | None = None,
+        *,
+        obs_mode: str = "state",
+        image_size: ImageSize = DEFAULT_IMAGE_SIZE,
+        camera: Camera | None = None,
+        **kwargs: Any,
+    ) -> gym.Env:
+        """Create the ground-truth env in one observation mode.
+
+        ``obs_mode="state"`` (default) is ``gymnasium.make(env_id, render_mode=..., **kwargs)``, the task's own
+        observation vector; ``image_size`` is ignored there and ``camera`` only picks the camera of ``render()`` when
+        given. ``"pixels"``: observations are RGB frames of the current physics state, ``Box(0, 255, (H, W, 3),
+        uint8)``. ``"dict"``: ``Dict({"pixels": <frame Box>, "state": <state Box>})``. The pixel modes render headless
+        (``import envs`` sets ``MUJOCO_GL=egl`` when there is no display and ``MUJOCO_GL`` is unset); see
+        :mod:`envs.observations` for the wrappers and :func:`envs.observations.render_frame` for frames of restored
+        states.
 
         Args:
-            render_mode: Gymnasium render mode (``"rgb_array"`` for headless frames; set ``MUJOCO_GL=egl``).
-            **kwargs: Passed on to ``gymnasium.make``.
+            render_mode: Gymnasium render mode. In the pixel modes only ``None`` or ``"rgb_array"`` (the env renders
+                ``"rgb_array"`` frames either way).
+            obs_mode: ``"state"``, ``"pixels"`` or ``"dict"``.
+            image_size: Frame size in the pixel modes: an int (square) or ``(height, width)``; default 64.
+            camera: ``None`` for the task's default camera (:attr:`camera`), a ``default_camera_config`` dict of
+                gymnasium's MuJoCo v5 envs (a free camera), a camera name or a camera id of the model.
+            **kwargs: Passed on to ``gymnasium.make`` (in the pixel modes not ``width``, ``height`` or camera kwargs).
 
         Returns:
             The wrapped gymnasium env (with its ``TimeLimit``).
+
+        Raises:
+            ValueError: For an unknown ``obs_mode`` (the message lists the accepted ones), a bad ``image_size``, a
+                ``render_mode`` other than ``None``/``"rgb_array"`` in a pixel mode, or an unknown camera.
+            TypeError: For a ``camera`` of the wrong type.
         """
-        return gym.make(self.env_id, render_mode=render_mode, **kwargs)
+        if obs_mode != "state" and camera is None:
+            camera = self.camera
+        return make_observation_env(
+            self.env_id, render_mode, obs_mode=obs_mode, image_size=image_size, camera=camera, **kwargs
+        )
 
     def set_state_from_obs(self, env: gym.Env, obs: np.ndarray, x_position: float = 0.0) -> None:
         """Put the MuJoCo scene of ``env`` into the state that one observation vector describes.
@@ -80,8 +116,8 @@ class TaskSpec:
         arm from the joint angles. Hopper and Walker2d velocities are clipped to ``[-10, 10]`` in the observation.
 
         Args:
-            env: An env of this task (any wrapping; its ``unwrapped`` must be the MuJoCo env).
-            obs: One observation, shape ``observation_space.shape``.
+            env: An env of this task in any observation mode (its ``unwrapped`` must be the MuJoCo env).
+            obs: One state observation, shape of the unwrapped env's ``observation_space``.
             x_position: Root ``x`` position for tasks whose observation excludes it; ignored otherwise.
 
         Raises:
@@ -94,7 +130,7 @@ class TaskSpec:
         if not isinstance(unwrapped, MujocoEnv):
             raise TypeError(f"Expected a gymnasium MuJoCo env of {self.env_id}, got {type(unwrapped).__name__}.")
         obs = np.asarray(obs, dtype=np.float64)
-        expected = env.observation_space.shape
+        expected = state_space(env).shape  # the state vector also in the pixel and dict modes
         if obs.shape != expected:
             raise ValueError(f"{self.name}: expected one observation of shape {expected}, got shape {obs.shape}.")
         if not np.all(np.isfinite(obs)):
@@ -177,6 +213,7 @@ def _task(
     termination_fn: TerminationFn | None,
     description: str,
     state_from_obs: StateFromObs,
+    camera: Camera | None,
     x_velocity_index: int | None = None,
 ) -> TaskSpec:
     env_id = f"{name}-v5"
@@ -189,7 +226,35 @@ def _task(
         description=description,
         x_velocity_index=x_velocity_index,
         state_from_obs=state_from_obs,
+        camera=camera,
     )
+
+
+# Default cameras of the pixel modes, checked by eye at 64x64. Free cameras (dicts) for the tasks that stay in place;
+# the model's "track" camera (follows the torso's centre of mass, side view) for the runners.
+_INVERTED_PENDULUM_CAMERA: dict[str, Any] = {
+    # Side view of the whole rail (cart range [-1, 1] plus the cart's half length) with the 0.6 m pole.
+    "distance": 3.4,
+    "lookat": [0.0, 0.0, 0.3],
+    "elevation": 0.0,
+    "azimuth": 90.0,
+}
+_REACHER_CAMERA: dict[str, Any] = {
+    # Top down on the arm's reach (0.21 m) and the target (within 0.2 m of the centre); the arena walls are cropped.
+    # The target is a 9 mm sphere, about 2.5 pixels wide at 64x64.
+    "distance": 0.56,
+    "lookat": [0.0, 0.0, 0.0],
+    "elevation": -90.0,
+    "azimuth": 90.0,
+}
+_PUSHER_CAMERA: dict[str, Any] = {
+    # Top down on the arm (shoulder included), the object (white) and the goal (red).
+    "distance": 1.9,
+    "lookat": [0.35, -0.35, -0.3],
+    "elevation": -90.0,
+    "azimuth": 90.0,
+}
+_TRACK_CAMERA = "track"
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -202,6 +267,7 @@ TASKS: dict[str, TaskSpec] = {
             "Balance a pole on a cart. Obs [x, angle, x_dot, angle_dot]; reward 1 per upright step; ends when "
             "|angle| > 0.2. Reward and termination are exact functions of the observation.",
             _qpos_qvel_obs,
+            _INVERTED_PENDULUM_CAMERA,
         ),
         _task(
             "Reacher",
@@ -210,6 +276,7 @@ TASKS: dict[str, TaskSpec] = {
             "Move a two-link arm's fingertip to a random target (50-step episodes). Reward -distance - |a|^2, "
             "never terminates. Reward and termination are exact.",
             _reacher_obs,
+            _REACHER_CAMERA,
         ),
         _task(
             "HalfCheetah",
@@ -218,6 +285,7 @@ TASKS: dict[str, TaskSpec] = {
             "Run a planar cheetah forward. Never terminates (exact). The reward's forward velocity is a finite "
             "difference of the root x position, which the observation excludes, so no exact reward rule.",
             _x_excluded_obs,
+            _TRACK_CAMERA,
             x_velocity_index=8,  # obs = [qpos[1:] (8), qvel]; qvel[0] is the root x velocity
         ),
         _task(
@@ -228,6 +296,7 @@ TASKS: dict[str, TaskSpec] = {
             "which the clipped observation hides). No exact reward rule: its forward term is the mean x velocity over the "
             "frame skip (a finite difference of x), which the observed end-of-step velocity only approximates.",
             _x_excluded_obs,
+            _TRACK_CAMERA,
             x_velocity_index=5,  # obs = [qpos[1:] (5), qvel]; qvel[0] is the root x velocity
         ),
         _task(
@@ -237,6 +306,7 @@ TASKS: dict[str, TaskSpec] = {
             "Push a cylinder to a goal with a 7-DoF arm (100-step episodes). Reward -0.5 d(tip, object) "
             "- d(object, goal) - 0.1 |a|^2, never terminates. Reward and termination are exact.",
             _pusher_obs,
+            _PUSHER_CAMERA,
         ),
         _task(
             "Walker2d",
@@ -245,6 +315,7 @@ TASKS: dict[str, TaskSpec] = {
             "Walk a planar biped forward. Termination (0.8 < z < 2, |angle| < 1) is exact; the reward's forward "
             "term (mean x velocity over the frame skip) is not in the observation, so no exact reward rule.",
             _x_excluded_obs,
+            _TRACK_CAMERA,
             x_velocity_index=8,  # obs = [qpos[1:] (8), qvel]; qvel[0] is the root x velocity
         ),
     )

@@ -33,7 +33,11 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--algo", default="SAC", help="SB3 class of --policy when it is a path (default SAC)")
     p.add_argument("--action-noise", type=float, default=0.0, help="std of Gaussian noise added to the policy's actions, in units of half the action range")
     p.add_argument("--seed", type=int, default=0, help="seed for resets, the random policy and the noise")
-    p.add_argument("--dataset-id", default=None, help="Minari id (default neural_gym/<Task>/<random|expert|policy>-v0)")
+    p.add_argument("--dataset-id", default=None, help="Minari id (default neural_gym/<Task>/<random|expert|policy>-v0, "
+                   "with -pixels<N> before -v0 for --obs-mode pixels)")
+    p.add_argument("--obs-mode", default="state", choices=["state", "pixels"], help="'state' (default) or 'pixels': "
+                   "also store N x N uint8 frames of the task's camera beside the state (lossless)")
+    p.add_argument("--image-size", type=int, default=64, help="frame height and width for --obs-mode pixels (default 64)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset with the same id")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -141,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "collect":
         from envs import collect
 
+        if args.image_size < 1:
+            parser.error(f"--image-size must be a positive number of pixels, got {args.image_size}")
         policy = _load_policy(parser, args.policy, args.algo)
         dataset_id = collect(
             args.task,
@@ -151,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             action_noise=args.action_noise,
             progress=not args.quiet,
             overwrite=args.overwrite,
+            obs_mode=args.obs_mode,
+            image_size=args.image_size,
         )
         print(f"wrote dataset {dataset_id}")
         return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import gymnasium as gym
+import h5py
+import minari
 import numpy as np
 import pytest
 
@@ -18,8 +20,10 @@ from envs import (
     load_episodes,
     load_transitions,
     physics_state_size,
+    render_frame,
     set_physics_state,
 )
+from envs.collect import default_dataset_id
 
 
 def test_collect_round_trip(minari_root: Path) -> None:
@@ -231,3 +235,75 @@ def test_as_policy_predict_duck_typing() -> None:
     action = as_policy(Model(), space)(np.zeros(4))
     np.testing.assert_array_equal(action, np.full(2, 0.5, dtype=np.float32))
     assert action.dtype == np.float32
+
+
+# ---------------------------------------------------------------------------------------------- pixel collection
+
+
+def test_pixel_collection_round_trip(minari_root: Path) -> None:
+    dataset_id = collect("Reacher", 100, obs_mode="pixels", seed=0, progress=False)
+    assert dataset_id == "neural_gym/Reacher/random-pixels64-v0" == default_dataset_id("Reacher", obs_mode="pixels")
+    episodes = load_episodes(dataset_id)
+    assert [len(ep) for ep in episodes] == [50, 50]
+    for episode in episodes:
+        assert episode.frames is not None
+        assert episode.frames.dtype == np.uint8 and episode.frames.shape == (51, 64, 64, 3)
+        assert episode.observations.dtype == np.float64 and episode.observations.shape == (51, 10)
+
+    # Stored raw (no JPEG): uint8 arrays in Minari's HDF5 file.
+    dataset = minari.load_dataset(dataset_id)
+    assert dataset.storage.metadata["jpeg_encoding"] is False
+    (path,) = (minari_root / "neural_gym" / "Reacher" / "random-pixels64-v0" / "data").glob("*.hdf5")
+    with h5py.File(path, "r") as file:
+        stored = file["episode_0/observations/pixels"]
+        assert stored.dtype == np.uint8 and stored.shape == (51, 64, 64, 3)
+
+    # Same states, actions and rewards as a state collection with the same seed (the policy sees the state).
+    states = load_episodes(collect("Reacher", 100, seed=0, progress=False))
+    for pixel_ep, state_ep in zip(episodes, states, strict=True):
+        np.testing.assert_array_equal(pixel_ep.observations, state_ep.observations)
+        np.testing.assert_array_equal(pixel_ep.actions, state_ep.actions)
+        np.testing.assert_array_equal(pixel_ep.physics_states, state_ep.physics_states)
+
+    # The frames are exactly what the env returned: restore the recorded state, replay the recorded actions.
+    env = get_task("Reacher").make(obs_mode="dict")
+    env.reset(seed=0)
+    episode = episodes[1]
+    assert episode.physics_states is not None
+    set_physics_state(env, episode.physics_states[0])
+    np.testing.assert_array_equal(render_frame(env), episode.frames[0])
+    for t in range(len(episode)):
+        obs, *_ = env.step(episode.actions[t].astype(np.float32))
+        np.testing.assert_array_equal(obs["pixels"], episode.frames[t + 1])
+        np.testing.assert_array_equal(obs["state"], episode.observations[t + 1])
+    env.close()
+
+    # Flat transitions stay state-only.
+    data = load_transitions(dataset_id)
+    assert data.observations.shape == (100, 10) and not hasattr(data, "frames")
+
+
+def test_pixel_collection_size_and_ids(minari_root: Path) -> None:
+    dataset_id = collect("InvertedPendulum", 12, obs_mode="dict", image_size=(24, 40), seed=1, progress=False)
+    assert dataset_id == "neural_gym/InvertedPendulum/random-pixels24x40-v0"
+    frames = np.concatenate([ep.frames for ep in load_episodes(dataset_id)])  # type: ignore[misc]
+    assert frames.shape[1:] == (24, 40, 3) and frames.dtype == np.uint8
+    assert default_dataset_id("Hopper", "expert", "pixels", 96) == "neural_gym/Hopper/expert-pixels96-v0"
+    assert default_dataset_id("Hopper", "expert") == "neural_gym/Hopper/expert-v0"
+    with pytest.raises(ValueError, match="obs_mode"):
+        collect("Reacher", 5, obs_mode="rgb", progress=False)
+    with pytest.raises(ValueError, match="image_size"):
+        collect("Reacher", 5, obs_mode="pixels", image_size=0, progress=False)
+    assert not (minari_root / "neural_gym" / "Reacher").exists()
+
+
+def test_episode_frames_alignment() -> None:
+    obs = np.zeros((6, 2))
+    args = (np.zeros((5, 1)), np.zeros(5), np.zeros(5, bool), np.ones(5, bool))
+    Episode(3, obs, *args, frames=np.zeros((6, 8, 8, 3), np.uint8)).validate()
+    with pytest.raises(DatasetAlignmentError, match=r"Episode 3: 5 frames for 6 observations"):
+        Episode(3, obs, *args, frames=np.zeros((5, 8, 8, 3), np.uint8)).validate()
+    with pytest.raises(DatasetAlignmentError, match=r"Episode 3: frames must be uint8"):
+        Episode(3, obs, *args, frames=np.zeros((6, 8, 8, 3), np.float32)).validate()
+    with pytest.raises(DatasetAlignmentError, match=r"Episode 3: frames must be \(T \+ 1, H, W, 3\)"):
+        Episode(3, obs, *args, frames=np.zeros((6, 8, 8), np.uint8)).validate()

@@ -143,3 +143,17 @@ def test_x_velocity_index_points_at_root_x_velocity(name: str) -> None:
     qvel_x = env.unwrapped.data.qvel[0]
     assert obs[task.x_velocity_index] == np.clip(qvel_x, -10, 10)  # Hopper/Walker2d clip velocities
     env.close()
+
+
+def test_task_cameras_do_not_break_hashing_or_equality() -> None:
+    task = TASKS["Reacher"]
+    assert isinstance(task.camera, dict) and hash(task) == hash(task)
+    assert task == get_task("Reacher-v5")
+
+
+def test_make_obs_mode_keywords() -> None:
+    env = get_task("InvertedPendulum").make(None, obs_mode="state", image_size=32, camera=None)
+    assert env.observation_space.shape == (4,)  # state mode ignores image_size
+    env.close()
+    with pytest.raises(TypeError):
+        get_task("InvertedPendulum").make(None, "pixels")  # type: ignore[misc]  # obs_mode is keyword-only
