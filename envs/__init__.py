@@ -38,7 +38,7 @@ from envs.observations import (  # noqa: E402
 )
 from envs.physics import get_physics_state, physics_state_size, set_physics_state  # noqa: E402
 from envs.policies import as_policy  # noqa: E402
-from envs.tasks import TASKS, TaskSpec, get_task  # noqa: E402
+from envs.tasks import OPTIONAL_TASKS, TASKS, OptionalTask, TaskSpec, get_task, task_names  # noqa: E402
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",
@@ -46,7 +46,10 @@ __all__ = [
     "OBS_MODES",
     "PIXELS_KEY",
     "STATE_KEY",
+    "OPTIONAL_TASKS",
+    "OptionalTask",
     "TASKS",
+    "task_names",
     "Camera",
     "ObsMode",
     "RenderCurrentState",

@@ -322,6 +322,45 @@ TASKS: dict[str, TaskSpec] = {
 }
 """The ground-truth tasks by short name."""
 
+@dataclass(frozen=True)
+class OptionalTask:
+    """A task whose ground truth needs an optional extra; :func:`get_task` imports it on first use.
+
+    Attributes:
+        module: module that defines the :class:`TaskSpec` (imported on first use).
+        attribute: name of the :class:`TaskSpec` in that module.
+        extra: the ``pip install "neural-gym[<extra>]"`` extra that provides it.
+        max_episode_steps: time limit (known without importing the extra, for env registration).
+    """
+
+    module: str
+    attribute: str
+    extra: str
+    max_episode_steps: int
+
+
+#: Tasks behind optional extras, by short name: PyBullet's KUKA reach (``pip install "neural-gym[bullet]"``).
+#: They are not in :data:`TASKS` (which holds what is always installed); :func:`get_task` finds them by name.
+OPTIONAL_TASKS: dict[str, OptionalTask] = {
+    "KukaReach": OptionalTask("envs.bullet", "KUKA_REACH", "bullet", 150),
+}
+
+
+def task_names() -> list[str]:
+    """Every task name: the MuJoCo tasks, then those behind optional extras (whether installed or not)."""
+    return list(TASKS) + list(OPTIONAL_TASKS)
+
+
+def _load_optional(short: str) -> TaskSpec | None:
+    """The optional task named ``short`` (any case), imported on first use; ImportError says how to install it."""
+    for name, opt in OPTIONAL_TASKS.items():
+        if name.lower() == short.lower():
+            import importlib
+
+            return getattr(importlib.import_module(opt.module), opt.attribute)
+    return None
+
+
 _ID_RE = re.compile(r"^(?:(?P<namespace>[\w.-]+)/)?(?P<name>[\w.]+?)(?:-v(?P<version>\d+))?$")
 
 
@@ -340,13 +379,14 @@ def get_task(name: str) -> TaskSpec:
 
     Raises:
         ValueError: If no task matches; the message lists the known tasks.
+        ImportError: For a task behind an optional extra that is not installed (the message says what to install).
     """
-    known = ", ".join(TASKS)
+    known = ", ".join(task_names())
     match = _ID_RE.match(name.strip())
     if match is not None:
         namespace, short, version = match.group("namespace", "name", "version")
         by_lower = {key.lower(): task for key, task in TASKS.items()}
-        task = by_lower.get(short.lower())
+        task = by_lower.get(short.lower()) or _load_optional(short)
         if task is not None:
             if namespace is not None and namespace.lower() == "neural_gym":
                 return task

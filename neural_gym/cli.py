@@ -134,11 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "tasks":
-        from envs import TASKS
+        from envs import OPTIONAL_TASKS, TASKS, get_task
 
         from .registration import env_id
 
-        for name, t in TASKS.items():
+        for name in [*TASKS, *OPTIONAL_TASKS]:
+            try:
+                t = get_task(name)
+            except ImportError:
+                extra = OPTIONAL_TASKS[name].extra
+                print(f"{env_id(name):<34} needs the optional extra: pip install \"neural-gym[{extra}]\"")
+                continue
             exact = [w for w, f in (("reward", t.reward_fn), ("termination", t.termination_fn)) if f is not None]
             print(f"{env_id(name):<34} ground truth {t.env_id:<20} exact: {', '.join(exact) or '-'}")
         return 0

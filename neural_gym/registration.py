@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from envs import TASKS
+from envs import OPTIONAL_TASKS, TASKS
 
 NAMESPACE = "neural_gym"
 
@@ -15,16 +15,19 @@ def env_id(task: str) -> str:
 
 
 def register_envs() -> list[str]:
-    """Register one dream env per ground-truth task (string entry points, so nothing heavy loads until ``make``)."""
+    """Register one dream env per ground-truth task, optional extras' tasks included (string entry points, so nothing
+    heavy loads until ``make``)."""
+    limits = {name: task.max_episode_steps for name, task in TASKS.items()}
+    limits.update({name: opt.max_episode_steps for name, opt in OPTIONAL_TASKS.items() if name not in limits})
     ids = []
-    for name, task in TASKS.items():
+    for name, max_steps in limits.items():
         id_ = env_id(name)
         if id_ not in gym.registry:
             gym.register(
                 id=id_,
                 entry_point="neural_gym.dream_env:DreamEnv",
                 vector_entry_point="neural_gym.vector_env:DreamVectorEnv",
-                max_episode_steps=task.max_episode_steps,
+                max_episode_steps=max_steps,
                 kwargs={"task": name},
             )
         ids.append(id_)

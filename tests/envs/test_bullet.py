@@ -230,3 +230,17 @@ def test_import_without_pybullet_says_how_to_install(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "pybullet", None)  # makes `import pybullet` raise ImportError
     with pytest.raises(ImportError, match=r'pip install "neural-gym\[bullet\]"'):
         importlib.import_module("envs.bullet")
+
+
+def test_registry_knows_kuka_reach():
+    from envs import OPTIONAL_TASKS, get_task, task_names
+    from envs.bullet import KUKA_REACH_MAX_EPISODE_STEPS
+
+    assert "KukaReach" in task_names()
+    task = get_task("neural_gym/KukaReach-v0")
+    assert task.name == "KukaReach" and get_task("kukareach-v0") is task
+    assert OPTIONAL_TASKS["KukaReach"].max_episode_steps == KUKA_REACH_MAX_EPISODE_STEPS == task.max_episode_steps
+    env = task.make(obs_mode="dict")
+    obs, _ = env.reset(seed=0)
+    assert obs["pixels"].shape == (64, 64, 3) and obs["state"].shape == (20,)
+    env.close()
