@@ -1,4 +1,6 @@
-"""Metric functions every report uses (``shared/DESIGN.md``, "Metric definitions"). Pure NumPy/SciPy, no global RNG.
+"""Metric functions every report uses (``shared/DESIGN.md``, "Metric definitions").
+
+Pure NumPy/SciPy (scikit-image for frames), no global RNG.
 
 - :func:`normalized_rmse` — ``sqrt(mean_d(((pred_d − true_d) / σ_d)²))`` (and per dimension).
 - :func:`relative_l1` — RWM's ``Σ|ŝ − s| / Σ|s|`` over a window.
@@ -9,6 +11,8 @@
 - :func:`first_exceedance` — steps until a series first exceeds a threshold (trusted horizon, cut-off horizon).
 - :func:`bootstrap_counts`, :func:`ratio_of_sums`, :func:`bootstrap_ci` — seeded percentile bootstrap over units
   (start states).
+- :func:`psnr`, :func:`ssim` — per-frame PSNR (capped at :data:`PSNR_CAP_DB`) and SSIM of batches of RGB frames
+  (scikit-image).
 
 Undefined values. A statistic that is undefined for the data (AUROC with only one class, Spearman of a constant, a
 share of zero cut-offs, a ratio over nothing) is returned as ``NaN``, never as an exception: a report over many
@@ -29,6 +33,10 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy import stats
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+#: PSNR (dB) reported for identical frames, where the true value is ``+inf`` (see :func:`psnr`).
+PSNR_CAP_DB = 100.0
 
 
 def _as_float(x: np.ndarray | list[float] | float, name: str) -> np.ndarray:
@@ -305,7 +313,89 @@ def bootstrap_ci(
     return point, float(lo[0]), float(hi[0])
 
 
+# --------------------------------------------------------------------------------------------------------------- frames
+def _frame_batch(pred: np.ndarray, true: np.ndarray, data_range: float) -> tuple[np.ndarray, np.ndarray]:
+    """Validate two batches of RGB frames ``[N, H, W, 3]`` (or one frame ``[H, W, 3]``) as float64 arrays."""
+    if not (np.isfinite(data_range) and data_range > 0):
+        raise ValueError(f"data_range must be a positive number, got {data_range}")
+    p, t = np.asarray(pred), np.asarray(true)
+    if p.shape != t.shape:
+        raise ValueError(f"pred and true must have the same shape [N, H, W, 3], got {p.shape} and {t.shape}")
+    if p.ndim == 3:
+        p, t = p[None], t[None]
+    if p.ndim != 4 or p.shape[-1] != 3:
+        raise ValueError(f"frames must have shape [N, H, W, 3] (or [H, W, 3]), got {np.asarray(pred).shape}")
+    p, t = _as_float(p, "pred"), _as_float(t, "true")
+    if not (np.isfinite(p).all() and np.isfinite(t).all()):
+        raise ValueError("frames must be finite (a model that produced NaN/inf is a model error, not a frame)")
+    return p, t
+
+
+def psnr(pred: np.ndarray, true: np.ndarray, data_range: float = 255.0, cap_db: float = PSNR_CAP_DB) -> np.ndarray:
+    """Peak signal-to-noise ratio of each frame, ``10 · log10(data_range² / MSE)`` over its pixels and channels.
+
+    ``skimage.metrics.peak_signal_noise_ratio`` per frame. Identical frames (MSE 0) have PSNR ``+inf``; it is capped
+    at ``cap_db`` (default :data:`PSNR_CAP_DB` = 100 dB, far above any imperfect 8-bit frame: one pixel off by one
+    level in a 64×64 frame is ~89 dB), so means and bootstrap intervals stay finite. Never ``NaN``.
+
+    Args:
+        pred: ``[N, H, W, 3]`` (or ``[H, W, 3]``) predicted frames, uint8 or float in ``[0, data_range]``.
+        true: the ground-truth frames, same shape.
+        data_range: the range of pixel values (255 for 8-bit frames).
+        cap_db: the value reported for identical frames (and the upper bound of every value).
+
+    Returns:
+        ``[N]`` PSNR in dB.
+
+    Raises:
+        ValueError: shapes that differ or are not RGB frames, non-finite pixels, a non-positive ``data_range``.
+
+    Example:
+        >>> a = np.zeros((2, 8, 8, 3), np.uint8); b = a.copy(); b[1] = 255
+        >>> psnr(a, b).tolist()
+        [100.0, 0.0]
+    """
+    p, t = _frame_batch(pred, true, data_range)
+    out = np.empty(len(p))
+    with np.errstate(divide="ignore"):  # MSE 0 -> +inf (then capped)
+        for i in range(len(p)):
+            out[i] = peak_signal_noise_ratio(t[i], p[i], data_range=data_range)
+    return np.minimum(out, cap_db)
+
+
+def ssim(pred: np.ndarray, true: np.ndarray, data_range: float = 255.0) -> np.ndarray:
+    """Structural similarity of each frame (``skimage.metrics.structural_similarity``, ``channel_axis=-1``).
+
+    scikit-image's defaults: a 7×7 uniform window, ``K1 = 0.01``, ``K2 = 0.03``, the mean over pixels and channels.
+    Frames need to be at least 7 pixels on each side.
+
+    Args:
+        pred: ``[N, H, W, 3]`` (or ``[H, W, 3]``) predicted frames, uint8 or float in ``[0, data_range]``.
+        true: the ground-truth frames, same shape.
+        data_range: the range of pixel values (255 for 8-bit frames).
+
+    Returns:
+        ``[N]`` SSIM in ``[-1, 1]`` (1 for identical frames).
+
+    Raises:
+        ValueError: shapes that differ or are not RGB frames, frames smaller than 7×7, non-finite pixels.
+
+    Example:
+        >>> a = np.zeros((1, 8, 8, 3), np.uint8)
+        >>> ssim(a, a).tolist()
+        [1.0]
+    """
+    p, t = _frame_batch(pred, true, data_range)
+    if min(p.shape[1:3]) < 7:
+        raise ValueError(f"ssim needs frames of at least 7×7 pixels (its window), got {p.shape[1]}×{p.shape[2]}")
+    return np.array(
+        [structural_similarity(t[i], p[i], data_range=data_range, channel_axis=-1) for i in range(len(p))],
+        dtype=np.float64,
+    )
+
+
 __all__ = [
+    "PSNR_CAP_DB",
     "auroc",
     "bootstrap_ci",
     "bootstrap_counts",
@@ -313,8 +403,10 @@ __all__ = [
     "justified_share",
     "normalized_errors",
     "normalized_rmse",
+    "psnr",
     "ratio_of_sums",
     "relative_l1",
     "roc_curve",
     "spearman",
+    "ssim",
 ]

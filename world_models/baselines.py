@@ -3,12 +3,16 @@
 - :class:`CopyLastModel` — the next observation is the current one (``ŝ_{t+1} = s_t``).
 - :class:`LinearExtrapolationModel` — constant velocity in observation space (``ŝ_{t+1} = s_t + (s_t − s_{t−1})``);
   it asks for two real observations of context (``context_length = 2``).
+- :class:`CopyLastFrameModel` — the pixel counterpart of ``CopyLastModel``: every predicted frame is the last context
+  frame (``x̂_{t+h} = x_t``), for models whose observations are RGB frames ``[H, W, 3]``.
 - :class:`SingleMLPModel` — one deterministic MLP (no ensemble) on normalized inputs predicting the normalized delta of
   the observation and the reward, plus a termination logit; trained by :func:`train_single_mlp` with plain MSE (and
   binary cross-entropy for termination) for a fixed number of epochs, keeping the epoch with the lowest held-out MSE.
 
 They are *baselines*, not families: none has an ensemble, so ``Prediction.disagreement`` is NaN, and none is saved as a
 checkpoint. ``CopyLastModel`` and ``LinearExtrapolationModel`` predict no reward or termination (NaN).
+``CopyLastFrameModel`` reports reward 0, termination 0 and disagreement 0 (a copy is certain of itself), so frame
+reports can run it through the same code as a model.
 
 Example:
     >>> spec = ModelSpec(family="ensemble", task="Toy", task_env_id="Toy-v0", obs_shape=(2,), action_dim=1,
@@ -110,6 +114,99 @@ class CopyLastModel(_ParameterFree):
             terminated=self._nan(B),
             disagreement=self._nan(B),
             member_means=obs.unsqueeze(0).clone() if return_members else None,
+        )
+
+
+class CopyLastFrameModel(WorldModel):
+    """Predicts the last real frame forever: ``x̂_{t+h} = x_t``. The carry is the frame ``[B, H, W, 3]`` (float32).
+
+    The pixel baseline of frame drift reports: any frame model should beat it on a task where things move.
+    Reward, termination and disagreement are 0; ``observe`` returns float frames in ``[0, 255]`` like pixel models do.
+
+    Args:
+        spec: the spec of the pixel model it is compared with (task, action space and ``obs_shape = (H, W, 3)`` are
+            copied; no ensemble, no calibration).
+
+    Raises:
+        ValueError: ``spec.obs_shape`` is not an RGB frame shape ``(H, W, 3)``.
+
+    Example:
+        >>> spec = ModelSpec(family="latent", task="Toy", task_env_id="Toy-v0", obs_shape=(8, 8, 3), action_dim=1,
+        ...                  action_low=[-1.0], action_high=[1.0], ensemble_size=2, elites=[0, 1])
+        >>> copy = CopyLastFrameModel(spec)
+        >>> state = copy.initial_state(torch.full((2, 8, 8, 3), 7, dtype=torch.uint8))
+        >>> pred = copy.step(state, torch.zeros(2, 1))
+        >>> copy.observe(pred.state)[0, 0, 0].tolist(), pred.disagreement.tolist()
+        ([7.0, 7.0, 7.0], [0.0, 0.0])
+    """
+
+    _anchor: torch.Tensor
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        shape = tuple(int(s) for s in spec.obs_shape)
+        if len(shape) != 3 or shape[-1] != 3 or min(shape) < 1:
+            raise ValueError(
+                f"CopyLastFrameModel needs a pixel spec with obs_shape (H, W, 3), got {spec.obs_shape}; "
+                "use CopyLastModel for state vectors"
+            )
+        self.spec = replace(
+            spec,
+            family="copy_last_frame",
+            obs_shape=shape,
+            ensemble_size=1,
+            elites=[0],
+            config={},
+            calibration=Calibration(),
+            provenance=dict(spec.provenance),
+        )
+        self.register_buffer("_anchor", torch.zeros(0))
+
+    @property
+    def device(self) -> torch.device:
+        """Device the carries are put on."""
+        return self._anchor.device
+
+    def _frames(self, x: Any, name: str) -> torch.Tensor:
+        t = torch.as_tensor(x, device=self.device).to(torch.float32)
+        if t.ndim != 4 or tuple(t.shape[1:]) != self.spec.obs_shape:
+            raise ValueError(
+                f"{name} must have shape [B, {', '.join(map(str, self.spec.obs_shape))}], got {tuple(t.shape)}"
+            )
+        return t
+
+    def initial_state(self, context: torch.Tensor) -> torch.Tensor:
+        """Real frames ``[B, H, W, 3]`` (uint8 or float in ``[0, 255]``), or ``[B, k, H, W, 3]`` (the last is kept)."""
+        t = torch.as_tensor(context, device=self.device)
+        if t.ndim == 5:
+            t = t[:, -1]
+        return self._frames(t, "context (frames)").clone()
+
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        """The carry is the frame (float32 in ``[0, 255]``)."""
+        return state
+
+    def step(
+        self,
+        state: torch.Tensor,
+        action: torch.Tensor,
+        member: torch.Tensor | None = None,
+        return_members: bool = False,
+    ) -> Prediction:
+        """The same frame again; reward, termination and disagreement are 0."""
+        del member
+        frames = self._frames(state, "state")
+        B = frames.shape[0]
+        act = torch.as_tensor(action)
+        if act.shape != (B, self.spec.action_dim):
+            raise ValueError(f"action must have shape [B={B}, {self.spec.action_dim}], got {tuple(act.shape)}")
+        zeros = torch.zeros(B, device=self.device)
+        return Prediction(
+            state=frames.clone(),
+            reward=zeros,
+            terminated=zeros.clone(),
+            disagreement=zeros.clone(),
+            member_means=frames.unsqueeze(0).clone() if return_members else None,
         )
 
 
@@ -422,6 +519,7 @@ def train_single_mlp(
 
 
 __all__: Sequence[str] = [
+    "CopyLastFrameModel",
     "CopyLastModel",
     "LinearExtrapolationModel",
     "SingleMLPModel",

@@ -11,7 +11,10 @@ Example:
 - :mod:`~neural_gym.drift.measure` — :func:`measure_drift` and every figure (definitions in its docstring).
 - :mod:`~neural_gym.drift.report` — JSON, plots and the Markdown report, written all-or-nothing.
 - :mod:`~neural_gym.drift.video` — side-by-side MP4 of ground truth and dream.
-- :mod:`~neural_gym.drift.cli` — ``neural-gym drift``.
+- :mod:`~neural_gym.drift.frames` — :func:`measure_frame_drift` for models that predict frames: PSNR / SSIM against
+  renders of the restored physics, copy-last-frame, controllability (true vs shuffled actions), calibration.
+- :mod:`~neural_gym.drift.frame_report` — its JSON, plots, side-by-side MP4 and Markdown, written all-or-nothing.
+- :mod:`~neural_gym.drift.cli` — ``neural-gym drift`` (the frame path for checkpoints whose ``obs_shape`` is a frame).
 
 Names are imported on first use, so ``neural-gym``'s argument parsing does not pay for matplotlib and SciPy.
 """
@@ -23,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .baselines import BASELINES, build_baselines
+    from .frame_report import FRAME_REPORT_FILES, write_frame_report
+    from .frames import DEFAULT_FRAME_HORIZONS, FrameDriftResult, FrameRollout, measure_frame_drift, roll_frame_model
     from .measure import DEFAULT_HORIZONS, DriftResult, SettingData, measure_drift
     from .report import write_report
     from .rollout import (
@@ -38,6 +43,13 @@ if TYPE_CHECKING:
 _WHERE = {
     "BASELINES": "baselines",
     "build_baselines": "baselines",
+    "FRAME_REPORT_FILES": "frame_report",
+    "write_frame_report": "frame_report",
+    "DEFAULT_FRAME_HORIZONS": "frames",
+    "FrameDriftResult": "frames",
+    "FrameRollout": "frames",
+    "measure_frame_drift": "frames",
+    "roll_frame_model": "frames",
     "DEFAULT_HORIZONS": "measure",
     "DriftResult": "measure",
     "SettingData": "measure",
@@ -54,17 +66,24 @@ _WHERE = {
 
 __all__ = [
     "BASELINES",
+    "DEFAULT_FRAME_HORIZONS",
     "DEFAULT_HORIZONS",
+    "FRAME_REPORT_FILES",
     "DriftResult",
+    "FrameDriftResult",
+    "FrameRollout",
     "GroundTruthRollout",
     "ModelRollout",
     "SettingData",
     "StartState",
     "build_baselines",
     "measure_drift",
+    "measure_frame_drift",
     "replay_ground_truth",
+    "roll_frame_model",
     "roll_ground_truth",
     "roll_model",
+    "write_frame_report",
     "write_report",
     "write_video",
 ]

@@ -16,6 +16,10 @@ real data, beside baselines (copy-last, linear extrapolation, a single MLP train
 budget). Reports normalized RMSE / relative L1 / reward / termination by horizon with bootstrap intervals, the
 ensemble's disagreement against the true error (Spearman, AUROC, justified cut-offs, trusted horizon), re-grounding and
 action-noise settings. Writes drift.json, PNG plots, a side-by-side MP4 and report.md into --out, all or nothing.
+
+Checkpoints that predict frames (obs_shape (H, W, 3)) take the frame path instead: PSNR and SSIM of the decoded frames
+against renders of the restored physics state, beside copy-last-frame; controllability (true minus shuffled actions);
+disagreement against PSNR < --tau-psnr. It writes frame_drift.json, PNG plots, frame_drift.mp4 and report.md.
 """
 
 
@@ -77,6 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--tau", type=float, default=1.0, help="normalized error counted as wrong (default 1.0)")
     p.add_argument(
+        "--tau-psnr", type=float, default=20.0, help="frame checkpoints: PSNR (dB) counted as wrong (default 20)"
+    )
+    p.add_argument(
         "--baselines",
         type=_names,
         default=None,
@@ -91,7 +98,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--out", default=None, help="report folder (default outputs/drift/<Task>)")
     p.add_argument("--no-video", action="store_true", help="skip the side-by-side MP4")
-    p.add_argument("--seed", type=int, default=0, help="seed of starts, noise, random policy and bootstrap")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of starts, noise, random policy and bootstrap (default 0); frame checkpoints: also of the held-out "
+        "collection (default 1000)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -124,6 +137,60 @@ def _default_baselines(task: str, checkpoint: str | None) -> list[str]:
     return ["copy_last", "linear"]
 
 
+def _predicts_frames(task: str, checkpoint: str | None) -> bool:
+    """Whether the checkpoint's observations are RGB frames ``(H, W, 3)`` (the frame drift path)."""
+    from envs import get_task
+    from world_models import read_spec
+    from world_models.checkpoint import resolve_checkpoint_path
+
+    shape = tuple(read_spec(resolve_checkpoint_path(checkpoint or f"zoo:{get_task(task).name}")).obs_shape)
+    return len(shape) == 3 and shape[-1] == 3
+
+
+def _run_frames(args: argparse.Namespace, out: Path) -> int:
+    """The frame path of :func:`run` (see ``neural_gym.drift.frames``)."""
+    from .frame_report import FRAME_REPORT_FILES, write_frame_report
+    from .frames import measure_frame_drift
+
+    state_only = {
+        "--policy": args.policy is not None,
+        "--reground-every": args.reground_every is not None,
+        "--action-noise": list(args.action_noise) != [0.0],
+        "--baselines": args.baselines is not None,
+        "--heldout-action-noise": args.heldout_action_noise != 0.0,
+    }
+    given = [name for name, used in state_only.items() if used]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} apply to state checkpoints only; this checkpoint predicts frames (it replays the "
+            "held-out recording of --heldout-policy, beside copy-last-frame and shuffled actions)"
+        )
+    result = measure_frame_drift(
+        args.task,
+        args.checkpoint,
+        dataset_id=args.dataset_id,
+        n_starts=args.starts,
+        horizons=args.horizons,
+        heldout_steps=args.heldout_steps,
+        policy=args.heldout_policy,
+        seed=1000 if args.seed is None else args.seed,
+        tau_psnr=args.tau_psnr,
+        n_boot=args.n_boot,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    write_frame_report(result, out, video=not args.no_video, progress=not args.quiet)
+    print(result.summary_table())
+    unc = result.uncertainty
+    if unc is not None:
+        print(
+            f"\nAUROC {unc['auroc']['value']}, justified cut-offs {(unc['justified_share'] or {}).get('value')}, "
+            f"trusted horizon median {unc['trusted_horizon']['median']}"
+        )
+    print(f"\nreport: {out / FRAME_REPORT_FILES['markdown']}\njson:   {out / FRAME_REPORT_FILES['json']}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``neural-gym drift`` with parsed ``args``; print the headline table and where the report went.
 
@@ -135,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else Path("outputs") / "drift" / args.task
     try:
+        if _predicts_frames(args.task, args.checkpoint):
+            return _run_frames(args, out)
         baselines = args.baselines if args.baselines is not None else _default_baselines(args.task, args.checkpoint)
         result = measure_drift(
             args.task,
@@ -151,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
             heldout_policy=args.heldout_policy,
             heldout_action_noise=args.heldout_action_noise,
             n_boot=args.n_boot,
-            seed=args.seed,
+            seed=0 if args.seed is None else args.seed,
             device=args.device,
             progress=not args.quiet,
         )

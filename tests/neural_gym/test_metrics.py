@@ -127,3 +127,43 @@ def test_bootstrap_ci_is_seeded_and_skips_nan() -> None:
     assert math.isnan(point) and math.isnan(lo) and math.isnan(hi)
     with pytest.raises(ValueError):
         metrics.bootstrap_ci(lambda idx: 0.0, 0)
+
+
+# --------------------------------------------------------------------------------------------------------------- frames
+def test_psnr_hand_computed_and_capped() -> None:
+    true = np.zeros((3, 8, 8, 3), np.uint8)
+    pred = true.copy()
+    pred[1] = 255  # MSE = 255² -> 0 dB
+    pred[2, 0, 0, 0] = 1  # MSE = 1 / (8·8·3) -> 10·log10(255² · 192)
+    got = metrics.psnr(pred, true)
+    assert got.shape == (3,)
+    assert got[0] == metrics.PSNR_CAP_DB  # identical: +inf capped, never NaN
+    assert got[1] == pytest.approx(0.0)
+    assert got[2] == pytest.approx(10 * math.log10(255.0**2 * 192))
+    assert metrics.psnr(pred.astype(np.float32), true, cap_db=50.0)[0] == 50.0
+    assert metrics.psnr(pred[1], true[1]).shape == (1,)  # one frame [H, W, 3]
+
+
+def test_ssim_identical_is_one_and_noise_lowers_it() -> None:
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 256, size=(2, 16, 16, 3)).astype(np.uint8)
+    noisy = np.clip(true + rng.normal(0, 40, size=true.shape), 0, 255)
+    np.testing.assert_allclose(metrics.ssim(true, true), [1.0, 1.0])
+    got = metrics.ssim(noisy, true)
+    assert got.shape == (2,) and (got < 0.9).all() and (got > -1).all()
+
+
+def test_frame_metrics_reject_bad_input() -> None:
+    frames = np.zeros((2, 8, 8, 3))
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.psnr(frames, frames[:1])
+    with pytest.raises(ValueError, match=r"\[N, H, W, 3\]"):
+        metrics.psnr(np.zeros((2, 8, 8, 4)), np.zeros((2, 8, 8, 4)))
+    bad = frames.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        metrics.ssim(bad, frames)
+    with pytest.raises(ValueError, match="7×7"):
+        metrics.ssim(np.zeros((1, 5, 5, 3)), np.zeros((1, 5, 5, 3)))
+    with pytest.raises(ValueError, match="data_range"):
+        metrics.psnr(frames, frames, data_range=0)
