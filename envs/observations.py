@@ -237,9 +237,43 @@ class RenderCurrentState(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.metadata = {**env.metadata, "render_modes": ["rgb_array"]}
 
     def render(self) -> Any:
-        """Update the derived physics quantities, then render."""
+        """Update the derived physics quantities, then render (in this env's own GL context)."""
         forward_kinematics(self.env)
+        make_gl_context_current(self.env)
         return self.env.render()
+
+    def close(self) -> None:
+        """Free the renderer's GL objects under its own context, then close the env (see :func:`release_gl`)."""
+        release_gl(self.env)
+        super().close()
+
+
+def _offscreen_viewer(env: gym.Env) -> Any:
+    return getattr(getattr(env.unwrapped, "mujoco_renderer", None), "viewer", None)
+
+
+def make_gl_context_current(env: gym.Env) -> None:
+    """Make the GL context of a MuJoCo env's offscreen renderer current (no-op for other envs or before a render).
+
+    Why: gymnasium's offscreen viewer makes its EGL context current only when it is created, so with several pixel
+    envs in one process (a dataset collection, a ground-truth env for Dream start states, a drift renderer) a render
+    can draw into another env's context and return black frames.
+    """
+    viewer = _offscreen_viewer(env)
+    if viewer is not None and hasattr(viewer, "make_context_current"):
+        viewer.make_context_current()
+
+
+def release_gl(env: gym.Env) -> None:
+    """Free a MuJoCo env's ``MjrContext`` under its own GL context before the env is closed.
+
+    Why: gymnasium's ``close()`` frees the GL context but leaves the ``MjrContext`` to the garbage collector, whose
+    destructor then deletes GL objects of whatever context is current at that moment (another live env's).
+    """
+    viewer = _offscreen_viewer(env)
+    if viewer is not None and hasattr(viewer, "make_context_current") and hasattr(viewer, "con"):
+        viewer.make_context_current()
+        viewer.con.free()
 
 
 def make_observation_env(
@@ -352,6 +386,7 @@ def render_frame(env: gym.Env) -> np.ndarray:
             f"render_mode='rgb_array'); this one has render_mode={unwrapped.render_mode!r}."
         )
     forward_kinematics(unwrapped)
+    make_gl_context_current(unwrapped)
     frame = unwrapped.render()
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[-1] != 3:
         shape = getattr(frame, "shape", None)

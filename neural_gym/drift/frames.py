@@ -45,7 +45,6 @@ Example:
 
 from __future__ import annotations
 
-import gc
 import platform
 import shutil
 import tempfile
@@ -737,14 +736,7 @@ def _check_episodes(
 
 
 class FrameRenderer:
-    """A pixel env of a task that renders restored physics states (:func:`envs.render_frame`), closed cleanly.
-
-    Why not just ``task.make`` / ``env.close``: gymnasium's offscreen MuJoCo viewer does not make its EGL context
-    current again before rendering, and ``close()`` frees the context but leaves the viewer's ``MjrContext`` to the
-    garbage collector, whose destructor then deletes GL objects of *whatever context is current at that moment*. A
-    collection or another env closed earlier can thus blank the frames of a live renderer. This class collects such
-    garbage before it starts, makes its own context current before every render, and frees its ``MjrContext`` under
-    its own context when closed. (The frame drift also checks every render against the recorded frame.)
+    """A pixel env of a task that renders restored physics states (:func:`envs.render_frame`).
 
     Args:
         task: the ground-truth task.
@@ -753,27 +745,16 @@ class FrameRenderer:
     """
 
     def __init__(self, task: TaskSpec, frame_shape: tuple[int, int, int], camera: Any = None) -> None:
-        gc.collect()
         self.env = task.make(obs_mode="pixels", image_size=_image_size(frame_shape), camera=camera)
         self.env.reset(seed=0)
-
-    def _viewer(self) -> Any:
-        return getattr(getattr(self.env.unwrapped, "mujoco_renderer", None), "viewer", None)
 
     def render(self, physics_state: np.ndarray) -> np.ndarray:
         """Restore ``physics_state`` and render it: ``uint8 [H, W, 3]``."""
         envs.set_physics_state(self.env, physics_state)
-        viewer = self._viewer()
-        if viewer is not None and hasattr(viewer, "make_context_current"):
-            viewer.make_context_current()
         return envs.render_frame(self.env)
 
     def close(self) -> None:
-        """Free the GL resources under their own context, then close the env."""
-        viewer = self._viewer()
-        if viewer is not None and hasattr(viewer, "make_context_current") and hasattr(viewer, "con"):
-            viewer.make_context_current()
-            viewer.con.free()
+        """Close the env (pixel envs free their GL objects under their own context, see ``envs.observations``)."""
         self.env.close()
 
     def __enter__(self) -> FrameRenderer:

@@ -333,3 +333,23 @@ def test_mujoco_gl_default_without_display(preset: str | None, expected: str) ->
         [sys.executable, "-c", code], env=environ, cwd=root, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == expected
+
+
+def test_renders_survive_other_pixel_envs_opening_and_closing():
+    # gymnasium's offscreen viewer does not re-make its GL context current and leaves its MjrContext to the garbage
+    # collector; without envs' fixes a live env rendered black frames after another pixel env was closed.
+    import gc
+
+    live = get_task("Reacher").make(obs_mode="pixels")
+    obs, _ = live.reset(seed=0)
+    before = render_frame(live)
+    for seed in range(3):
+        other = get_task("InvertedPendulum").make(obs_mode="pixels")
+        other.reset(seed=seed)
+        other.step(other.action_space.sample())
+        other.close()
+        del other
+        gc.collect()
+        np.testing.assert_array_equal(render_frame(live), before)
+    assert before.max() > 0
+    live.close()
