@@ -18,6 +18,7 @@ from world_models.checkpoint import (
 )
 from world_models.device import resolve_device
 from world_models.ensemble import EnsembleConfig, EnsembleModel, TrainReport, train_ensemble
+from world_models.latent import LatentConfig, LatentModel, LatentState, LatentTrainReport, SequenceData, train_latent
 from world_models.zoo import zoo_path
 
 __all__ = [
@@ -27,8 +28,13 @@ __all__ = [
     "CheckpointNotFoundError",
     "EnsembleConfig",
     "EnsembleModel",
+    "LatentConfig",
+    "LatentModel",
+    "LatentState",
+    "LatentTrainReport",
     "ModelSpec",
     "Prediction",
+    "SequenceData",
     "TrainReport",
     "WorldModel",
     "load_checkpoint",
@@ -37,5 +43,6 @@ __all__ = [
     "resolve_device",
     "save_checkpoint",
     "train_ensemble",
+    "train_latent",
     "zoo_path",
 ]
