@@ -45,20 +45,27 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train an ensemble world model on a dataset and save a checkpoint",
-        description="Train a probabilistic MLP ensemble (PETS/MBPO style) on a local Minari dataset, calibrate its "
-        "uncertainty threshold on held-out episodes, and save one .safetensors checkpoint.",
+        help="train a world model (ensemble or latent RSSM) on a dataset and save a checkpoint",
+        description="Train a world model on a local Minari dataset, calibrate its uncertainty threshold on held-out "
+        "episodes, and save one .safetensors checkpoint. --family ensemble: a probabilistic MLP ensemble (PETS/MBPO "
+        "style) on state vectors. --family latent: a Dreamer-style RSSM with an ensemble of prior heads, from state "
+        "vectors or (--obs pixels) from the frames of a dataset collected with --obs-mode pixels.",
     )
     p.add_argument("--task", required=True, help="task the dataset was collected on")
     p.add_argument("--dataset-id", required=True, help="local Minari dataset id")
     p.add_argument("--out", required=True, help="checkpoint path, e.g. runs/halfcheetah.safetensors")
+    p.add_argument("--family", default="ensemble", choices=["ensemble", "latent"], help="model family")
+    p.add_argument("--obs", default="state", choices=["state", "pixels"], help="latent: learn from state or frames")
+    p.add_argument("--preset", default="small", help="latent: size preset (debug | small | medium)")
+    p.add_argument("--steps", type=int, default=5000, help="latent: optimizer steps (default 5000)")
+    p.add_argument("--seq-len", type=int, default=50, help="latent: training window length (default 50)")
     p.add_argument("--members", type=int, default=7, help="ensemble members (default 7)")
     p.add_argument("--elites", type=int, default=5, help="members kept for inference (default 5)")
     p.add_argument("--hidden", type=int, default=200, help="hidden width (default 200)")
     p.add_argument("--layers", type=int, default=4, help="hidden layers (default 4)")
     p.add_argument("--max-epochs", type=int, default=100, help="epoch cap (early stopping on held-out data)")
     p.add_argument("--patience", type=int, default=5, help="epochs without held-out improvement before stopping")
-    p.add_argument("--batch-size", type=int, default=256, help="batch size per member")
+    p.add_argument("--batch-size", type=int, default=256, help="batch size per member (latent: windows, default 16)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     p.add_argument("--seed", type=int, default=0, help="seed for split, init and batches")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -173,6 +180,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from .train import train_world_model
 
+        if args.family == "latent":
+            model, report, path = train_world_model(
+                args.task,
+                args.dataset_id,
+                args.out,
+                family="latent",
+                obs=args.obs,
+                preset=args.preset,
+                steps=args.steps,
+                seq_len=args.seq_len,
+                batch_size=args.batch_size if args.batch_size != 256 else 16,
+                seed=args.seed,
+                device=args.device,
+                progress=not args.quiet,
+                log_dir=args.tensorboard,
+                command=shlex.join(["neural-gym", *argv]),
+            )
+            cal = model.spec.calibration
+            print(
+                f"wrote {path}: {report.steps} steps in {report.wall_time_s:.0f} s, held-out reconstruction MSE "
+                f"{report.heldout_recon_mse:.4f} (mean baseline {report.heldout_mean_baseline_mse:.4f}), "
+                f"{cal.measure} threshold {cal.threshold:.4f}"
+            )
+            return 0
         config = EnsembleConfig(
             ensemble_size=args.members, num_elites=args.elites, hidden_size=args.hidden, num_layers=args.layers
         )

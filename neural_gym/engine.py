@@ -7,6 +7,7 @@ uncertainty cut-offs, model errors). The env classes only translate to and from 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -120,6 +121,10 @@ class DreamEngine:
         if start == "dataset":
             self._start_obs, self._start_actions = _start_pool(model, self.context_length)
         self._gt_env: gym.Env | None = None
+        # Families that sample (RSSM latents, diffusion noise) take a torch.Generator; it is re-seeded from the env's
+        # np_random at every full reset, so a dream is a function of its seed.
+        self._takes_generator = "generator" in inspect.signature(model.step).parameters
+        self._generator: torch.Generator | None = None
         self.obs = np.zeros((num_envs, *self.obs_shape), dtype=self.obs_dtype)
         self.steps = np.zeros(num_envs, dtype=np.int64)
         self.members = np.zeros(num_envs, dtype=np.int64)
@@ -229,6 +234,8 @@ class DreamEngine:
         self.obs[idx] = ctx_obs[:, -1]
         self.steps[idx] = 0
         self.members[idx] = rng.integers(0, self.model.num_members, size=idx.size)
+        if self._takes_generator and (idx.size == self.num_envs or self._generator is None):
+            self._generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(0, 2**63 - 1)))
         fresh = self._encode(ctx_obs, ctx_actions)
         if idx.size == self.num_envs or self._state is None:
             if idx.size == self.num_envs:
@@ -267,8 +274,9 @@ class DreamEngine:
         clipped = np.clip(actions, self.action_low, self.action_high)
         action_t = torch.as_tensor(clipped, dtype=torch.float32, device=self.device)
         member = torch.as_tensor(self.members, device=self.device) if self.propagation == "member" else None
+        extra = {"generator": self._generator} if self._takes_generator else {}
         with torch.inference_mode():
-            pred = self.model.step(self._state, action_t, member=member)
+            pred = self.model.step(self._state, action_t, member=member, **extra)
             next_obs_t = self.model.observe(pred.state)
         next_obs = next_obs_t.reshape(self.num_envs, *self.obs_shape).double().cpu().numpy()
         learned_reward = pred.reward.double().cpu().numpy()

@@ -1,4 +1,7 @@
-"""From a ground-truth dataset to a saved world-model checkpoint (the bridge between ``envs`` and ``world_models``)."""
+"""From a ground-truth dataset to a saved world-model checkpoint (the bridge between ``envs`` and ``world_models``).
+
+Families: ``ensemble`` (state vectors, :func:`fit_ensemble`) and ``latent`` (RSSM from state vectors or frames,
+:func:`fit_latent`)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from envs import TaskSpec, get_task, load_transitions
-from world_models import EnsembleConfig, EnsembleModel, TrainReport, save_checkpoint, train_ensemble
+from envs import TaskSpec, get_task, load_episodes, load_transitions
+from world_models import EnsembleConfig, EnsembleModel, TrainReport, WorldModel, save_checkpoint, train_ensemble
+
+#: World-model families :func:`fit_world_model` can train.
+FAMILIES = ("ensemble", "latent")
 
 
 def fit_ensemble(
@@ -94,24 +100,101 @@ def fit_ensemble(
     )
 
 
+def fit_latent(
+    task: str | TaskSpec,
+    dataset_id: str,
+    *,
+    obs: str = "state",
+    preset: str = "small",
+    command: str | None = None,
+    **kwargs: Any,
+) -> tuple[Any, Any]:
+    """Train a ``latent`` (RSSM) world model on a local Minari dataset, from state vectors or from frames.
+
+    Args:
+        task: ground-truth task the dataset was collected on.
+        dataset_id: local Minari dataset id; ``obs="pixels"`` needs one collected with ``obs_mode="pixels"``.
+        obs: ``"state"`` (the observation vectors) or ``"pixels"`` (the stored frames).
+        preset: size preset of :func:`world_models.latent.preset` (``"debug"``, ``"small"``, ``"medium"``).
+        command: the command line recorded in the model's provenance (default: this process's argv).
+        **kwargs: keyword arguments of :func:`world_models.latent.train_latent` (``steps``, ``batch_size``,
+            ``seq_len``, ``seed``, ``device``, ``progress``, ``log_dir``, ...).
+
+    Returns:
+        The model and its :class:`~world_models.latent.LatentTrainReport`.
+    """
+    from world_models.latent import SequenceData, train_latent
+
+    if obs not in ("state", "pixels"):
+        raise ValueError(f"obs must be 'state' or 'pixels', got {obs!r}")
+    spec = task if isinstance(task, TaskSpec) else get_task(task)
+    episodes = load_episodes(dataset_id)
+    if obs == "pixels" and any(ep.frames is None for ep in episodes):
+        raise ValueError(
+            f"dataset {dataset_id} has no frames; collect one with `neural-gym collect --task {spec.name} "
+            "--obs-mode pixels`"
+        )
+    env = spec.make()
+    low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
+    obs_size = env.observation_space.shape[0]
+    env.close()
+    if obs == "state" and episodes and episodes[0].observations.shape[1] != obs_size:
+        raise ValueError(
+            f"task {spec.name} has observations of size {obs_size}, dataset {dataset_id} has "
+            f"{episodes[0].observations.shape[1]}: was it collected on another task?"
+        )
+    sequences = [
+        SequenceData(
+            observations=ep.frames if obs == "pixels" else ep.observations,
+            actions=ep.actions,
+            rewards=ep.rewards,
+            terminations=ep.terminations,
+        )
+        for ep in episodes
+    ]
+    provenance = {
+        "dataset_id": dataset_id,
+        "dataset_transitions": int(sum(len(ep.actions) for ep in episodes)),
+        "observations": obs,
+        "command": command or shlex.join(sys.argv),
+    }
+    return train_latent(
+        sequences,
+        task=spec.name,
+        task_env_id=spec.env_id,
+        action_low=low,
+        action_high=high,
+        config=preset,
+        provenance=provenance,
+        **kwargs,
+    )
+
+
 def fit_world_model(
     task: str,
     dataset_id: str,
     *,
+    family: str = "ensemble",
     command: str | None = None,
     **kwargs: Any,
-) -> tuple[EnsembleModel, TrainReport]:
-    """Train an ``ensemble`` world model on a local Minari dataset (without saving it).
+) -> tuple[WorldModel, Any]:
+    """Train a world model of ``family`` on a local Minari dataset (without saving it).
 
     Args:
         task: ground-truth task the dataset was collected on.
         dataset_id: local Minari dataset id (see :func:`envs.collect`); recorded in the model's provenance.
+        family: ``"ensemble"`` (:func:`fit_ensemble`) or ``"latent"`` (:func:`fit_latent`).
         command: the command line recorded in the model's provenance (default: this process's argv).
-        **kwargs: the keyword arguments of :func:`fit_ensemble` (``config``, ``max_epochs``, ``seed``, ...).
+        **kwargs: the keyword arguments of :func:`fit_ensemble` (``config``, ``max_epochs``, ``seed``, ...) or of
+            :func:`fit_latent` (``obs``, ``preset``, ``steps``, ``seed``, ...).
 
     Returns:
         The model and its training report.
     """
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    if family == "latent":
+        return fit_latent(task, dataset_id, command=command, **kwargs)
     data = load_transitions(dataset_id)
     provenance = {"dataset_id": dataset_id, "dataset_transitions": len(data), "command": command or shlex.join(sys.argv)}
     try:
@@ -135,14 +218,14 @@ def train_world_model(
     dataset_id: str,
     out: str | Path,
     **kwargs: Any,
-) -> tuple[EnsembleModel, TrainReport, Path]:
-    """Train an ``ensemble`` world model on a local Minari dataset and save it atomically to ``out``.
+) -> tuple[WorldModel, Any, Path]:
+    """Train a world model on a local Minari dataset and save it atomically to ``out``.
 
     Args:
         task: ground-truth task the dataset was collected on.
         dataset_id: local Minari dataset id.
         out: checkpoint path (``.safetensors``).
-        **kwargs: the keyword arguments of :func:`fit_world_model`.
+        **kwargs: the keyword arguments of :func:`fit_world_model` (``family="latent"`` for an RSSM).
 
     Returns:
         The model, its training report, and the checkpoint path.
