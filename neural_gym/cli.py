@@ -191,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 steps=args.steps,
                 seq_len=args.seq_len,
                 batch_size=args.batch_size if args.batch_size != 256 else 16,
+                lr=args.lr,
                 seed=args.seed,
                 device=args.device,
                 progress=not args.quiet,
