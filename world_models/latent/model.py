@@ -457,12 +457,15 @@ class LatentModel(WorldModel):
             action: ``[B, A]`` raw actions.
             member: ``[B]`` long in ``[0, E)``: the prior head each env follows; ``None`` → the mixture of heads
                 (the mean of their probabilities).
-            return_members: also return each head's decoded next observation in ``member_means [E, B, *obs_shape]``.
+            return_members: also return each head's decoded next observation in ``member_means [E, B, *obs_shape]``
+                (and compute the decoded measures).
             generator: sample the next stochastic state; ``None`` takes the mode.
 
         Returns:
             A :class:`Prediction`: ``reward`` = ``symexp`` of the reward head, ``terminated`` = 1 − P(continue),
-            ``uncertainty`` with every measure of :data:`LATENT_MEASURES`, ``disagreement`` the calibrated one.
+            ``disagreement`` the calibrated measure; ``uncertainty`` holds ``latent_std`` always, and the decoded
+            measures (``ensemble_std``, ``pairwise_max``: E extra decodes) when ``return_members`` is set or the
+            calibrated measure is one of them.
         """
         state = self._check_state(state)
         B = state.batch_size
@@ -481,17 +484,19 @@ class LatentModel(WorldModel):
         terminated = 1.0 - torch.sigmoid(self.continue_head(feat))  # (B,)
 
         E = heads.shape[0]
-        head_stoch = torch.nn.functional.one_hot(heads.argmax(-1), self.config.stoch_classes).float()  # (E, B, G, C)
-        head_feat = torch.cat([nxt.deter.expand(E, -1, -1), head_stoch.flatten(2)], dim=-1)  # (E, B, F)
-        decoded = self.decode(head_feat.flatten(0, 1))  # (E*B, ...) model units
-        flat = decoded.view(E, B, -1)  # (E, B, O) or (E, B, 3*H*W)
         probs = heads.exp().flatten(2)  # (E, B, G*C)
-        uncertainty = {
-            "ensemble_std": ensemble_std(flat),
-            "pairwise_max": _pairwise_max(flat),
-            "latent_std": ensemble_std(probs),
-        }
-        member_means = self.to_obs(decoded).view(E, B, *self.obs_shape) if return_members else None
+        uncertainty = {"latent_std": ensemble_std(probs)}
+        member_means = None
+        # The decoded measures cost E extra decodes per step (E frames per env for pixel models), so they are computed
+        # only when they drive the cut-offs or the members' observations are asked for.
+        if return_members or self.spec.calibration.measure != "latent_std":
+            head_stoch = torch.nn.functional.one_hot(heads.argmax(-1), self.config.stoch_classes).float()  # (E,B,G,C)
+            head_feat = torch.cat([nxt.deter.expand(E, -1, -1), head_stoch.flatten(2)], dim=-1)  # (E, B, F)
+            decoded = self.decode(head_feat.flatten(0, 1))  # (E*B, ...) model units
+            flat = decoded.view(E, B, -1)  # (E, B, O) or (E, B, 3*H*W)
+            uncertainty.update(ensemble_std=ensemble_std(flat), pairwise_max=_pairwise_max(flat))
+            if return_members:
+                member_means = self.to_obs(decoded).view(E, B, *self.obs_shape)
         return Prediction(
             state=nxt,
             reward=reward,

@@ -440,7 +440,7 @@ def _one_step_disagreement(
             continue
         rows, cols = valid.nonzero(as_tuple=True)
         state = LatentState(deter[rows, cols], stoch[rows, cols])
-        pred = model.step(state, b.prev_actions[rows, cols + 1])
+        pred = model.step(state, b.prev_actions[rows, cols + 1], return_members=True)  # every measure
         for m in LATENT_MEASURES:
             values[m].append(pred.uncertainty[m].double().cpu().numpy())
         errors.append(_unit_mse(model, model.decode(pred.state.feat()), b.obs[rows, cols + 1]).double().cpu().numpy())
