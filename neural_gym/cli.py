@@ -59,6 +59,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="small", help="latent: size preset (debug | small | medium)")
     p.add_argument("--steps", type=int, default=5000, help="latent: optimizer steps (default 5000)")
     p.add_argument("--seq-len", type=int, default=50, help="latent: training window length (default 50)")
+    p.add_argument("--conv-depth", type=int, default=None, help="latent: conv channels of the frame encoder/decoder")
     p.add_argument("--members", type=int, default=7, help="ensemble members (default 7)")
     p.add_argument("--elites", type=int, default=5, help="members kept for inference (default 5)")
     p.add_argument("--hidden", type=int, default=200, help="hidden width (default 200)")
@@ -188,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 family="latent",
                 obs=args.obs,
                 preset=args.preset,
+                overrides={"conv_depth": args.conv_depth} if args.conv_depth else None,
                 steps=args.steps,
                 seq_len=args.seq_len,
                 batch_size=args.batch_size if args.batch_size != 256 else 16,

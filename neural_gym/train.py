@@ -106,6 +106,7 @@ def fit_latent(
     *,
     obs: str = "state",
     preset: str = "small",
+    overrides: dict[str, Any] | None = None,
     command: str | None = None,
     **kwargs: Any,
 ) -> tuple[Any, Any]:
@@ -116,6 +117,8 @@ def fit_latent(
         dataset_id: local Minari dataset id; ``obs="pixels"`` needs one collected with ``obs_mode="pixels"``.
         obs: ``"state"`` (the observation vectors) or ``"pixels"`` (the stored frames).
         preset: size preset of :func:`world_models.latent.preset` (``"debug"``, ``"small"``, ``"medium"``).
+        overrides: :class:`~world_models.latent.LatentConfig` fields to change in the preset (e.g.
+            ``{"conv_depth": 8}``).
         command: the command line recorded in the model's provenance (default: this process's argv).
         **kwargs: keyword arguments of :func:`world_models.latent.train_latent` (``steps``, ``batch_size``,
             ``seq_len``, ``seed``, ``device``, ``progress``, ``log_dir``, ...).
@@ -124,6 +127,7 @@ def fit_latent(
         The model and its :class:`~world_models.latent.LatentTrainReport`.
     """
     from world_models.latent import SequenceData, train_latent
+    from world_models.latent import preset as latent_preset
 
     if obs not in ("state", "pixels"):
         raise ValueError(f"obs must be 'state' or 'pixels', got {obs!r}")
@@ -152,6 +156,11 @@ def fit_latent(
         )
         for ep in episodes
     ]
+    config: Any = preset
+    if overrides:
+        frame_size = episodes[0].frames.shape[1] if obs == "pixels" and episodes else 64
+        kind = "pixels" if obs == "pixels" else "vector"
+        config = latent_preset(preset, obs_kind=kind, image_size=frame_size, **overrides)
     provenance = {
         "dataset_id": dataset_id,
         "dataset_transitions": int(sum(len(ep.actions) for ep in episodes)),
@@ -164,7 +173,7 @@ def fit_latent(
         task_env_id=spec.env_id,
         action_low=low,
         action_high=high,
-        config=preset,
+        config=config,
         provenance=provenance,
         **kwargs,
     )

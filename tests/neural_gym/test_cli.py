@@ -42,3 +42,27 @@ def test_collect_refuses_overwrite(minari_dir):
     assert main(args) == 0
     with pytest.raises(Exception, match="exists|overwrite"):
         main(args)
+
+
+def test_collect_pixels_train_latent_from_frames_and_state(minari_dir, tmp_path, capsys):
+    assert main([
+        "collect", "--task", "Reacher", "--steps", "300", "--seed", "0", "--obs-mode", "pixels", "--image-size", "32",
+        "--dataset-id", "cli/Reacher/random-pixels32-v0", "--quiet",
+    ]) == 0
+    common = ["--task", "Reacher", "--dataset-id", "cli/Reacher/random-pixels32-v0", "--family", "latent",
+              "--preset", "debug", "--steps", "10", "--seq-len", "16", "--batch-size", "4", "--quiet"]
+    pixels, state = tmp_path / "pixels.safetensors", tmp_path / "state.safetensors"
+    assert main(["train", *common, "--obs", "pixels", "--conv-depth", "4", "--out", str(pixels)]) == 0
+    assert main(["train", *common, "--obs", "state", "--out", str(state)]) == 0
+    assert "held-out reconstruction MSE" in capsys.readouterr().out
+    m_pixels, m_state = load_checkpoint(pixels), load_checkpoint(state)
+    assert m_pixels.spec.family == m_state.spec.family == "latent"
+    assert m_pixels.spec.obs_shape == (32, 32, 3) and m_state.spec.obs_shape == (10,)
+    assert m_pixels.spec.provenance["observations"] == "pixels" and m_pixels.config.conv_depth == 4
+
+
+def test_train_latent_pixels_needs_frames(minari_dir, tmp_path):
+    assert main(["collect", "--task", "Reacher", "--steps", "200", "--seed", "0", "--dataset-id", "cli/Reacher/state-v0", "--quiet"]) == 0
+    with pytest.raises(ValueError, match="has no frames.*--obs-mode pixels"):
+        main(["train", "--task", "Reacher", "--dataset-id", "cli/Reacher/state-v0", "--family", "latent", "--obs", "pixels",
+              "--steps", "5", "--out", str(tmp_path / "x.safetensors"), "--quiet"])
