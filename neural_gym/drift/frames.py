@@ -36,6 +36,13 @@ Uncertainty (the model with the true actions), from the pairs ``(disagreement of
   before the disagreement first exceeds the threshold (``None`` without a calibrated threshold); both censored at
   ``max_horizon``.
 
+State probe (models with ``probe_state``, e.g. the ``video`` family trained on frames beside states): the
+**normalized RMSE** ``sqrt(mean_d(((probe(frame)_d − s_d) / σ_d)²))`` of the state the probe reads off the model's
+frame after step h against the true state ``s`` of the restored physics, beside the same probe on the ground-truth
+render (its floor: what the probe alone gets wrong), mean over starts with intervals. ``σ_d`` is the model's
+``state_std`` (its training data) when it has one, else the std of the true states of the run. In ``result.probe``
+(``None`` without a probe or when the probe's size differs from the task's state).
+
 Example:
     >>> from neural_gym.drift import measure_frame_drift, write_frame_report
     >>> result = measure_frame_drift("Reacher", "outputs/latent_reacher_pixels.pt", n_starts=16)  # doctest: +SKIP
@@ -65,7 +72,14 @@ from world_models.baselines import CopyLastFrameModel
 
 from .. import metrics
 from .measure import _fmt, _horizon_summary, _interval, _jsonable, _label, _load_model, _minari_root
-from .rollout import ActionSource, GroundTruthRollout, StartState, roll_ground_truth, select_starts
+from .rollout import (
+    ActionSource,
+    GroundTruthRollout,
+    StartState,
+    derangement,
+    roll_ground_truth,
+    select_starts,
+)
 
 #: Horizons reported when none are asked for.
 DEFAULT_FRAME_HORIZONS: tuple[int, ...] = (1, 5, 10, 25, 50)
@@ -108,6 +122,7 @@ class FrameDriftResult:
         gt_frames: ``[n, H + 1, h, w, 3]`` uint8 ground-truth renders (index 0: the start frame).
         valid: ``[n, H]`` steps that happened in ground truth.
         starts: the start states.
+        probe: JSON-ready state-probe figures (see the module docstring), or ``None`` for models without a probe.
     """
 
     task: str
@@ -120,6 +135,7 @@ class FrameDriftResult:
     gt_frames: np.ndarray = field(repr=False)
     valid: np.ndarray = field(repr=False)
     starts: list[StartState] = field(repr=False)
+    probe: dict[str, Any] | None = None
 
     @property
     def horizons(self) -> list[int]:
@@ -149,6 +165,7 @@ class FrameDriftResult:
                 "predictors": self.predictors,
                 "controllability": self.controllability,
                 "uncertainty": self.uncertainty,
+                "probe": self.probe,
             }
         )
 
@@ -320,7 +337,7 @@ def measure_frame_drift(
     ctx_actions = gt.context_actions  # (n, k - 1, A)
 
     # Models: true actions, shuffled actions, copy-last-frame.
-    perm = _derangement(n, np.random.default_rng(seeds[1]))
+    perm = derangement(n, np.random.default_rng(seeds[1]))
     if perm is None:
         notes.append("one start state only: actions cannot be shuffled across starts; controllability is undefined")
     true_actions = gt.actions
@@ -354,6 +371,7 @@ def measure_frame_drift(
     predictors["shuffled"]["context_length"] = k
     predictors["copy_last"]["context_length"] = 1
     controllability = _score_controllability(rollouts["model"], rollouts["shuffled"], valid, hs, counts, ci_level)
+    probe = _score_probe(model, rollouts["model"], gt_frames, gt.obs, valid, hs, counts, ci_level, notes)
     try:
         threshold = float(model.spec.calibration.threshold)
     except KeyError:
@@ -404,6 +422,7 @@ def measure_frame_drift(
         gt_frames=gt_frames,
         valid=valid,
         starts=starts,
+        probe=probe,
     )
 
 
@@ -602,19 +621,75 @@ def _score_controllability(
     return out
 
 
+def _score_probe(
+    model: WorldModel,
+    rollout: FrameRollout,
+    gt_frames: np.ndarray,
+    gt_states: np.ndarray,
+    valid: np.ndarray,
+    hs: list[int],
+    counts: np.ndarray,
+    level: float,
+    notes: list[str],
+) -> dict[str, Any] | None:
+    """State-probe NRMSE on the model's frames and on the ground-truth renders, by step (see the module docstring).
+
+    Args:
+        model: the pixel model; scored only when it has a ``probe_state`` method and ``has_probe`` is true.
+        rollout: the model's rollout with the true actions (``frames`` kept).
+        gt_frames: ``[n, H + 1, h, w, 3]`` ground-truth renders.
+        gt_states: ``[n, H + 1, O]`` true states (``gt_states[:, 0]`` the start).
+        valid: ``[n, H]`` steps that happened in ground truth.
+        hs: horizons of the tables.
+        counts: bootstrap counts over starts.
+        level: coverage of the intervals.
+        notes: run notes, appended to when the probe cannot be scored.
+    """
+    probe_state = getattr(model, "probe_state", None)
+    if not callable(probe_state) or not getattr(model, "has_probe", False) or rollout.frames is None:
+        return None
+    n, H = valid.shape
+    std_attr = getattr(model, "state_std", None)
+    n_state = gt_states.shape[-1]
+    if isinstance(std_attr, torch.Tensor) and std_attr.numel() not in (0, n_state):
+        notes.append(f"state probe outputs {std_attr.numel()} values, the task's state has {n_state}: probe not scored")
+        return None
+    if isinstance(std_attr, torch.Tensor) and std_attr.numel() == n_state:
+        std, norm = std_attr.detach().double().cpu().numpy(), "model state_std (training data)"
+    else:
+        true = gt_states[:, 1:][valid]
+        std, norm = (true.std(axis=0) if len(true) > 1 else np.ones(n_state)), "std of the true states of this run"
+    std = np.where(std < 1e-6, 1.0, std)
+    dev = model.device
+
+    def probe(frames: np.ndarray) -> np.ndarray:  # [N, h, w, 3] uint8 → [N, O]
+        with torch.inference_mode():
+            out = [probe_state(torch.as_tensor(frames[i : i + 256], device=dev)) for i in range(0, len(frames), 256)]
+        return torch.cat(out).double().cpu().numpy()
+
+    truth = gt_states[:, 1:]  # (n, H, n_state)
+    shape = rollout.frames.shape[2:]
+    generated = probe(rollout.frames.reshape(n * H, *shape)).reshape(n, H, -1)
+    floor = probe(gt_frames[:, 1:].reshape(n * H, *shape)).reshape(n, H, -1)
+    if generated.shape[-1] != n_state:
+        notes.append(
+            f"state probe outputs {generated.shape[-1]} values, the task's state has {n_state}: probe not scored"
+        )
+        return None
+    w = valid.astype(np.float64)
+    cols = np.asarray(hs) - 1
+    out: dict[str, Any] = {"state_dim": int(n_state), "normalization": norm}
+    for name, pred in (("model", generated), ("floor", floor)):
+        nrmse = np.sqrt(np.mean(np.square((pred - truth) / std), axis=-1))  # (n, H)
+        point, lo, hi = metrics.ratio_of_sums(np.where(valid, nrmse, 0.0), w, counts, level)
+        out[name] = _interval(point[cols], lo[cols], hi[cols])
+        out[f"{name}_by_step"] = _interval(point, lo, hi)
+    return out
+
+
 def _nan_rollout(n: int, H: int) -> FrameRollout:
     nan = np.full((n, H), np.nan)
     return FrameRollout(psnr=nan, ssim=nan.copy(), disagreement=nan.copy(), model_error=np.zeros((n, H), dtype=bool))
-
-
-def _derangement(n: int, rng: np.random.Generator) -> np.ndarray | None:
-    """A random permutation of ``range(n)`` without fixed points (one random cycle); ``None`` when ``n < 2``."""
-    if n < 2:
-        return None
-    order = rng.permutation(n)
-    perm = np.empty(n, dtype=np.int64)
-    perm[order] = np.roll(order, -1)  # order[i] takes the actions of order[i + 1]
-    return perm
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers

@@ -33,6 +33,7 @@ The single-step disagreement is read on the ensemble-mean trajectory (``member=N
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import platform
 import shutil
@@ -58,6 +59,7 @@ from .rollout import (
     GroundTruthRollout,
     ModelRollout,
     StartState,
+    derangement,
     longest_window,
     roll_ground_truth,
     roll_model,
@@ -96,6 +98,9 @@ class DriftResult:
         obs_std: ``[O]`` the σ used to normalize errors.
         starts: the start states.
         episodes: the held-out episodes (for the video's recorded frames).
+        controllability: JSON-ready: the checkpoint's normalized RMSE by horizon when each start is driven by another
+            start's actions (``nrmse_shuffled``), and the mean per-start difference shuffled − true (``difference``,
+            with its interval): about 0 for a model that ignores its actions.
     """
 
     task: str
@@ -106,6 +111,7 @@ class DriftResult:
     obs_std: np.ndarray = field(repr=False)
     starts: list[StartState] = field(repr=False)
     episodes: list[Episode] = field(default_factory=list, repr=False)
+    controllability: dict[str, Any] | None = None
 
     @property
     def horizons(self) -> list[int]:
@@ -136,7 +142,15 @@ class DriftResult:
 
     def to_json(self) -> dict[str, Any]:
         """Every figure as a JSON-ready dict (NaN and infinities become ``null``)."""
-        return _jsonable({"task": self.task, "model": self.model_name, **self.meta, "settings": self.settings})
+        return _jsonable(
+            {
+                "task": self.task,
+                "model": self.model_name,
+                **self.meta,
+                "settings": self.settings,
+                "controllability": self.controllability,
+            }
+        )
 
     def summary_table(self, horizons: Sequence[int] = (1, 10, 50)) -> str:
         """A Markdown table of normalized RMSE (base setting) at ``horizons`` per predictor, with the uncertainty figures."""
@@ -305,7 +319,7 @@ def measure_drift(
     if not hs:
         raise ValueError(f"no requested horizon is reachable: the longest recorded window is {longest} steps")
 
-    seeds = np.random.SeedSequence(seed).spawn(4)
+    seeds = np.random.SeedSequence(seed).spawn(5)
     starts, window, start_notes = select_starts(
         episodes,
         n_starts,
@@ -388,6 +402,9 @@ def measure_drift(
                 "uncertainty": unc,
             }
         )
+    controllability = _controllability(
+        model, base, model_name, obs_std, hs, groups, counts, ci_level, np.random.default_rng(seeds[4])
+    )
     meta = {
         "env_id": spec.env_id,
         "checkpoint": checkpoint_label,
@@ -426,6 +443,7 @@ def measure_drift(
         obs_std=obs_std,
         starts=starts,
         episodes=list(episodes),
+        controllability=controllability,
     )
 
 
@@ -435,6 +453,36 @@ def _per_start_error(pred: ModelRollout, gt: GroundTruthRollout, std: np.ndarray
     z2 = ((pred.obs - gt.obs[:, 1:]) / std) ** 2
     err = np.sqrt(np.mean(z2, axis=-1))
     return np.where(np.isfinite(err), err, np.inf)
+
+
+def _controllability(
+    model: WorldModel,
+    sd: SettingData,
+    model_name: str,
+    obs_std: np.ndarray,
+    hs: list[int],
+    groups: dict[str, list[int]],
+    counts: np.ndarray,
+    level: float,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """The checkpoint driven by shuffled actions (each start gets another start's sequence; a seeded derangement)."""
+    n = sd.gt.actions.shape[0]
+    perm = derangement(n, rng)
+    if perm is None:
+        return {"note": "controllability needs at least 2 start states"}
+    shuffled = roll_model(model, dataclasses.replace(sd.gt, actions=sd.gt.actions[perm]))
+    err_true = sd.errors[model_name]
+    err_shuffled = _per_start_error(shuffled, sd.gt, obs_std)
+    idx = [h - 1 for h in hs]
+    valid = sd.gt.valid[:, idx] & np.isfinite(err_true[:, idx]) & np.isfinite(err_shuffled[:, idx])
+    diff = np.where(valid, err_shuffled[:, idx] - err_true[:, idx], 0.0)
+    return {
+        "permutation": perm.tolist(),
+        "nrmse_shuffled": _score_curves(shuffled, sd.gt, obs_std, hs, groups, counts, level)["nrmse"],
+        "difference": _interval(*metrics.ratio_of_sums(diff, valid.astype(np.float64), counts, level)),
+        "note": "actions beyond the end of another start's recorded episode are zeros",
+    }
 
 
 def _interval(point: Any, lo: Any, hi: Any) -> dict[str, Any]:

@@ -312,6 +312,24 @@ def markdown_report(result: DriftResult, *, video: bool = True, video_note: str 
                 cells += [_ci(c["reward_mae"], k), _ci(c["termination_agreement"], k)]
             lines.append(f"| {h} | " + " | ".join(cells) + " |")
     lines += ["", f"![error vs horizon]({REPORT_FILES['error_plot']})", ""]
+    ctrl = result.controllability
+    if ctrl and "difference" in ctrl:
+        lines += [
+            "## Controllability",
+            "",
+            f"The {result.model_name} model driven by another start's actions (a seeded derangement of the starts): its "
+            "normalized RMSE, and the mean per-start difference shuffled − true actions (about 0 for a model that "
+            "ignores its actions).",
+            "",
+            "| h | nRMSE, true actions | nRMSE, shuffled actions | difference |",
+            "|---|---|---|---|",
+        ]
+        own = base["predictors"][result.model_name]["nrmse"]
+        for k, h in enumerate(hs):
+            lines.append(f"| {h} | {_ci(own, k)} | {_ci(ctrl['nrmse_shuffled'], k)} | {_ci(ctrl['difference'], k)} |")
+        lines.append("")
+    elif ctrl:
+        lines += ["## Controllability", "", ctrl.get("note", ""), ""]
 
     unc = base["uncertainty"]
     lines += ["## Uncertainty against truth (free rollout)", ""]

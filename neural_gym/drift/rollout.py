@@ -382,3 +382,13 @@ def roll_model(
                 out.model_error[rows, j] = ~np.isfinite(nxt).all(axis=1)
                 state = pred.state
     return out
+
+
+def derangement(n: int, rng: np.random.Generator) -> np.ndarray | None:
+    """A random permutation of ``range(n)`` without fixed points (one random cycle); ``None`` when ``n < 2``."""
+    if n < 2:
+        return None
+    order = rng.permutation(n)
+    perm = np.empty(n, dtype=np.int64)
+    perm[order] = np.roll(order, -1)  # order[i] takes the actions of order[i + 1]
+    return perm

@@ -133,6 +133,23 @@ def test_reground_every_step_is_one_step_prediction(result: Any, hopper: tuple[E
     assert not np.allclose(free, sd.predictions["ensemble"].obs[:, j])
 
 
+def test_controllability_compares_true_and_shuffled_actions(result: Any, hopper: tuple[EnsembleModel, str]) -> None:
+    ctrl = result.controllability
+    perm = np.asarray(ctrl["permutation"])
+    assert sorted(perm.tolist()) == list(range(len(perm))) and not (perm == np.arange(len(perm))).any()
+    true = np.asarray(result.base["predictors"]["ensemble"]["nrmse"]["value"])
+    shuffled = np.asarray(ctrl["nrmse_shuffled"]["value"])
+    assert np.isfinite(shuffled).all() and (shuffled[1:] > true[1:]).all()  # Hopper's joints follow the torques
+    assert np.asarray(ctrl["difference"]["value"])[-1] > 0
+    model, heldout = hopper
+    copy = CopyLastModel(model.spec)  # ignores its actions: the shuffled rollout is the same rollout
+    ignoring = measure_drift(
+        "Hopper", copy, dataset_id=heldout, n_starts=4, horizons=(1, 5), baselines=(), n_boot=20, progress=False
+    )
+    np.testing.assert_array_equal(ignoring.controllability["difference"]["value"], [0.0, 0.0])
+    assert "Controllability" in report_module.markdown_report(result, video=False)
+
+
 def test_action_noise_reaches_both_worlds(result: Any) -> None:
     clean, noisy = result.data[(None, 0.0)], result.data[(None, 0.2)]
     assert not np.allclose(clean.gt.actions[:, 0], noisy.gt.actions[:, 0])
