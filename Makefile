@@ -23,7 +23,7 @@ ZOO_STEPS_Walker2d := 50000
 ZOO_POLICY_InvertedPendulum := expert --action-noise 0.6
 ZOO_LABEL_InvertedPendulum := expert
 
-.PHONY: demo test lint bench bench-dream-rl zoo clean
+.PHONY: demo test lint bench bench-dream-rl bench-latent zoo zoo-latent clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/drift.py
 
+bench-latent: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/latent.py
+
 # Not part of `bench`: the full run (3 tasks x 3 seeds, dyna vs real-env SAC) takes about 18 h on 2 CPU cores.
 bench-dream-rl: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/dream_rl.py
@@ -63,6 +66,25 @@ endef
 
 zoo: $(VENV)/.installed-test
 	$(foreach t,$(ZOO_TASKS),$(call ZOO_ONE,$(t)))
+	$(BIN)/python -m world_models.zoo
+
+# The shipped latent (RSSM) checkpoints: from state on Reacher and InvertedPendulum, from 64x64 frames on Reacher.
+# Reuses the ensembles' datasets when `make zoo` wrote them (collect --overwrite makes the same data again otherwise).
+zoo-latent: $(VENV)/.installed-test
+	$(BIN)/neural-gym collect --task Reacher --steps 30000 --policy random --seed 0 --overwrite \
+	  --dataset-id neural_gym/Reacher/random-v0
+	$(BIN)/neural-gym collect --task InvertedPendulum --steps 20000 --policy expert --action-noise 0.6 --seed 0 \
+	  --overwrite --dataset-id neural_gym/InvertedPendulum/expert-v0
+	$(BIN)/neural-gym collect --task Reacher --steps 20000 --policy random --seed 0 --obs-mode pixels \
+	  --image-size 64 --overwrite --dataset-id neural_gym/Reacher/random-pixels64-v0
+	$(BIN)/neural-gym train --task Reacher --dataset-id neural_gym/Reacher/random-v0 --family latent --obs state \
+	  --preset small --steps 3000 --seed 0 --quiet --out world_models/zoo/Reacher-latent.safetensors
+	$(BIN)/neural-gym train --task InvertedPendulum --dataset-id neural_gym/InvertedPendulum/expert-v0 \
+	  --family latent --obs state --preset small --steps 3000 --seed 0 --quiet \
+	  --out world_models/zoo/InvertedPendulum-latent.safetensors
+	$(BIN)/neural-gym train --task Reacher --dataset-id neural_gym/Reacher/random-pixels64-v0 --family latent \
+	  --obs pixels --preset small --conv-depth 8 --steps 2500 --seq-len 32 --seed 0 \
+	  --out world_models/zoo/Reacher-latent-pixels.safetensors
 	$(BIN)/python -m world_models.zoo
 
 clean:

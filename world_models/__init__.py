@@ -19,6 +19,7 @@ from world_models.checkpoint import (
 from world_models.device import resolve_device
 from world_models.ensemble import EnsembleConfig, EnsembleModel, TrainReport, train_ensemble
 from world_models.latent import LatentConfig, LatentModel, LatentState, LatentTrainReport, SequenceData, train_latent
+from world_models.video import VideoConfig, VideoModel, VideoState, VideoTrainReport, train_video
 from world_models.zoo import zoo_path
 
 __all__ = [
@@ -36,6 +37,10 @@ __all__ = [
     "Prediction",
     "SequenceData",
     "TrainReport",
+    "VideoConfig",
+    "VideoModel",
+    "VideoState",
+    "VideoTrainReport",
     "WorldModel",
     "load_checkpoint",
     "read_spec",
@@ -44,5 +49,6 @@ __all__ = [
     "save_checkpoint",
     "train_ensemble",
     "train_latent",
+    "train_video",
     "zoo_path",
 ]

@@ -28,6 +28,7 @@ from world_models.base import CHECKPOINT_FORMAT_VERSION, ModelSpec, WorldModel
 from world_models.device import resolve_device
 from world_models.ensemble.model import EnsembleModel
 from world_models.latent.model import LatentModel
+from world_models.video.model import VideoModel
 from world_models.zoo import zoo_path
 
 FORMAT_NAME = "neural_gym"
@@ -42,7 +43,7 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
 
 
 #: Family name → model class (which must provide ``from_spec(spec)``).
-FAMILIES: dict[str, type[WorldModel]] = {"ensemble": EnsembleModel, "latent": LatentModel}
+FAMILIES: dict[str, type[WorldModel]] = {"ensemble": EnsembleModel, "latent": LatentModel, "video": VideoModel}
 
 
 def register_family(name: str, cls: type[WorldModel], *, replace: bool = False) -> None:

@@ -312,3 +312,30 @@ def test_cli_takes_the_frame_path_for_a_pixel_checkpoint(
     assert payload["family"] == "latent" and payload["context"] == model.context_length
     assert drift_main([*args, "--reground-every", "1"]) == 2
     assert "state checkpoints only" in capsys.readouterr().err
+
+
+def test_state_probe_error_by_horizon_for_a_video_model(pixel_data: list[Any], oracle_result: FrameDriftResult) -> None:
+    from world_models import VideoModel
+    from world_models.video import preset as video_preset
+
+    assert oracle_result.probe is None and oracle_result.to_json()["probe"] is None  # no probe, no figures
+    model = VideoModel(
+        task="Reacher",
+        task_env_id="Reacher-v5",
+        obs_shape=(SIZE, SIZE, 3),
+        action_dim=2,
+        action_low=[-1.0, -1.0],
+        action_high=[1.0, 1.0],
+        config=video_preset("debug", image_size=SIZE, state_dim=10),
+    )
+    states = np.concatenate([ep.observations for ep in pixel_data])
+    model.set_normalization(states=states)
+    r = run(model.eval(), n_starts=3, horizons=(1, 5))
+    assert r.meta["context"] == model.context_length
+    probe = r.probe
+    assert probe is not None and probe["state_dim"] == 10 and "training" in probe["normalization"]
+    assert len(probe["model"]["value"]) == 2 and len(probe["floor_by_step"]["value"]) == 5
+    assert all(np.isfinite(v) and v > 0 for v in probe["model"]["value"] + probe["floor"]["value"])
+    # the untrained probe reads every frame as the same state; on the untouched start-like frames model ≈ floor
+    assert probe["model"]["value"][0] == pytest.approx(probe["floor"]["value"][0], rel=0.2)
+    json.dumps(r.to_json(), allow_nan=False)

@@ -3,38 +3,95 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
+from world_models.base import ModelSpec
 from world_models.checkpoint import read_spec
 from world_models.zoo import ZOO_DIR, available
 
 HEADER = """# Shipped checkpoints
 
-One small `ensemble` world model per ground-truth task, loaded by `gym.make("neural_gym/<Task>-v0")` when no
-`checkpoint=` is given. Every figure below is read from the checkpoint's own metadata by `python -m world_models.zoo`
-(which wrote this file); every checkpoint is regenerated, data collection included, by `make zoo` (one task:
-`make zoo ZOO_TASKS=Hopper`). Data come from the ground truth with seed 0: a uniform random policy (`random`), or the
-task's scripted expert with action noise (`expert`, see `envs/experts.py`).
+Every figure below is read from the checkpoint's own metadata by `python -m world_models.zoo` (which wrote this file);
+each checkpoint records the exact command that trained it (listed at the end). Data come from the ground truth with
+seed 0: a uniform random policy (`random`), or the task's scripted expert with action noise (`expert`, see
+`envs/experts.py`). `make zoo` regenerates the ensembles (one task: `make zoo ZOO_TASKS=Hopper`), `make zoo-latent`
+the latent models, data collection included.
 
-| task | dataset | transitions | epochs | train s | held-out MSE (normalized) | `ensemble_std` threshold | size |
+"""
+
+ENSEMBLE = """## `ensemble` (one per task, the default of `gym.make("neural_gym/<Task>-v0")`)
+
+| name | dataset | transitions | epochs | train s | held-out MSE (normalized) | `ensemble_std` threshold | size |
 |---|---|---|---|---|---|---|---|
 """
 
+LATENT = """## `latent` (Dreamer-style RSSM; `checkpoint="zoo:<name>"`)
+
+Held-out figures on whole held-out episodes: reconstruction from the posterior, and open-loop prediction after a
+burn-in of `k` real steps with the true actions (MSE in training-std units for state, PSNR for frames), beside
+copy-last. Training wall time is on this machine's 2 CPU cores, shared with other jobs while it ran.
+
+| name | observations | dataset | transitions | steps | train s | reconstruction (mean baseline) | open-loop h=1 / h=15 (copy-last) | threshold | size |
+|---|---|---|---|---|---|---|---|---|---|
+"""
+
+
+def _f(x: Any, digits: int = 4) -> str:
+    return "?" if x is None else f"{x:.{digits}f}"
+
+
+def _ensemble_row(name: str, spec: ModelSpec, size_mb: float) -> str:
+    p = spec.provenance
+    return (
+        f"| {name} | `{p.get('dataset_id', '?')}` | {p.get('dataset_transitions', '?')} | {p.get('epochs', '?')} "
+        f"| {p.get('wall_time_s', 0):.0f} | {_f(p.get('best_holdout_mse'))} | {spec.calibration.threshold:.4f} "
+        f"| {size_mb:.1f} MB |"
+    )
+
+
+def _latent_row(name: str, spec: ModelSpec, size_mb: float) -> str:
+    p = spec.provenance
+    h = p.get("heldout", {})
+    obs = "x".join(map(str, spec.obs_shape)) + (" frames" if len(spec.obs_shape) == 3 else " state")
+    if h.get("heldout_recon_psnr") is not None:  # frames: PSNR (dB)
+        recon = f"{_f(h['heldout_recon_psnr'], 1)} dB ({_f(h.get('heldout_mean_baseline_psnr'), 1)} dB)"
+        ol, cl = h.get("heldout_openloop_psnr") or [], h.get("heldout_copy_last_psnr") or []
+        unit, digits = " dB", 1
+    else:
+        recon = f"{_f(h.get('heldout_recon_mse'))} ({_f(h.get('heldout_mean_baseline_mse'))})"
+        ol, cl = h.get("heldout_openloop_mse") or [], h.get("heldout_copy_last_mse") or []
+        unit, digits = "", 4
+    openloop = "?"
+    if ol:
+        last = len(ol) - 1
+        cl_txt = f" ({_f(cl[0], digits)} / {_f(cl[last], digits)})" if cl else ""
+        openloop = f"{_f(ol[0], digits)} / {_f(ol[last], digits)}{unit}{cl_txt}"
+    cal = spec.calibration
+    return (
+        f"| {name} | {obs} | `{p.get('dataset_id', '?')}` | {p.get('dataset_transitions', '?')} | {p.get('steps', '?')} "
+        f"| {p.get('wall_time_s', 0):.0f} | {recon} | {openloop} | `{cal.measure}` {cal.threshold:.4f} "
+        f"| {size_mb:.1f} MB |"
+    )
+
 
 def main() -> int:
-    """Write the README table and the regeneration commands."""
-    rows, commands = [], []
-    for task in available():
-        path = ZOO_DIR / f"{task}.safetensors"
+    """Write the README tables and the regeneration commands."""
+    rows: dict[str, list[str]] = {"ensemble": [], "latent": []}
+    commands = []
+    for name in available():
+        path = ZOO_DIR / f"{name}.safetensors"
         spec = read_spec(path)
+        size_mb = path.stat().st_size / 1e6
+        if spec.family == "latent":
+            rows["latent"].append(_latent_row(name, spec, size_mb))
+        else:
+            rows.setdefault(spec.family, []).append(_ensemble_row(name, spec, size_mb))
         p = spec.provenance
-        rows.append(
-            f"| {task} | `{p.get('dataset_id', '?')}` | {p.get('dataset_transitions', '?')} | {p.get('epochs', '?')} | {p.get('wall_time_s', 0):.0f} "
-            f"| {p.get('best_holdout_mse', float('nan')):.4f} | {spec.calibration.threshold:.4f} "
-            f"| {path.stat().st_size / 1e6:.1f} MB |"
-        )
-        commands.append(f"# {task} (trained {p.get('trained_at', '?')}, torch {p.get('torch', '?')})\n{p.get('command', '?')}")
-    text = HEADER + "\n".join(rows) + "\n\nThe exact training command recorded in each checkpoint:\n\n```bash\n"
-    text += "\n".join(commands) + "\n```\n"
+        commands.append(f"# {name} (trained {p.get('trained_at', '?')}, torch {p.get('torch', '?')})\n{p.get('command', '?')}")
+    text = HEADER + ENSEMBLE + "\n".join(rows["ensemble"]) + "\n\n"
+    if rows["latent"]:
+        text += LATENT + "\n".join(rows["latent"]) + "\n\n"
+    text += "The exact training command recorded in each checkpoint:\n\n```bash\n" + "\n".join(commands) + "\n```\n"
     (ZOO_DIR / "README.md").write_text(text)
     print(text)
     return 0
