@@ -45,19 +45,20 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train a world model (ensemble or latent RSSM) on a dataset and save a checkpoint",
+        help="train a world model (ensemble, latent RSSM or video generator) on a dataset and save a checkpoint",
         description="Train a world model on a local Minari dataset, calibrate its uncertainty threshold on held-out "
         "episodes, and save one .safetensors checkpoint. --family ensemble: a probabilistic MLP ensemble (PETS/MBPO "
         "style) on state vectors. --family latent: a Dreamer-style RSSM with an ensemble of prior heads, from state "
-        "vectors or (--obs pixels) from the frames of a dataset collected with --obs-mode pixels.",
+        "vectors or (--obs pixels) from the frames of a dataset collected with --obs-mode pixels. --family video: a "
+        "DIAMOND-style few-step denoising generator over the last frames of such a pixel dataset.",
     )
     p.add_argument("--task", required=True, help="task the dataset was collected on")
     p.add_argument("--dataset-id", required=True, help="local Minari dataset id")
     p.add_argument("--out", required=True, help="checkpoint path, e.g. runs/halfcheetah.safetensors")
-    p.add_argument("--family", default="ensemble", choices=["ensemble", "latent"], help="model family")
+    p.add_argument("--family", default="ensemble", choices=["ensemble", "latent", "video"], help="model family")
     p.add_argument("--obs", default="state", choices=["state", "pixels"], help="latent: learn from state or frames")
-    p.add_argument("--preset", default="small", help="latent: size preset (debug | small | medium)")
-    p.add_argument("--steps", type=int, default=5000, help="latent: optimizer steps (default 5000)")
+    p.add_argument("--preset", default="small", help="latent: debug | small | medium; video: debug | small32 | small")
+    p.add_argument("--steps", type=int, default=5000, help="latent/video: optimizer steps (default 5000)")
     p.add_argument("--seq-len", type=int, default=50, help="latent: training window length (default 50)")
     p.add_argument("--conv-depth", type=int, default=None, help="latent: conv channels of the frame encoder/decoder")
     p.add_argument("--members", type=int, default=7, help="ensemble members (default 7)")
@@ -181,6 +182,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from .train import train_world_model
 
+        if args.family == "video":
+            model, report, path = train_world_model(
+                args.task,
+                args.dataset_id,
+                args.out,
+                family="video",
+                preset=args.preset,
+                steps=args.steps,
+                batch_size=args.batch_size if args.batch_size != 256 else 16,
+                lr=args.lr,
+                seed=args.seed,
+                device=args.device,
+                progress=not args.quiet,
+                log_dir=args.tensorboard,
+                command=shlex.join(["neural-gym", *argv]),
+            )
+            cal = model.spec.calibration
+            print(
+                f"wrote {path}: {report.steps} steps in {report.wall_time_s:.0f} s, held-out one-step PSNR "
+                f"{report.heldout_onestep_psnr:.2f} dB (copy-last {report.heldout_copy_last_psnr:.2f} dB), "
+                f"{cal.measure} threshold {cal.threshold:.4f}"
+            )
+            return 0
         if args.family == "latent":
             model, report, path = train_world_model(
                 args.task,

@@ -1,7 +1,7 @@
 """From a ground-truth dataset to a saved world-model checkpoint (the bridge between ``envs`` and ``world_models``).
 
-Families: ``ensemble`` (state vectors, :func:`fit_ensemble`) and ``latent`` (RSSM from state vectors or frames,
-:func:`fit_latent`)."""
+Families: ``ensemble`` (state vectors, :func:`fit_ensemble`), ``latent`` (RSSM from state vectors or frames,
+:func:`fit_latent`) and ``video`` (pixel-space generator from frames, :func:`fit_video`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from envs import TaskSpec, get_task, load_episodes, load_transitions
 from world_models import EnsembleConfig, EnsembleModel, TrainReport, WorldModel, save_checkpoint, train_ensemble
 
 #: World-model families :func:`fit_world_model` can train.
-FAMILIES = ("ensemble", "latent")
+FAMILIES = ("ensemble", "latent", "video")
 
 
 def fit_ensemble(
@@ -179,6 +179,64 @@ def fit_latent(
     )
 
 
+def fit_video(
+    task: str | TaskSpec,
+    dataset_id: str,
+    *,
+    preset: str = "small",
+    overrides: dict[str, Any] | None = None,
+    command: str | None = None,
+    **kwargs: Any,
+) -> tuple[Any, Any]:
+    """Train a ``video`` (DIAMOND-style pixel generator) world model on the frames of a local Minari pixel dataset.
+
+    The dataset's state vectors (stored beside the frames) train the model's state probe.
+
+    Args:
+        task: ground-truth task the dataset was collected on.
+        dataset_id: local Minari dataset id collected with ``obs_mode="pixels"``.
+        preset: size preset of :func:`world_models.video.preset` (``"debug"``, ``"small32"``, ``"small"``).
+        overrides: :class:`~world_models.video.VideoConfig` fields to change in the preset.
+        command: the command line recorded in the model's provenance (default: this process's argv).
+        **kwargs: keyword arguments of :func:`world_models.video.train_video` (``steps``, ``batch_size``, ``lr``,
+            ``seed``, ``device``, ``progress``, ``log_dir``, ...).
+
+    Returns:
+        The model and its :class:`~world_models.video.VideoTrainReport`.
+    """
+    from world_models.video import preset as video_preset
+    from world_models.video import train_video
+
+    spec = task if isinstance(task, TaskSpec) else get_task(task)
+    episodes = load_episodes(dataset_id)
+    if any(ep.frames is None for ep in episodes):
+        raise ValueError(
+            f"dataset {dataset_id} has no frames; collect one with `neural-gym collect --task {spec.name} "
+            "--obs-mode pixels`"
+        )
+    env = spec.make()
+    low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
+    env.close()
+    size = int(episodes[0].frames.shape[1]) if episodes else 64
+    config = video_preset(preset, image_size=size, **(overrides or {}))
+    provenance = {
+        "dataset_id": dataset_id,
+        "dataset_transitions": int(sum(len(ep.actions) for ep in episodes)),
+        "observations": "pixels",
+        "command": command or shlex.join(sys.argv),
+    }
+    return train_video(
+        episodes,
+        task=spec.name,
+        task_env_id=spec.env_id,
+        action_low=low,
+        action_high=high,
+        config=config,
+        provenance=provenance,
+        **kwargs,
+    )
+
+
 def fit_world_model(
     task: str,
     dataset_id: str,
@@ -192,10 +250,11 @@ def fit_world_model(
     Args:
         task: ground-truth task the dataset was collected on.
         dataset_id: local Minari dataset id (see :func:`envs.collect`); recorded in the model's provenance.
-        family: ``"ensemble"`` (:func:`fit_ensemble`) or ``"latent"`` (:func:`fit_latent`).
+        family: ``"ensemble"`` (:func:`fit_ensemble`), ``"latent"`` (:func:`fit_latent`) or ``"video"``
+            (:func:`fit_video`).
         command: the command line recorded in the model's provenance (default: this process's argv).
         **kwargs: the keyword arguments of :func:`fit_ensemble` (``config``, ``max_epochs``, ``seed``, ...) or of
-            :func:`fit_latent` (``obs``, ``preset``, ``steps``, ``seed``, ...).
+            :func:`fit_latent` (``obs``, ``preset``, ``steps``, ``seed``, ...) or of :func:`fit_video`.
 
     Returns:
         The model and its training report.
@@ -204,6 +263,8 @@ def fit_world_model(
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     if family == "latent":
         return fit_latent(task, dataset_id, command=command, **kwargs)
+    if family == "video":
+        return fit_video(task, dataset_id, command=command, **kwargs)
     data = load_transitions(dataset_id)
     provenance = {"dataset_id": dataset_id, "dataset_transitions": len(data), "command": command or shlex.join(sys.argv)}
     try:

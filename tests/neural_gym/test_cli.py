@@ -66,3 +66,18 @@ def test_train_latent_pixels_needs_frames(minari_dir, tmp_path):
     with pytest.raises(ValueError, match="has no frames.*--obs-mode pixels"):
         main(["train", "--task", "Reacher", "--dataset-id", "cli/Reacher/state-v0", "--family", "latent", "--obs", "pixels",
               "--steps", "5", "--out", str(tmp_path / "x.safetensors"), "--quiet"])
+
+
+def test_train_video_from_a_pixel_dataset(minari_dir, tmp_path, capsys):
+    assert main([
+        "collect", "--task", "Reacher", "--steps", "300", "--seed", "1", "--obs-mode", "pixels", "--image-size", "32",
+        "--dataset-id", "cli/Reacher/video-pixels32-v0", "--quiet",
+    ]) == 0
+    out = tmp_path / "video.safetensors"
+    assert main([
+        "train", "--task", "Reacher", "--dataset-id", "cli/Reacher/video-pixels32-v0", "--family", "video",
+        "--preset", "debug", "--steps", "5", "--batch-size", "4", "--out", str(out), "--quiet",
+    ]) == 0
+    assert "one-step PSNR" in capsys.readouterr().out
+    model = load_checkpoint(out)
+    assert model.spec.family == "video" and model.spec.obs_shape == (32, 32, 3) and model.has_probe
