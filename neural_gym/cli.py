@@ -7,6 +7,7 @@ import json
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 DESCRIPTION = """\
 Learned simulators as Gymnasium environments, checked against MuJoCo.
@@ -29,17 +30,51 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--task", required=True, help="task name, e.g. HalfCheetah (see `neural-gym tasks`)")
     p.add_argument("--steps", type=int, default=50_000, help="number of transitions to record (default 50000)")
-    p.add_argument("--policy", default="random", help="'random', 'expert' (scripted, see envs/experts.py) or a path to a saved SB3 model (.zip)")
+    p.add_argument(
+        "--policy",
+        default="random",
+        help="'random', 'expert' (scripted, see envs/experts.py) or a path to a saved SB3 model (.zip)",
+    )
     p.add_argument("--algo", default="SAC", help="SB3 class of --policy when it is a path (default SAC)")
-    p.add_argument("--action-noise", type=float, default=0.0, help="std of Gaussian noise added to the policy's actions, in units of half the action range")
+    p.add_argument(
+        "--action-noise",
+        type=float,
+        default=0.0,
+        help="std of Gaussian noise added to the policy's actions, in units of half the action range",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for resets, the random policy and the noise")
-    p.add_argument("--dataset-id", default=None, help="Minari id (default neural_gym/<Task>/<random|expert|policy>-v0, "
-                   "with -pixels<N> before -v0 for --obs-mode pixels)")
-    p.add_argument("--obs-mode", default="state", choices=["state", "pixels"], help="'state' (default) or 'pixels': "
-                   "also store N x N uint8 frames of the task's camera beside the state (lossless)")
-    p.add_argument("--image-size", type=int, default=64, help="frame height and width for --obs-mode pixels (default 64)")
+    p.add_argument(
+        "--dataset-id",
+        default=None,
+        help="Minari id (default neural_gym/<Task>/<random|expert|policy>-v0, "
+        "with -pixels<N> before -v0 for --obs-mode pixels)",
+    )
+    p.add_argument(
+        "--obs-mode",
+        default="state",
+        choices=["state", "pixels"],
+        help="'state' (default) or 'pixels': "
+        "also store N x N uint8 frames of the task's camera beside the state (lossless)",
+    )
+    p.add_argument(
+        "--image-size", type=int, default=64, help="frame height and width for --obs-mode pixels (default 64)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset with the same id")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
+    """``["conv_depth=8", "proprio=true"]`` → ``{"conv_depth": 8, "proprio": True}`` (values read as JSON if they can be)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--set needs FIELD=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +95,17 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="small", help="latent: debug | small | medium; video: debug | small32 | small")
     p.add_argument("--steps", type=int, default=5000, help="latent/video: optimizer steps (default 5000)")
     p.add_argument("--seq-len", type=int, default=50, help="latent: training window length (default 50)")
-    p.add_argument("--conv-depth", type=int, default=None, help="latent: conv channels of the frame encoder/decoder")
+    p.add_argument(
+        "--conv-depth", type=int, default=None, help="latent: frame encoder/decoder channels (= --set conv_depth=N)"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="latent/video: change one config field of the preset, e.g. --set conv_depth=8 (repeatable)",
+    )
     p.add_argument("--members", type=int, default=7, help="ensemble members (default 7)")
     p.add_argument("--elites", type=int, default=5, help="members kept for inference (default 5)")
     p.add_argument("--hidden", type=int, default=200, help="hidden width (default 200)")
@@ -152,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 t = get_task(name)
             except ImportError:
                 extra = OPTIONAL_TASKS[name].extra
-                print(f"{env_id(name):<34} needs the optional extra: pip install \"neural-gym[{extra}]\"")
+                print(f'{env_id(name):<34} needs the optional extra: pip install "neural-gym[{extra}]"')
                 continue
             exact = [w for w, f in (("reward", t.reward_fn), ("termination", t.termination_fn)) if f is not None]
             print(f"{env_id(name):<34} ground truth {t.env_id:<20} exact: {', '.join(exact) or '-'}")
@@ -189,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.out,
                 family="video",
                 preset=args.preset,
+                overrides=_overrides(parser, args.overrides),
                 steps=args.steps,
                 batch_size=args.batch_size if args.batch_size != 256 else 16,
                 lr=args.lr,
@@ -213,7 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 family="latent",
                 obs=args.obs,
                 preset=args.preset,
-                overrides={"conv_depth": args.conv_depth} if args.conv_depth else None,
+                overrides=_overrides(
+                    parser, args.overrides + ([f"conv_depth={args.conv_depth}"] if args.conv_depth else [])
+                ),
                 steps=args.steps,
                 seq_len=args.seq_len,
                 batch_size=args.batch_size if args.batch_size != 256 else 16,
@@ -268,7 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.quiet,
             on_uncertain=args.on_uncertain,
         )
-        print(f"{'episode':>7} {'MuJoCo return':>14} {'dream return':>13} {'real len':>9} {'dream len':>10}  dream ended by")
+        print(
+            f"{'episode':>7} {'MuJoCo return':>14} {'dream return':>13} {'real len':>9} {'dream len':>10}  dream ended by"
+        )
         for i in range(len(result.real_returns)):
             print(
                 f"{i:>7} {result.real_returns[i]:>14.2f} {result.dream_returns[i]:>13.2f} "

@@ -52,7 +52,7 @@ def test_collect_pixels_train_latent_from_frames_and_state(minari_dir, tmp_path,
     common = ["--task", "Reacher", "--dataset-id", "cli/Reacher/random-pixels32-v0", "--family", "latent",
               "--preset", "debug", "--steps", "10", "--seq-len", "16", "--batch-size", "4", "--quiet"]
     pixels, state = tmp_path / "pixels.safetensors", tmp_path / "state.safetensors"
-    assert main(["train", *common, "--obs", "pixels", "--conv-depth", "4", "--out", str(pixels)]) == 0
+    assert main(["train", *common, "--obs", "pixels", "--set", "conv_depth=4", "--out", str(pixels)]) == 0
     assert main(["train", *common, "--obs", "state", "--out", str(state)]) == 0
     assert "held-out reconstruction MSE" in capsys.readouterr().out
     m_pixels, m_state = load_checkpoint(pixels), load_checkpoint(state)
