@@ -7,13 +7,7 @@ complete one.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .. import metrics
 from .frames import FRAME_PREDICTORS, FrameDriftResult
-from .report import _ci, _f, _heldout
+from .report import _ci, _f, _heldout, atomic_folder
 from .video import _RED, _WHITE, _text
 
 #: Files of a frame report folder.
@@ -64,15 +58,13 @@ def write_frame_report(
         ``out_dir``.
 
     Raises:
-        FileExistsError: ``out_dir`` exists and ``overwrite`` is false.
+        FileExistsError: ``out_dir`` exists and ``overwrite`` is false, or is a file.
         ValueError: ``video_starts``, ``upscale`` or ``fps`` below 1.
     """
     if video_starts < 1 or upscale < 1 or fps < 1:
         raise ValueError(f"video_starts, upscale and fps must be >= 1, got {video_starts}, {upscale}, {fps}")
     out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True (or another folder)")
-    with _atomic_folder(out) as tmp:
+    with atomic_folder(out, overwrite=overwrite) as tmp:
         (tmp / FRAME_REPORT_FILES["json"]).write_text(json.dumps(result.to_json(), indent=1))
         plot_frame_quality(result, tmp / FRAME_REPORT_FILES["quality_plot"])
         plot_frame_calibration(result, tmp / FRAME_REPORT_FILES["calibration_plot"])
@@ -88,28 +80,6 @@ def write_frame_report(
             )
         (tmp / FRAME_REPORT_FILES["markdown"]).write_text(frame_markdown_report(result, video_note=note))
     return out
-
-
-@contextlib.contextmanager
-def _atomic_folder(out: Path) -> Iterator[Path]:
-    """A temporary folder beside ``out`` that replaces ``out`` when the block succeeds and vanishes when it fails."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the report folder gets the mode mkdir would give
-    try:
-        yield tmp
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # ------------------------------------------------------------------------------------------------------------- plots

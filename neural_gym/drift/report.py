@@ -6,11 +6,13 @@ failure anywhere (a plot, the video) leaves no trace, and an existing report is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +52,10 @@ def write_report(
         ``out_dir``.
 
     Raises:
-        FileExistsError: ``out_dir`` exists and ``overwrite`` is false.
+        FileExistsError: ``out_dir`` exists and ``overwrite`` is false, or is a file.
     """
     out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True (or another folder)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the report folder gets the mode mkdir would give
-    try:
+    with atomic_folder(out, overwrite=overwrite) as tmp:
         payload = result.to_json()
         (tmp / REPORT_FILES["json"]).write_text(json.dumps(payload, indent=1))
         plot_error_vs_horizon(result, tmp / REPORT_FILES["error_plot"])
@@ -73,6 +68,31 @@ def write_report(
 
             video_note = write_video(result, tmp / REPORT_FILES["video"], progress=progress)
         (tmp / REPORT_FILES["markdown"]).write_text(markdown_report(result, video=video, video_note=video_note))
+    return out
+
+
+@contextlib.contextmanager
+def atomic_folder(out: Path, *, overwrite: bool = True) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that replaces ``out`` when the block succeeds and vanishes when it fails.
+
+    Args:
+        out: the report folder to (re)place.
+        overwrite: allow replacing an existing report folder at ``out``.
+
+    Raises:
+        FileExistsError: ``out`` exists and ``overwrite`` is false, or ``out`` is a file (never replaced).
+    """
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file, not a report folder; pick another output folder")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass overwrite=True (or another folder)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the report folder gets the mode mkdir would give
+    try:
+        yield tmp
         if out.exists():
             old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
             os.replace(out, old)
@@ -83,7 +103,6 @@ def write_report(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
 
 
 # ------------------------------------------------------------------------------------------------------------- plots

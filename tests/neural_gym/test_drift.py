@@ -322,6 +322,14 @@ def test_write_report_is_complete(result: Any, tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["report"]
 
 
+def test_report_never_replaces_a_file(result: Any, tmp_path: Path) -> None:
+    precious = tmp_path / "model.safetensors"
+    precious.write_bytes(b"weights")
+    with pytest.raises(FileExistsError, match="is a file"):
+        write_report(result, precious, video=False)
+    assert precious.read_bytes() == b"weights" and sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
+
+
 def test_failed_report_leaves_nothing_behind(result: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keep = tmp_path / "old"
     keep.mkdir()
