@@ -23,7 +23,7 @@ ZOO_STEPS_Walker2d := 50000
 ZOO_POLICY_InvertedPendulum := expert --action-noise 0.6
 ZOO_LABEL_InvertedPendulum := expert
 
-.PHONY: demo test lint bench bench-dream-rl bench-latent zoo zoo-latent clean
+.PHONY: demo test lint bench bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench: $(VENV)/.installed-test
 
 bench-latent: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/latent.py
+
+bench-video: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/video.py
 
 # Not part of `bench`: the full run (3 tasks x 3 seeds, dyna vs real-env SAC) takes about 18 h on 2 CPU cores.
 bench-dream-rl: $(VENV)/.installed-test
@@ -85,6 +88,15 @@ zoo-latent: $(VENV)/.installed-test
 	$(BIN)/neural-gym train --task Reacher --dataset-id neural_gym/Reacher/random-pixels64-v0 --family latent \
 	  --obs pixels --preset small --conv-depth 8 --steps 2500 --seq-len 32 --seed 0 \
 	  --out world_models/zoo/Reacher-latent-pixels.safetensors
+	$(BIN)/python -m world_models.zoo
+
+# The shipped video checkpoint (DIAMOND-style generator on 64x64 Reacher frames; the states train its probe).
+zoo-video: $(VENV)/.installed-test
+	$(BIN)/neural-gym collect --task Reacher --steps 20000 --policy random --seed 0 --obs-mode pixels \
+	  --image-size 64 --overwrite --dataset-id neural_gym/Reacher/random-pixels64-v0
+	$(BIN)/neural-gym train --task Reacher --dataset-id neural_gym/Reacher/random-pixels64-v0 --family video \
+	  --preset small --set trunk_channels=8 --steps 2000 --seed 0 --quiet \
+	  --out world_models/zoo/Reacher-video.safetensors
 	$(BIN)/python -m world_models.zoo
 
 clean:

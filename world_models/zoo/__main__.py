@@ -15,7 +15,7 @@ Every figure below is read from the checkpoint's own metadata by `python -m worl
 each checkpoint records the exact command that trained it (listed at the end). Data come from the ground truth with
 seed 0: a uniform random policy (`random`), or the task's scripted expert with action noise (`expert`, see
 `envs/experts.py`). `make zoo` regenerates the ensembles (one task: `make zoo ZOO_TASKS=Hopper`), `make zoo-latent`
-the latent models, data collection included.
+the latent models and `make zoo-video` the video model, data collection included.
 
 """
 
@@ -33,6 +33,17 @@ copy-last. Training wall time is on this machine's 2 CPU cores, shared with othe
 
 | name | observations | dataset | transitions | steps | train s | reconstruction (mean baseline) | open-loop h=1 / h=15 (copy-last) | threshold | size |
 |---|---|---|---|---|---|---|---|---|---|
+"""
+
+
+VIDEO = """## `video` (DIAMOND-style pixel generator; `checkpoint="zoo:<name>"`)
+
+Held-out figures on whole held-out episodes: one-step PSNR of the generated frame (with the actions shuffled across
+transitions in brackets: the gap is one-step controllability), and open-loop PSNR after `k` real frames with the true
+actions, beside copy-last-frame. The state probe's normalized RMSE on real held-out frames is its floor.
+
+| name | frames | dataset | transitions | steps | train s | one-step PSNR (shuffled; copy-last) | open-loop PSNR h=1/5/10/25 (copy-last) | probe nRMSE | threshold | size |
+|---|---|---|---|---|---|---|---|---|---|---|
 """
 
 
@@ -74,9 +85,27 @@ def _latent_row(name: str, spec: ModelSpec, size_mb: float) -> str:
     )
 
 
+def _video_row(name: str, spec: ModelSpec, size_mb: float) -> str:
+    p = spec.provenance
+    h = p.get("heldout", {})
+    one = (
+        f"{_f(h.get('heldout_onestep_psnr'), 1)} dB ({_f(h.get('heldout_shuffled_psnr'), 1)}; "
+        f"{_f(h.get('heldout_copy_last_psnr'), 1)})"
+    )
+    ol = "/".join(_f(v, 1) for v in h.get("heldout_openloop_psnr") or [])
+    cl = "/".join(_f(v, 1) for v in h.get("heldout_openloop_copy_last_psnr") or [])
+    cal = spec.calibration
+    return (
+        f"| {name} | {'x'.join(map(str, spec.obs_shape))} | `{p.get('dataset_id', '?')}` "
+        f"| {p.get('dataset_transitions', '?')} | {p.get('steps', '?')} | {p.get('wall_time_s', 0):.0f} | {one} "
+        f"| {ol or '?'} ({cl or '?'}) | {_f(h.get('heldout_probe_nrmse'), 3)} | `{cal.measure}` {cal.threshold:.4f} "
+        f"| {size_mb:.1f} MB |"
+    )
+
+
 def main() -> int:
     """Write the README tables and the regeneration commands."""
-    rows: dict[str, list[str]] = {"ensemble": [], "latent": []}
+    rows: dict[str, list[str]] = {"ensemble": [], "latent": [], "video": []}
     commands = []
     for name in available():
         path = ZOO_DIR / f"{name}.safetensors"
@@ -84,13 +113,19 @@ def main() -> int:
         size_mb = path.stat().st_size / 1e6
         if spec.family == "latent":
             rows["latent"].append(_latent_row(name, spec, size_mb))
+        elif spec.family == "video":
+            rows["video"].append(_video_row(name, spec, size_mb))
         else:
             rows.setdefault(spec.family, []).append(_ensemble_row(name, spec, size_mb))
         p = spec.provenance
-        commands.append(f"# {name} (trained {p.get('trained_at', '?')}, torch {p.get('torch', '?')})\n{p.get('command', '?')}")
+        commands.append(
+            f"# {name} (trained {p.get('trained_at', '?')}, torch {p.get('torch', '?')})\n{p.get('command', '?')}"
+        )
     text = HEADER + ENSEMBLE + "\n".join(rows["ensemble"]) + "\n\n"
     if rows["latent"]:
         text += LATENT + "\n".join(rows["latent"]) + "\n\n"
+    if rows["video"]:
+        text += VIDEO + "\n".join(rows["video"]) + "\n\n"
     text += "The exact training command recorded in each checkpoint:\n\n```bash\n" + "\n".join(commands) + "\n```\n"
     (ZOO_DIR / "README.md").write_text(text)
     print(text)
