@@ -62,7 +62,9 @@ def paired_episodes(
     """Play ``policy`` for ``episodes`` paired episodes in ground truth and in the dream.
 
     Each episode's start state is drawn from the ground truth's reset distribution (seeded ``seed + i``) and the
-    dream starts from exactly that observation.
+    dream starts from exactly that observation. Models that read ``k > 1`` real steps (``context_length``) start from
+    the ground truth's reset plus ``k - 1`` seeded random actions, and both worlds then play ``limit - (k - 1)`` steps;
+    for models that observe frames the policy gets the ground truth's frames (``obs_mode="pixels"``) too.
 
     Args:
         task: ground-truth task name.
@@ -76,18 +78,25 @@ def paired_episodes(
         **dream_kwargs: further :class:`DreamEnv` keyword arguments (``on_uncertain``, ``reward``, ...).
     """
     spec = get_task(task)
-    limit = max_episode_steps or spec.max_episode_steps
-    real = spec.make()
-    dream = DreamEnv(spec.name, checkpoint, max_episode_steps=limit, **dream_kwargs)
+    dream = DreamEnv(spec.name, checkpoint, max_episode_steps=max_episode_steps, **dream_kwargs)
+    engine = dream.engine
+    k = engine.context_length
+    # Burn-in models start after k - 1 real steps; both worlds then get the same number of steps.
+    limit = (max_episode_steps or spec.max_episode_steps) - (k - 1)
+    if limit < 1:
+        raise ValueError(f"max_episode_steps must exceed the model's burn-in of {k - 1} steps")
+    engine.max_episode_steps = limit
+    # The policy sees the same kind of observation in both worlds: frames of the model's size for pixel models.
+    real = spec.make(obs_mode="pixels", image_size=engine.obs_shape[:2]) if engine.pixels else spec.make()
     if isinstance(policy, str) and policy == "expert":
         policy = expert(spec.name)
     act = as_policy(policy, real.action_space, seed=seed)
     rows: list[tuple[float, float, int, int, str]] = []
     try:
         for i in tqdm(range(episodes), desc=f"paired episodes ({spec.name})", disable=not progress):
-            obs0, _ = real.reset(seed=seed + i)
+            obs0, options = _start(real, seed + i, k)
             real_ret, real_len = _play(real, act, obs0, limit)
-            obs, _ = dream.reset(seed=seed + i, options={"obs": obs0})
+            obs, _ = dream.reset(seed=seed + i, options=options)
             dream_ret, dream_len, end = 0.0, 0, "time_limit"
             while True:
                 obs, r, term, trunc, info = dream.step(act(obs))
@@ -113,6 +122,27 @@ def paired_episodes(
         dream_lengths=np.asarray(cols[3], dtype=np.int64),
         dream_end=list(cols[4]),
     )
+
+
+def _start(real: Any, seed: int, k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Reset the ground truth (and play ``k - 1`` seeded random burn-in actions); the dream's reset options."""
+    rng = np.random.default_rng(seed)
+    low, high = real.action_space.low, real.action_space.high
+    for attempt in range(100):
+        obs, _ = real.reset(seed=seed + 1_000_003 * attempt)
+        observations, actions, ended = [obs], [], False
+        for _ in range(k - 1):
+            actions.append(rng.uniform(low, high))
+            obs, _, terminated, truncated, _ = real.step(actions[-1])
+            observations.append(obs)
+            ended = terminated or truncated
+            if ended:
+                break
+        if not ended:
+            if k == 1:
+                return obs, {"obs": obs}
+            return obs, {"obs": np.stack(observations), "actions": np.stack(actions)}
+    raise RuntimeError(f"100 ground-truth episodes ended within the {k - 1} burn-in steps")
 
 
 def _play(env: Any, act: Any, obs: np.ndarray, limit: int) -> tuple[float, int]:

@@ -156,3 +156,12 @@ def test_sb3_ppo_cnn_policy_trains_on_pixel_latent_dream(reacher_pixels):
     obs = venv.reset()
     action, _ = agent.predict(obs, deterministic=True)
     assert action.shape == (2, 2) and np.isfinite(action).all()
+
+
+def test_paired_episodes_with_a_burn_in_pixel_model(reacher_pixels):
+    from neural_gym.evaluate import paired_episodes
+
+    k = reacher_pixels.context_length
+    out = paired_episodes("Reacher", "random", checkpoint=reacher_pixels, episodes=2, seed=0, progress=False)
+    assert (out.real_lengths == 50 - (k - 1)).all() and (out.dream_lengths <= 50 - (k - 1)).all()
+    assert np.isfinite(out.real_returns).all() and np.isfinite(out.dream_returns).all()
