@@ -34,10 +34,10 @@ from tqdm.auto import tqdm
 from world_models.base import Calibration
 from world_models.device import resolve_device
 from world_models.ensemble.model import EnsembleConfig, EnsembleModel
+from world_models.training import calibration_from_values, summary_writer
 from world_models.uncertainty import MEASURES
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
-HELDOUT_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999)
 #: A member counts as improving (resetting ``patience``) when its held-out MSE drops by more than this fraction.
 MIN_RELATIVE_IMPROVEMENT = 0.01
 #: Termination logit written into the head when the data holds no terminal transition (sigmoid ≈ 2e-9).
@@ -217,7 +217,7 @@ def train_ensemble(
     params = dict(model.named_parameters())
     best_params = {name: p.detach().clone() for name, p in params.items()}  # every tensor is [E, ...]
     best_mse = torch.full((E,), math.inf, device=dev)
-    writer = _summary_writer(tensorboard_dir)
+    writer = summary_writer(tensorboard_dir, "tensorboard_dir")
     report_loss: list[float] = []
     report_mse: list[list[float]] = []
     epochs_without_improvement = 0
@@ -459,28 +459,6 @@ def _calibrate(
         pred = model.step(o, a)
         for m in MEASURES:
             values[m].append(pred.uncertainty[m].double().cpu().numpy())
-    thresholds: dict[str, float] = {}
-    heldout: dict[str, dict[str, float]] = {}
-    for m in MEASURES:
-        v = np.concatenate(values[m])
-        thresholds[m] = float(np.quantile(v, quantile)) * scale
-        heldout[m] = {str(q): float(np.quantile(v, q)) for q in HELDOUT_QUANTILES} | {"max": float(v.max())}
-    return Calibration(
-        measure=measure,
-        thresholds=thresholds,
-        quantile=quantile,
-        scale=scale,
-        heldout_quantiles=heldout,
-        heldout_size=len(obs),
+    return calibration_from_values(
+        {m: np.concatenate(values[m]) for m in MEASURES}, measure=measure, quantile=quantile, scale=scale
     )
-
-
-def _summary_writer(log_dir: str | None) -> Any:
-    """A TensorBoard ``SummaryWriter`` for ``log_dir`` (imported only when asked for), or ``None``."""
-    if log_dir is None:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as err:  # pragma: no cover - tensorboard is a dependency, but may be missing in slim installs
-        raise ImportError("tensorboard_dir needs the tensorboard package: pip install tensorboard") from err
-    return SummaryWriter(log_dir=log_dir)

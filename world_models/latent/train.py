@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 from collections.abc import Mapping, Sequence
@@ -40,9 +39,16 @@ from world_models.latent.data import Batch, WindowSampler, as_sequences
 from world_models.latent.model import LATENT_MEASURES, NEVER_TERMINATES_LOGIT, LatentModel
 from world_models.latent.networks import frames_to_unit, symlog
 from world_models.latent.rssm import LatentState, kl_loss
+from world_models.training import (
+    calibration_from_values,
+    masked_mean,
+    psnr_from_mse,
+    spearman,
+    store_start_contexts,
+    summary_writer,
+)
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
-HELDOUT_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999)
 #: Start contexts kept in the checkpoint for ``start="dataset"``.
 MAX_START_CONTEXTS = {"vector": 256, "pixels": 32}
 _EVAL_BATCH = 64
@@ -216,7 +222,7 @@ def train_latent(
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-8)
     latent_gen = torch.Generator(device=dev).manual_seed(seed + 1)
-    writer = _summary_writer(log_dir)
+    writer = summary_writer(log_dir)
     losses: list[float] = []
     block: dict[str, float] = {}
     terms: dict[str, float] = {}
@@ -254,10 +260,12 @@ def train_latent(
 
     # ---------------------------------------------------------------- held-out evaluation and calibration
     figures = _evaluate(model, hold_windows, train_eps, seq_len=seq_len, horizon=open_loop_horizon)
-    values, spearman = _one_step_disagreement(model, hold_windows, seq_len=seq_len)
-    calibration = _calibration(values, measure=measure, quantile=calibration_quantile, scale=calibration_scale)
+    values, correlations = _one_step_disagreement(model, hold_windows, seq_len=seq_len)
+    calibration = calibration_from_values(
+        values, measure=measure, quantile=calibration_quantile, scale=calibration_scale
+    )
     model.spec.calibration = calibration
-    _store_start_contexts(model, train_eps, rng)
+    store_start_contexts(model, train_eps, rng, MAX_START_CONTEXTS[model.config.obs_kind])
     wall_time = time.perf_counter() - t_start
     report = LatentTrainReport(
         steps=steps,
@@ -268,7 +276,7 @@ def train_latent(
         n_train_episodes=len(train_eps),
         n_heldout_episodes=len(hold_eps),
         calibration=calibration,
-        heldout_uncertainty_spearman=spearman,
+        heldout_uncertainty_spearman=correlations,
         **figures,
     )
     if writer is not None:
@@ -301,10 +309,6 @@ def train_latent(
 
 
 # ---------------------------------------------------------------------------------------------------------- loss
-def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
-
-
 def _targets(model: LatentModel, obs: torch.Tensor) -> torch.Tensor:
     """Decoder targets ``[N, ...]`` in model units from raw observations ``[N, *obs_shape]``."""
     return frames_to_unit(obs) if model.pixels else model.encoder.normalize(obs)  # type: ignore[operator]
@@ -335,24 +339,19 @@ def _loss(
     )
     trans = batch.mask.clone()
     trans[:, 0] = 0.0  # the first observation of a window has no transition into it
-    loss = _masked_mean(decoder, batch.mask) + _masked_mean(reward + cont + kl.view(B, L), trans)
+    loss = masked_mean(decoder, batch.mask) + masked_mean(reward + cont + kl.view(B, L), trans)
     parts = {
-        "decoder": _masked_mean(decoder, batch.mask).detach(),
-        "reward": _masked_mean(reward, trans).detach(),
-        "continue": _masked_mean(cont, trans).detach(),
-        "kl": _masked_mean(kl.view(B, L), trans).detach(),
-        "dyn_kl": _masked_mean(dyn_kl.view(B, L), trans),
-        "rep_kl": _masked_mean(rep_kl.view(B, L), trans),
+        "decoder": masked_mean(decoder, batch.mask).detach(),
+        "reward": masked_mean(reward, trans).detach(),
+        "continue": masked_mean(cont, trans).detach(),
+        "kl": masked_mean(kl.view(B, L), trans).detach(),
+        "dyn_kl": masked_mean(dyn_kl.view(B, L), trans),
+        "rep_kl": masked_mean(rep_kl.view(B, L), trans),
     }
     return loss, parts
 
 
 # ---------------------------------------------------------------------------------------------------------- evaluation
-def _psnr(mse: float) -> float:
-    """PSNR in dB of an MSE in ``[0, 1]`` pixel units."""
-    return float(10.0 * math.log10(1.0 / max(mse, 1e-12)))
-
-
 def _unit_mse(model: LatentModel, pred_units: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
     """Per-row MSE ``[N]`` between decoder output and raw observations, in report units (std or [0, 1] pixels)."""
     return (pred_units - _targets(model, obs)).square().flatten(1).mean(-1)
@@ -412,9 +411,9 @@ def _evaluate(
     figures["heldout_openloop_mse"] = (err / n).tolist()
     figures["heldout_copy_last_mse"] = (copy_err / n).tolist()
     if model.pixels:
-        figures["heldout_recon_psnr"] = _psnr(figures["heldout_recon_mse"])
-        figures["heldout_mean_baseline_psnr"] = _psnr(figures["heldout_mean_baseline_mse"])
-        figures["heldout_openloop_psnr"] = [_psnr(v) for v in figures["heldout_openloop_mse"]]
+        figures["heldout_recon_psnr"] = psnr_from_mse(figures["heldout_recon_mse"])
+        figures["heldout_mean_baseline_psnr"] = psnr_from_mse(figures["heldout_mean_baseline_mse"])
+        figures["heldout_openloop_psnr"] = [psnr_from_mse(v) for v in figures["heldout_openloop_mse"]]
     return figures
 
 
@@ -451,51 +450,7 @@ def _one_step_disagreement(
         )
     out = {m: np.concatenate(v) for m, v in values.items()}
     err = np.concatenate(errors)
-    return out, {m: _spearman(v, err) for m, v in out.items()}
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (ties broken by order; NaN when either side is constant)."""
-    if len(a) < 2:
-        return float("nan")
-    ra = np.argsort(np.argsort(a)).astype(np.float64)
-    rb = np.argsort(np.argsort(b)).astype(np.float64)
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def _calibration(values: dict[str, np.ndarray], *, measure: str, quantile: float, scale: float) -> Calibration:
-    """Thresholds from the held-out one-step disagreement values."""
-    thresholds: dict[str, float] = {}
-    heldout: dict[str, dict[str, float]] = {}
-    for m, v in values.items():
-        thresholds[m] = float(np.quantile(v, quantile)) * scale
-        heldout[m] = {str(q): float(np.quantile(v, q)) for q in HELDOUT_QUANTILES} | {"max": float(v.max())}
-    return Calibration(
-        measure=measure,
-        thresholds=thresholds,
-        quantile=quantile,
-        scale=scale,
-        heldout_quantiles=heldout,
-        heldout_size=len(values[measure]),
-    )
-
-
-def _store_start_contexts(model: LatentModel, train_eps: Sequence[Any], rng: np.random.Generator) -> None:
-    """Keep up to :data:`MAX_START_CONTEXTS` real ``k``-step contexts from the training episodes."""
-    k = model.context_length
-    cap = MAX_START_CONTEXTS[model.config.obs_kind]
-    candidates = [(i, s) for i, ep in enumerate(train_eps) for s in range(len(ep.observations) - k + 1)]
-    if not candidates:
-        return
-    pick = rng.choice(len(candidates), size=min(cap, len(candidates)), replace=False)
-    obs, act = [], []
-    for j in np.sort(pick):
-        i, s = candidates[j]
-        obs.append(train_eps[i].observations[s : s + k])
-        act.append(train_eps[i].actions[s : s + k - 1])
-    model.set_start_contexts(np.stack(obs), np.stack(act).reshape(len(obs), k - 1, model.action_dim))
+    return out, {m: spearman(v, err) for m, v in out.items()}
 
 
 def _check_args(**kw: Any) -> None:
@@ -514,14 +469,3 @@ def _check_args(**kw: Any) -> None:
         raise ValueError(f"calibration_scale must be > 0, got {kw['calibration_scale']}")
     if kw["measure"] not in LATENT_MEASURES:
         raise ValueError(f"measure must be one of {LATENT_MEASURES}, got {kw['measure']!r}")
-
-
-def _summary_writer(log_dir: str | None) -> Any:
-    """A TensorBoard ``SummaryWriter`` for ``log_dir`` (imported only when asked for), or ``None``."""
-    if log_dir is None:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as err:  # pragma: no cover - tensorboard is a dependency, but may be missing in slim installs
-        raise ImportError("log_dir needs the tensorboard package: pip install tensorboard") from err
-    return SummaryWriter(log_dir=log_dir)

@@ -43,12 +43,19 @@ from tqdm.auto import tqdm
 from world_models.base import Calibration
 from world_models.device import resolve_device
 from world_models.latent.data import Batch, SequenceData, WindowSampler, as_sequences
+from world_models.training import (
+    calibration_from_values,
+    masked_mean,
+    psnr_from_mse,
+    spearman,
+    store_start_contexts,
+    summary_writer,
+)
 from world_models.video import edm
 from world_models.video.config import VideoConfig, preset
 from world_models.video.model import NEVER_TERMINATES_LOGIT, VIDEO_MEASURES, VideoModel, VideoState, frames_to_model
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
-HELDOUT_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999)
 #: Open-loop horizons reported (those the held-out episodes reach).
 OPEN_LOOP_HORIZONS: tuple[int, ...] = (1, 5, 10, 25)
 #: Start contexts kept in the checkpoint for ``start="dataset"``.
@@ -260,7 +267,7 @@ def train_video(
     noise_gen = torch.Generator(device=dev).manual_seed(seed + 1)
     params = list(model.parameters())
     ema_params = [p.detach().clone() for p in params] if ema > 0 else []
-    writer = _summary_writer(log_dir)
+    writer = summary_writer(log_dir)
     losses: list[float] = []
     block: dict[str, float] = {}
     terms: dict[str, float] = {}
@@ -311,12 +318,14 @@ def train_video(
     eval_rng = np.random.default_rng(seed + 2)
     hold_windows = WindowSampler(hold_eps, mid, dev)
     hold_state_windows = WindowSampler(hold_states, mid, dev) if hold_states else None
-    onestep, values, spearman = _one_step(model, hold_windows, eval_windows, eval_rng, seed)
+    onestep, values, correlations = _one_step(model, hold_windows, eval_windows, eval_rng, seed)
     openloop = _open_loop(model, hold_windows, hold_state_windows, openloop_windows, eval_rng, seed)
     probe = _probe_error(model, hold_eps, hold_states) if hold_states else None
-    calibration = _calibration(values, measure=measure, quantile=calibration_quantile, scale=calibration_scale)
+    calibration = calibration_from_values(
+        values, measure=measure, quantile=calibration_quantile, scale=calibration_scale
+    )
     model.spec.calibration = calibration
-    _store_start_contexts(model, train_eps, rng)
+    store_start_contexts(model, train_eps, rng, MAX_START_CONTEXTS)
     wall_time = time.perf_counter() - t_start
     report = VideoTrainReport(
         steps=steps,
@@ -328,7 +337,7 @@ def train_video(
         n_heldout_episodes=len(hold_eps),
         calibration=calibration,
         heldout_probe_nrmse=probe,
-        heldout_uncertainty_spearman=spearman,
+        heldout_uncertainty_spearman=correlations,
         **onestep,
         **openloop,
     )
@@ -446,10 +455,6 @@ def _target_std(episodes: Sequence[SequenceData], config: VideoConfig, rng: np.r
 
 
 # ---------------------------------------------------------------------------------------------------------- loss
-def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
-
-
 def _loss(
     model: VideoModel,
     batch: Batch,
@@ -486,23 +491,18 @@ def _loss(
         truth = torch.cat([states.obs[:, k - 1], states.obs[:, k]], dim=0)  # (2B, O)
         err = (model.probe(frames) - (truth - model.state_mean) / model.state_std).square().mean(-1)  # (2B,)
         probe = 0.5 * (err[:B] + err[B:])
-    loss = _masked_mean(generator_loss + dynamics + reward + cont + probe, mask)
+    loss = masked_mean(generator_loss + dynamics + reward + cont + probe, mask)
     parts = {
-        "generator": _masked_mean(generator_loss, mask).detach(),
-        "dynamics": _masked_mean(dynamics, mask).detach(),
-        "reward": _masked_mean(reward, mask).detach(),
-        "continue": _masked_mean(cont, mask).detach(),
-        "probe": _masked_mean(probe, mask).detach(),
+        "generator": masked_mean(generator_loss, mask).detach(),
+        "dynamics": masked_mean(dynamics, mask).detach(),
+        "reward": masked_mean(reward, mask).detach(),
+        "continue": masked_mean(cont, mask).detach(),
+        "probe": masked_mean(probe, mask).detach(),
     }
     return loss, parts
 
 
 # ---------------------------------------------------------------------------------------------------------- evaluation
-def _psnr(mse: float) -> float:
-    """PSNR in dB of an MSE in ``[0, 1]`` pixel units."""
-    return float(10.0 * math.log10(1.0 / max(mse, 1e-12)))
-
-
 def _frame_mse(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """Per-row MSE ``[N]`` in ``[0, 1]`` units of frames ``[N, 3, H, W]`` in ``[-1, 1]``."""
     return ((pred - truth) / 2.0).square().flatten(1).mean(-1)
@@ -554,12 +554,12 @@ def _one_step(
         "heldout_onestep_mse": float(e.mean()),
         "heldout_copy_last_mse": float(c.mean()),
         "heldout_shuffled_mse": float(s.mean()),
-        "heldout_onestep_psnr": _psnr(float(e.mean())),
-        "heldout_copy_last_psnr": _psnr(float(c.mean())),
-        "heldout_shuffled_psnr": _psnr(float(s.mean())),
+        "heldout_onestep_psnr": psnr_from_mse(float(e.mean())),
+        "heldout_copy_last_psnr": psnr_from_mse(float(c.mean())),
+        "heldout_shuffled_psnr": psnr_from_mse(float(s.mean())),
         "heldout_onestep_windows": int(len(e)),
     }
-    return figures, out, {m: _spearman(v, e) for m, v in out.items()}
+    return figures, out, {m: spearman(v, e) for m, v in out.items()}
 
 
 @torch.no_grad()
@@ -604,8 +604,8 @@ def _open_loop(
     cols = [h - 1 for h in hs]
     out: dict[str, Any] = {
         "openloop_horizons": hs,
-        "heldout_openloop_psnr": [_psnr(err[c] / n) for c in cols],
-        "heldout_openloop_copy_last_psnr": [_psnr(copy[c] / n) for c in cols],
+        "heldout_openloop_psnr": [psnr_from_mse(err[c] / n) for c in cols],
+        "heldout_openloop_copy_last_psnr": [psnr_from_mse(copy[c] / n) for c in cols],
         "heldout_openloop_windows": int(len(eps)),
     }
     if hold_states is not None and model.probe is not None and len(eps):
@@ -631,47 +631,6 @@ def _probe_error(
     return total / max(len(frames), 1)
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (ties broken by order; NaN when either side is constant)."""
-    if len(a) < 2 or a.std() == 0 or b.std() == 0:
-        return float("nan")
-    ra = np.argsort(np.argsort(a)).astype(np.float64)
-    rb = np.argsort(np.argsort(b)).astype(np.float64)
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def _calibration(values: dict[str, np.ndarray], *, measure: str, quantile: float, scale: float) -> Calibration:
-    """Thresholds from the held-out one-step disagreement values (as the ensemble and latent families)."""
-    thresholds: dict[str, float] = {}
-    heldout: dict[str, dict[str, float]] = {}
-    for m, v in values.items():
-        thresholds[m] = float(np.quantile(v, quantile)) * scale
-        heldout[m] = {str(q): float(np.quantile(v, q)) for q in HELDOUT_QUANTILES} | {"max": float(v.max())}
-    return Calibration(
-        measure=measure,
-        thresholds=thresholds,
-        quantile=quantile,
-        scale=scale,
-        heldout_quantiles=heldout,
-        heldout_size=len(values[measure]),
-    )
-
-
-def _store_start_contexts(model: VideoModel, train_eps: Sequence[SequenceData], rng: np.random.Generator) -> None:
-    """Keep up to :data:`MAX_START_CONTEXTS` real ``k``-frame contexts from the training episodes."""
-    k = model.context_length
-    candidates = [(i, s) for i, ep in enumerate(train_eps) for s in range(len(ep.observations) - k + 1)]
-    if not candidates:
-        return
-    pick = rng.choice(len(candidates), size=min(MAX_START_CONTEXTS, len(candidates)), replace=False)
-    obs, act = [], []
-    for j in np.sort(pick):
-        i, s = candidates[j]
-        obs.append(train_eps[i].observations[s : s + k])
-        act.append(train_eps[i].actions[s : s + k - 1])
-    model.set_start_contexts(np.stack(obs), np.stack(act).reshape(len(obs), k - 1, model.action_dim))
-
-
 def _check_args(**kw: Any) -> None:
     for name in ("steps", "batch_size", "eval_windows", "openloop_windows", "log_every"):
         if int(kw[name]) < 1:
@@ -688,14 +647,3 @@ def _check_args(**kw: Any) -> None:
         raise ValueError(f"calibration_scale must be > 0, got {kw['calibration_scale']}")
     if kw["measure"] not in VIDEO_MEASURES:
         raise ValueError(f"measure must be one of {VIDEO_MEASURES}, got {kw['measure']!r}")
-
-
-def _summary_writer(log_dir: str | None) -> Any:
-    """A TensorBoard ``SummaryWriter`` for ``log_dir`` (imported only when asked for), or ``None``."""
-    if log_dir is None:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as err:  # pragma: no cover - tensorboard is a dependency, but may be missing in slim installs
-        raise ImportError("log_dir needs the tensorboard package: pip install tensorboard") from err
-    return SummaryWriter(log_dir=log_dir)
