@@ -227,14 +227,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from .train import train_world_model
 
-        if args.family == "video":
+        if args.family in ("latent", "video"):
+            conv = [f"conv_depth={args.conv_depth}"] if args.conv_depth else []
+            extra = {"obs": args.obs, "seq_len": args.seq_len} if args.family == "latent" else {}
             model, report, path = train_world_model(
                 args.task,
                 args.dataset_id,
                 args.out,
-                family="video",
+                family=args.family,
                 preset=args.preset,
-                overrides=_overrides(parser, args.overrides),
+                overrides=_overrides(parser, args.overrides + conv),
                 steps=args.steps,
                 batch_size=args.batch_size if args.batch_size != 256 else 16,
                 lr=args.lr,
@@ -243,39 +245,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=not args.quiet,
                 log_dir=args.tensorboard,
                 command=shlex.join(["neural-gym", *argv]),
+                **extra,
             )
+            if args.family == "video":
+                figures = (
+                    f"held-out one-step PSNR {report.heldout_onestep_psnr:.2f} dB "
+                    f"(copy-last {report.heldout_copy_last_psnr:.2f} dB)"
+                )
+            else:
+                figures = (
+                    f"held-out reconstruction MSE {report.heldout_recon_mse:.4f} "
+                    f"(mean baseline {report.heldout_mean_baseline_mse:.4f})"
+                )
             cal = model.spec.calibration
             print(
-                f"wrote {path}: {report.steps} steps in {report.wall_time_s:.0f} s, held-out one-step PSNR "
-                f"{report.heldout_onestep_psnr:.2f} dB (copy-last {report.heldout_copy_last_psnr:.2f} dB), "
-                f"{cal.measure} threshold {cal.threshold:.4f}"
-            )
-            return 0
-        if args.family == "latent":
-            model, report, path = train_world_model(
-                args.task,
-                args.dataset_id,
-                args.out,
-                family="latent",
-                obs=args.obs,
-                preset=args.preset,
-                overrides=_overrides(
-                    parser, args.overrides + ([f"conv_depth={args.conv_depth}"] if args.conv_depth else [])
-                ),
-                steps=args.steps,
-                seq_len=args.seq_len,
-                batch_size=args.batch_size if args.batch_size != 256 else 16,
-                lr=args.lr,
-                seed=args.seed,
-                device=args.device,
-                progress=not args.quiet,
-                log_dir=args.tensorboard,
-                command=shlex.join(["neural-gym", *argv]),
-            )
-            cal = model.spec.calibration
-            print(
-                f"wrote {path}: {report.steps} steps in {report.wall_time_s:.0f} s, held-out reconstruction MSE "
-                f"{report.heldout_recon_mse:.4f} (mean baseline {report.heldout_mean_baseline_mse:.4f}), "
+                f"wrote {path}: {report.steps} steps in {report.wall_time_s:.0f} s, {figures}, "
                 f"{cal.measure} threshold {cal.threshold:.4f}"
             )
             return 0
