@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from world_models.base import ModelSpec, Prediction, WorldModel
+from world_models.base import Prediction
+from world_models.context_model import HeadEnsembleModel
 from world_models.latent.config import LatentConfig, preset
 from world_models.latent.networks import (
     ContinueHead,
@@ -67,7 +68,7 @@ LATENT_MEASURES: tuple[str, ...] = ("latent_std", "ensemble_std", "pairwise_max"
 NEVER_TERMINATES_LOGIT = 20.0
 
 
-class LatentModel(WorldModel):
+class LatentModel(HeadEnsembleModel):
     """Dreamer-style RSSM world model with an ensemble of prior heads.
 
     Args:
@@ -86,6 +87,13 @@ class LatentModel(WorldModel):
     ``[n, k - 1, A]``: real start contexts for ``start="dataset"`` (``n`` may be 0).
     """
 
+    family = "latent"
+    config_class = LatentConfig
+    head_name = "prior head"
+    default_measure = "latent_std"
+
+    config: LatentConfig
+
     def __init__(
         self,
         *,
@@ -98,7 +106,6 @@ class LatentModel(WorldModel):
         config: LatentConfig | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__()
         config = preset("small") if config is None else config
         config.validate()
         obs_shape = tuple(int(s) for s in obs_shape)
@@ -112,46 +119,25 @@ class LatentModel(WorldModel):
                     f"obs_kind='pixels' with image_size={config.image_size} needs obs_shape {expected} "
                     f"(channels-last), got {obs_shape}"
                 )
-        action_low = [float(v) for v in action_low]
-        action_high = [float(v) for v in action_high]
-        if action_dim < 1 or len(action_low) != action_dim or len(action_high) != action_dim:
-            raise ValueError(
-                f"action_low and action_high need action_dim={action_dim} (>= 1) values each, got "
-                f"{len(action_low)} and {len(action_high)}"
-            )
-        if not all(lo < hi for lo, hi in zip(action_low, action_high, strict=True)):
-            raise ValueError(f"action_low must be below action_high, got {action_low} and {action_high}")
-        self.config = config
-        self.obs_shape = obs_shape
-        self.action_dim = int(action_dim)
+        super().__init__(
+            task=task,
+            task_env_id=task_env_id,
+            obs_shape=obs_shape,
+            action_dim=action_dim,
+            action_low=action_low,
+            action_high=action_high,
+            config=config,
+        )
         self.pixels = config.obs_kind == "pixels"
-        k = config.burn_in
 
         # nn.Linear/Conv2d draw default weights from the global RNG when built; fork it so the caller's global state is
         # untouched. Every such weight is then overwritten from the private generator (networks.init_weights).
         with torch.random.fork_rng(devices=[]):
             self._build(config, obs_shape, torch.Generator().manual_seed(int(seed)))
 
-        self.register_buffer("action_low", torch.tensor(action_low))
-        self.register_buffer("action_high", torch.tensor(action_high))
         if self.pixels:  # training mean frame in [-0.5, 0.5] units, channels-first (see set_normalization)
             self.register_buffer("frame_mean", torch.zeros(3, config.image_size, config.image_size))
-        self.register_buffer("start_obs", torch.zeros(0, k, *obs_shape, dtype=torch.uint8 if self.pixels else None))
-        self.register_buffer("start_actions", torch.zeros(0, k - 1, self.action_dim))
-
-        self.spec = ModelSpec(
-            family="latent",
-            task=task,
-            task_env_id=task_env_id,
-            obs_shape=obs_shape,
-            action_dim=self.action_dim,
-            action_low=action_low,
-            action_high=action_high,
-            ensemble_size=config.num_heads,
-            elites=list(range(config.num_heads)),
-            config=config.to_dict(),
-        )
-        self.spec.calibration.measure = "latent_std"
+        self._register_start_contexts(torch.uint8 if self.pixels else None)
 
     def _build(self, config: LatentConfig, obs_shape: tuple[int, ...], generator: torch.Generator) -> None:
         """Create the networks (weights drawn from ``generator``)."""
@@ -170,30 +156,6 @@ class LatentModel(WorldModel):
         self.continue_head = ContinueHead(config.feat_size, config.hidden, config.layers, generator=generator)
 
     # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_spec(cls, spec: ModelSpec) -> LatentModel:
-        """An untrained module with the shapes ``spec`` describes, carrying ``spec`` (used by ``load_checkpoint``)."""
-        if spec.family != "latent":
-            raise ValueError(f"LatentModel.from_spec needs a spec of family 'latent', got {spec.family!r}")
-        config = LatentConfig.from_dict(spec.config)
-        if config.num_heads != spec.ensemble_size:
-            raise ValueError(
-                f"spec.ensemble_size={spec.ensemble_size} disagrees with spec.config num_heads={config.num_heads}"
-            )
-        if sorted(spec.elites) != list(range(config.num_heads)):
-            raise ValueError(f"latent models use every prior head; spec.elites must be 0..{config.num_heads - 1}")
-        model = cls(
-            task=spec.task,
-            task_env_id=spec.task_env_id,
-            obs_shape=spec.obs_shape,
-            action_dim=spec.action_dim,
-            action_low=spec.action_low,
-            action_high=spec.action_high,
-            config=config,
-        )
-        model.spec = spec
-        return model
-
     def set_normalization(self, observations: np.ndarray | torch.Tensor) -> None:
         """Set the observation statistics from training data.
 
@@ -224,35 +186,6 @@ class LatentModel(WorldModel):
             enc.obs_mean.copy_(x.mean(dim=0).to(enc.obs_mean.dtype))
             enc.obs_std.copy_(std.to(enc.obs_std.dtype))
 
-    def set_start_contexts(self, observations: np.ndarray | torch.Tensor, actions: np.ndarray | torch.Tensor) -> None:
-        """Store real start contexts ``[n, k, *obs_shape]`` and ``[n, k - 1, A]`` for ``start="dataset"``."""
-        k = self.context_length
-        obs = torch.as_tensor(np.asarray(observations) if not isinstance(observations, torch.Tensor) else observations)
-        act = torch.as_tensor(np.asarray(actions) if not isinstance(actions, torch.Tensor) else actions)
-        if obs.ndim != 2 + len(self.obs_shape) or tuple(obs.shape[1:]) != (k, *self.obs_shape):
-            raise ValueError(f"start observations must have shape [n, {k}, *{self.obs_shape}], got {tuple(obs.shape)}")
-        if tuple(act.shape) != (obs.shape[0], k - 1, self.action_dim):
-            raise ValueError(
-                f"start actions must have shape [{obs.shape[0]}, {k - 1}, {self.action_dim}], got {tuple(act.shape)}"
-            )
-        dev = self.action_low.device
-        self.start_obs = obs.to(device=dev, dtype=self.start_obs.dtype).clone()
-        self.start_actions = act.to(device=dev, dtype=torch.float32).clone()
-
-    @property
-    def start_states(self) -> torch.Tensor:
-        """``[n, *obs_shape]`` newest observation of each stored start context (``start_obs[:, -1]``)."""
-        return self.start_obs[:, -1]
-
-    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
-        # The start buffers hold however many contexts the trainer kept: take the checkpoint's row count.
-        for name in ("start_obs", "start_actions"):
-            incoming = state_dict.get(prefix + name)
-            current = getattr(self, name)
-            if isinstance(incoming, torch.Tensor) and incoming.shape[1:] == current.shape[1:]:
-                setattr(self, name, torch.empty_like(incoming, dtype=current.dtype, device=current.device))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     # ------------------------------------------------------------------ pieces (used by training too)
     @property
     def context_length(self) -> int:
@@ -263,10 +196,6 @@ class LatentModel(WorldModel):
     def obs_std(self) -> torch.Tensor | None:
         """``[O]`` std of the training observations for vector models; ``None`` for frames."""
         return None if self.pixels else self.encoder.obs_std  # type: ignore[return-value]
-
-    def scale_action(self, action: torch.Tensor) -> torch.Tensor:
-        """Raw ``[..., A]`` actions → ``[-1, 1]`` by the action bounds."""
-        return 2.0 * (action - self.action_low) / (self.action_high - self.action_low) - 1.0
 
     def embed(self, obs: torch.Tensor) -> torch.Tensor:
         """``[N, *obs_shape]`` raw observations → ``[N, X]`` encoder output."""
@@ -325,23 +254,8 @@ class LatentModel(WorldModel):
         expected = f"[{names}, {', '.join(map(str, self.obs_shape))}]"
         if self.pixels:
             H = self.config.image_size
-            form = f"channels-last frames {expected} (uint8, or float in [0, 255])"
-            if t.ndim != len(lead) + 3:
-                raise ValueError(f"{what} must be {form}, got shape {tuple(t.shape)}")
-            if tuple(t.shape[-3:]) != self.obs_shape:
-                hint = " (channels-first? move the channel axis last)" if t.shape[-3] == 3 else ""
-                raise ValueError(
-                    f"{what} must be {H}x{H}x3 {form}, got frames of size {tuple(t.shape[-3:])}{hint}; "
-                    f"render at width={H}, height={H}"
-                )
-            if t.dtype != torch.uint8:
-                if not t.is_floating_point():
-                    raise ValueError(f"{what} must be uint8 or float in [0, 255], got dtype {t.dtype}")
-                if t.numel() and not (torch.isfinite(t).all() and t.min() >= 0 and t.max() <= 255):
-                    raise ValueError(
-                        f"{what} as float ({t.dtype}) must lie in [0, 255] (not [0, 1] or normalized), "
-                        f"got range [{float(t.min()):.3g}, {float(t.max()):.3g}]"
-                    )
+            self._check_frame_shape(t, lead, what, size_prefix=f"{H}x{H}x3 ")
+            self._check_frame_values(t, what)
         else:
             if t.ndim != len(lead) + 1 or t.shape[-1] != self.obs_shape[0]:
                 raise ValueError(f"{what} must have shape {expected}, got {tuple(t.shape)}")
@@ -354,16 +268,6 @@ class LatentModel(WorldModel):
                 raise ValueError(f"{what} must have shape {expected}, got {tuple(t.shape)}")
         dev = self.action_low.device
         return t.to(device=dev) if (self.pixels and t.dtype == torch.uint8) else t.to(device=dev, dtype=torch.float32)
-
-    def _check_actions(self, x: Any, lead: tuple[int, ...], what: str = "action") -> torch.Tensor:
-        t = torch.as_tensor(x, device=self.action_low.device)
-        expected = (*lead, self.action_dim)
-        if tuple(t.shape) != expected:
-            raise ValueError(f"{what} must have shape {list(expected)} (A = action_dim), got {tuple(t.shape)}")
-        t = t.to(torch.float32)
-        if t.numel() and not torch.isfinite(t).all():
-            raise ValueError(f"{what} must be finite")
-        return t
 
     # ------------------------------------------------------------------ WorldModel protocol
     @torch.no_grad()

@@ -50,7 +50,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from world_models.base import ModelSpec, Prediction, WorldModel
+from world_models.base import Prediction
+from world_models.context_model import HeadEnsembleModel
 from world_models.uncertainty import ensemble_std
 from world_models.video import edm
 from world_models.video.config import VideoConfig, preset
@@ -93,7 +94,7 @@ def model_to_frames(x: torch.Tensor) -> torch.Tensor:
     return ((x.clamp(-1.0, 1.0) + 1.0) * 127.5).movedim(-3, -1)
 
 
-class VideoModel(WorldModel):
+class VideoModel(HeadEnsembleModel):
     """Pixel-space action-conditioned few-step denoiser with an ensemble of light dynamics heads.
 
     Args:
@@ -112,14 +113,17 @@ class VideoModel(WorldModel):
     contexts for ``start="dataset"`` (``n`` may be 0).
     """
 
-    action_low: torch.Tensor
-    action_high: torch.Tensor
+    family = "video"
+    config_class = VideoConfig
+    head_name = "dynamics head"
+    obs_name = "frames"
+    default_measure = "ensemble_std"
+
+    config: VideoConfig
     reward_mean: torch.Tensor
     reward_std: torch.Tensor
     state_mean: torch.Tensor
     state_std: torch.Tensor
-    start_obs: torch.Tensor
-    start_actions: torch.Tensor
 
     def __init__(
         self,
@@ -133,7 +137,6 @@ class VideoModel(WorldModel):
         config: VideoConfig | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__()
         config = preset("small") if config is None else config
         config.validate()
         obs_shape = tuple(int(s) for s in obs_shape)
@@ -143,19 +146,16 @@ class VideoModel(WorldModel):
                 f"a video model with image_size={config.image_size} needs obs_shape {expected} (channels-last), "
                 f"got {obs_shape}"
             )
-        action_low = [float(v) for v in action_low]
-        action_high = [float(v) for v in action_high]
-        if action_dim < 1 or len(action_low) != action_dim or len(action_high) != action_dim:
-            raise ValueError(
-                f"action_low and action_high need action_dim={action_dim} (>= 1) values each, got "
-                f"{len(action_low)} and {len(action_high)}"
-            )
-        if not all(lo < hi for lo, hi in zip(action_low, action_high, strict=True)):
-            raise ValueError(f"action_low must be below action_high, got {action_low} and {action_high}")
-        self.config = config
-        self.obs_shape = obs_shape
-        self.action_dim = int(action_dim)
-        k, n_state = config.context_frames, config.state_dim if config.has_probe else 0
+        super().__init__(
+            task=task,
+            task_env_id=task_env_id,
+            obs_shape=obs_shape,
+            action_dim=action_dim,
+            action_low=action_low,
+            action_high=action_high,
+            config=config,
+        )
+        n_state = config.state_dim if config.has_probe else 0
         self.sigmas: torch.Tensor = edm.karras_sigmas(
             config.sampling_steps, config.sigma_min, config.sigma_max, config.rho
         )  # (N + 1,) float64, not a buffer: a function of the config
@@ -165,28 +165,11 @@ class VideoModel(WorldModel):
         with torch.random.fork_rng(devices=[]):
             self._build(config, torch.Generator().manual_seed(int(seed)))
 
-        self.register_buffer("action_low", torch.tensor(action_low))
-        self.register_buffer("action_high", torch.tensor(action_high))
         self.register_buffer("reward_mean", torch.zeros(()))
         self.register_buffer("reward_std", torch.ones(()))
         self.register_buffer("state_mean", torch.zeros(n_state))
         self.register_buffer("state_std", torch.ones(n_state))
-        self.register_buffer("start_obs", torch.zeros(0, k, *obs_shape, dtype=torch.uint8))
-        self.register_buffer("start_actions", torch.zeros(0, k - 1, self.action_dim))
-
-        self.spec = ModelSpec(
-            family="video",
-            task=task,
-            task_env_id=task_env_id,
-            obs_shape=obs_shape,
-            action_dim=self.action_dim,
-            action_low=action_low,
-            action_high=action_high,
-            ensemble_size=config.num_heads,
-            elites=list(range(config.num_heads)),
-            config=config.to_dict(),
-        )
-        self.spec.calibration.measure = "ensemble_std"
+        self._register_start_contexts(torch.uint8)
 
     def _build(self, config: VideoConfig, generator: torch.Generator) -> None:
         """Create the networks (weights drawn from ``generator``)."""
@@ -215,45 +198,6 @@ class VideoModel(WorldModel):
         )
 
     # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_spec(cls, spec: ModelSpec) -> VideoModel:
-        """An untrained module with the shapes ``spec`` describes, carrying ``spec`` (used by ``load_checkpoint``)."""
-        if spec.family != "video":
-            raise ValueError(f"VideoModel.from_spec needs a spec of family 'video', got {spec.family!r}")
-        config = VideoConfig.from_dict(spec.config)
-        if config.num_heads != spec.ensemble_size:
-            raise ValueError(
-                f"spec.ensemble_size={spec.ensemble_size} disagrees with spec.config num_heads={config.num_heads}"
-            )
-        if sorted(spec.elites) != list(range(config.num_heads)):
-            raise ValueError(f"video models use every dynamics head; spec.elites must be 0..{config.num_heads - 1}")
-        model = cls(
-            task=spec.task,
-            task_env_id=spec.task_env_id,
-            obs_shape=spec.obs_shape,
-            action_dim=spec.action_dim,
-            action_low=spec.action_low,
-            action_high=spec.action_high,
-            config=config,
-        )
-        model.spec = spec
-        return model
-
-    def set_start_contexts(self, observations: np.ndarray | torch.Tensor, actions: np.ndarray | torch.Tensor) -> None:
-        """Store real start contexts: frames ``[n, k, H, W, 3]`` (uint8) and raw actions ``[n, k - 1, A]``."""
-        k = self.context_length
-        obs = torch.as_tensor(np.asarray(observations) if not isinstance(observations, torch.Tensor) else observations)
-        act = torch.as_tensor(np.asarray(actions) if not isinstance(actions, torch.Tensor) else actions)
-        if obs.ndim != 5 or tuple(obs.shape[1:]) != (k, *self.obs_shape):
-            raise ValueError(f"start frames must have shape [n, {k}, *{self.obs_shape}], got {tuple(obs.shape)}")
-        if tuple(act.shape) != (obs.shape[0], k - 1, self.action_dim):
-            raise ValueError(
-                f"start actions must have shape [{obs.shape[0]}, {k - 1}, {self.action_dim}], got {tuple(act.shape)}"
-            )
-        dev = self.action_low.device
-        self.start_obs = obs.to(device=dev, dtype=torch.uint8).clone()
-        self.start_actions = act.to(device=dev, dtype=torch.float32).clone()
-
     def set_normalization(self, *, rewards: np.ndarray | None = None, states: np.ndarray | None = None) -> None:
         """Set the reward statistics (``[N]``) and the probe's state statistics (``[N, O]``) from training data.
 
@@ -275,20 +219,6 @@ class VideoModel(WorldModel):
                 self.state_mean.copy_(s.mean(dim=0).to(torch.float32))
                 self.state_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std).to(torch.float32))
 
-    @property
-    def start_states(self) -> torch.Tensor:
-        """``[n, H, W, 3]`` newest frame of each stored start context (``start_obs[:, -1]``)."""
-        return self.start_obs[:, -1]
-
-    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
-        # The start buffers hold however many contexts the trainer kept: take the checkpoint's row count.
-        for name in ("start_obs", "start_actions"):
-            incoming = state_dict.get(prefix + name)
-            current = getattr(self, name)
-            if isinstance(incoming, torch.Tensor) and incoming.shape[1:] == current.shape[1:]:
-                setattr(self, name, torch.empty_like(incoming, dtype=current.dtype, device=current.device))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     # ------------------------------------------------------------------ pieces (used by training too)
     @property
     def context_length(self) -> int:
@@ -299,10 +229,6 @@ class VideoModel(WorldModel):
     def has_probe(self) -> bool:
         """Whether :meth:`probe_state` is available."""
         return self.probe is not None
-
-    def scale_action(self, action: torch.Tensor) -> torch.Tensor:
-        """Raw ``[..., A]`` actions → ``[-1, 1]`` by the action bounds."""
-        return 2.0 * (action - self.action_low) / (self.action_high - self.action_low) - 1.0
 
     def proprio(self, context: torch.Tensor) -> torch.Tensor | None:
         """The generator's proprio input: the probe's normalized state estimate of the newest context frame, or
@@ -366,41 +292,12 @@ class VideoModel(WorldModel):
     def _check_frames(self, x: Any, lead: tuple[int | None, ...], what: str) -> torch.Tensor:
         """``x`` as a tensor on the model's device with shape ``[*lead, H, W, 3]`` (uint8 or float in [0, 255])."""
         t = torch.as_tensor(x)
-        S = self.config.image_size
-        names = ", ".join("B" if s is None else str(s) for s in lead)
-        form = f"channels-last frames [{names}, {S}, {S}, 3] (uint8, or float in [0, 255])"
-        if t.ndim != len(lead) + 3:
-            raise ValueError(f"{what} must be {form}, got shape {tuple(t.shape)}")
-        if tuple(t.shape[-3:]) != self.obs_shape:
-            hint = " (channels-first? move the channel axis last)" if t.shape[-3] == 3 else ""
-            raise ValueError(
-                f"{what} must be {form}, got frames of size {tuple(t.shape[-3:])}{hint}; render at width={S}, "
-                f"height={S}"
-            )
+        form = self._check_frame_shape(t, lead, what)
         for i, size in enumerate(lead):
             if size is not None and t.shape[i] != size:
                 raise ValueError(f"{what} must be {form}, got shape {tuple(t.shape)}")
-        if t.dtype != torch.uint8:
-            if not t.is_floating_point():
-                raise ValueError(f"{what} must be uint8 or float in [0, 255], got dtype {t.dtype}")
-            if t.numel() and not (torch.isfinite(t).all() and t.min() >= 0 and t.max() <= 255):
-                raise ValueError(
-                    f"{what} as float ({t.dtype}) must lie in [0, 255] (not [0, 1] or normalized), "
-                    f"got range [{float(t.min()):.3g}, {float(t.max()):.3g}]"
-                )
+        self._check_frame_values(t, what)
         return t.to(device=self.action_low.device)
-
-    def _check_actions(self, x: Any, lead: tuple[int, ...], what: str = "action") -> torch.Tensor:
-        t = torch.as_tensor(x, device=self.action_low.device)
-        expected = (*lead, self.action_dim)
-        if tuple(t.shape) != expected:
-            raise ValueError(f"{what} must have shape {list(expected)} (A = action_dim), got {tuple(t.shape)}")
-        if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64)):
-            raise ValueError(f"{what} must be real numbers, got dtype {t.dtype}")
-        t = t.to(torch.float32)
-        if t.numel() and not torch.isfinite(t).all():
-            raise ValueError(f"{what} must be finite")
-        return t
 
     def _check_state(self, state: Any) -> VideoState:
         if not isinstance(state, VideoState):
