@@ -278,16 +278,19 @@ class DreamEngine:
         with torch.inference_mode():
             pred = self.model.step(self._state, action_t, member=member, **extra)
             next_obs_t = self.model.observe(pred.state)
-        next_obs = next_obs_t.reshape(self.num_envs, *self.obs_shape).double().cpu().numpy()
+            next_obs_t = next_obs_t.reshape(self.num_envs, *self.obs_shape)
+            finite_obs = torch.isfinite(next_obs_t).flatten(1).all(dim=1).cpu().numpy()
+            if self.pixels:  # decoded frames are floats in [0, 255]; the env serves uint8 like the ground truth
+                frames = torch.nan_to_num(next_obs_t, nan=0.0).clamp_(0.0, 255.0).round_().to(torch.uint8)
+                next_obs = frames.cpu().numpy()
+            else:
+                next_obs = next_obs_t.double().cpu().numpy()
         learned_reward = pred.reward.double().cpu().numpy()
         learned_term = pred.terminated.double().cpu().numpy()
         unc = pred.disagreement.double().cpu().numpy()
 
-        ok = np.isfinite(next_obs.reshape(self.num_envs, -1)).all(axis=1) & np.isfinite(learned_reward)
-        ok &= np.isfinite(learned_term) & np.isfinite(unc)
+        ok = finite_obs & np.isfinite(learned_reward) & np.isfinite(learned_term) & np.isfinite(unc)
         model_error = ~ok
-        if self.pixels:  # decoded frames are floats in [0, 255]; the env serves uint8 like the ground truth
-            next_obs = np.clip(np.rint(np.nan_to_num(next_obs)), 0, 255).astype(np.uint8)
         if model_error.any():
             next_obs[model_error] = self.obs[model_error]
             learned_reward[model_error] = 0.0

@@ -179,11 +179,15 @@ class ConvDecoder(nn.Module):
         self.net = nn.Sequential(*mods)
         init_weights(self.linear, generator)
         init_weights(self.net, generator, zero_last=True)  # starts at the frame the model adds (its mean frame)
+        # Channels-last transposed convolutions run about 2x faster on CPU (measured: 10.6 vs 20.0 ms for 64 frames at
+        # 64x64, depth 8, identical outputs). Loading a checkpoint copies into these tensors and keeps their layout;
+        # saving makes them contiguous again, so the file format does not change.
+        self.net.to(memory_format=torch.channels_last)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         """``[B, F]`` → ``[B, 3, H, W]`` (``[-0.5, 0.5]`` units, unclamped)."""
         x = self.linear(feat).view(feat.shape[0], self.top_channels, 4, 4)  # (B, C, 4, 4)
-        return self.net(x)
+        return self.net(x.contiguous(memory_format=torch.channels_last)).contiguous()  # callers view it as (B, C*H*W)
 
 
 class RewardHead(nn.Module):
