@@ -45,6 +45,8 @@ class TaskSpec:
             the root ``x`` position (HalfCheetah, Hopper, Walker2d), so a renderer can integrate ``x``; else ``None``.
         state_from_obs: ``(model, obs, x_position) -> (qpos, qvel)`` used by :meth:`set_state_from_obs`; ``None`` where
             an observation does not determine the scene.
+        success_fn: Exact batched ``success(obs, action, next_obs) -> (B,)`` bool where the task defines success
+            (``info["is_success"]`` of the ground truth and of the Dream envs), else ``None``.
         camera: Default camera of the pixel observation modes, chosen so that the moving parts fill small (64x64)
             frames: a ``default_camera_config`` dict (free camera), a camera name of the model, or ``None`` for the
             env's own default (see :mod:`envs.observations`).
@@ -59,6 +61,7 @@ class TaskSpec:
     x_velocity_index: int | None = None
     state_from_obs: StateFromObs | None = field(default=None, repr=False, compare=False)
     camera: Camera | None = field(default=None, compare=False)
+    success_fn: TerminationFn | None = field(default=None, repr=False, compare=False)
 
     def make(
         self,

@@ -38,6 +38,8 @@ class EngineStep:
         uncertainty: ``[N]`` value of the calibrated disagreement measure.
         uncertainty_exceeded: ``[N]`` whether it was above the threshold.
         model_error: ``[N]`` whether the model produced a non-finite value this step.
+        is_success: ``[N]`` the task's success rule on the predicted observation, where the task defines one and
+            the model observes state vectors; else ``None``.
     """
 
     obs: np.ndarray
@@ -47,14 +49,18 @@ class EngineStep:
     uncertainty: np.ndarray
     uncertainty_exceeded: np.ndarray
     model_error: np.ndarray
+    is_success: np.ndarray | None = None
 
     def info(self, index: int | slice = slice(None)) -> dict[str, Any]:
         """The info entries of one env (``int``) or all envs (``slice``)."""
-        return {
+        out = {
             "uncertainty": self.uncertainty[index],
             "uncertainty_exceeded": self.uncertainty_exceeded[index],
             "model_error": self.model_error[index],
         }
+        if self.is_success is not None:
+            out["is_success"] = self.is_success[index]
+        return out
 
 
 class DreamEngine:
@@ -312,6 +318,9 @@ class DreamEngine:
         self.steps += 1
         truncated = (self.steps >= self.max_episode_steps) | model_error
         reward, terminated, truncated, exceeded = self.rule.apply(reward, terminated, truncated, unc)
+        is_success = None
+        if self.task.success_fn is not None and not self.pixels:
+            is_success = np.asarray(self.task.success_fn(self.obs, actions, next_obs), dtype=bool) & ~model_error
         self.obs = next_obs
         self._state = pred.state
         return EngineStep(
@@ -322,6 +331,7 @@ class DreamEngine:
             uncertainty=unc,
             uncertainty_exceeded=exceeded,
             model_error=model_error,
+            is_success=is_success,
         )
 
     def close(self) -> None:

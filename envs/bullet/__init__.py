@@ -25,7 +25,7 @@ from gymnasium.envs.registration import register, registry
 
 from envs.bullet.expert import KukaReachExpert
 from envs.bullet.kuka_reach import KukaReachEnv
-from envs.bullet.rewards import kuka_reach_reward
+from envs.bullet.rewards import kuka_reach_reward, kuka_reach_success
 from envs.rewards import never_terminates
 from envs.tasks import TaskSpec
 
@@ -47,6 +47,7 @@ KUKA_REACH = TaskSpec(
     max_episode_steps=KUKA_REACH_MAX_EPISODE_STEPS,
     reward_fn=kuka_reach_reward,
     termination_fn=never_terminates,
+    success_fn=kuka_reach_success,
     description=(
         "Bring a 7-DoF KUKA iiwa's end effector (PyBullet, joint velocity actions) to a random target "
         "(150-step episodes). Obs [q, q_dot, end effector, target]; reward -distance - 0.01 |clip(a)|^2, never "

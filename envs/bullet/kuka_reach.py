@@ -33,7 +33,14 @@ import pybullet_data
 from gymnasium import spaces
 from pybullet_utils.bullet_client import BulletClient
 
-from envs.bullet.rewards import KUKA_EE_SLICE, KUKA_N_JOINTS, KUKA_OBS_SIZE, KUKA_TARGET_SLICE, kuka_reach_reward
+from envs.bullet.rewards import (
+    KUKA_EE_SLICE,
+    KUKA_N_JOINTS,
+    KUKA_OBS_SIZE,
+    KUKA_SUCCESS_DISTANCE,
+    KUKA_TARGET_SLICE,
+    kuka_reach_reward,
+)
 
 KUKA_URDF = "kuka_iiwa/model.urdf"
 """The arm, from ``pybullet_data``."""
@@ -47,7 +54,7 @@ TARGET_LOW = np.array([0.3, -0.3, 0.2])
 """Lower corner of the box the target is drawn from (world frame, metres)."""
 TARGET_HIGH = np.array([0.7, 0.3, 0.7])
 """Upper corner of the target box; every point of it is reachable."""
-SUCCESS_DISTANCE = 0.05
+SUCCESS_DISTANCE = KUKA_SUCCESS_DISTANCE
 """``info["is_success"]`` when the end effector is within this distance of the target (metres)."""
 TARGET_RADIUS = SUCCESS_DISTANCE
 """Radius of the (visual-only, green) target sphere: the end effector inside it counts as success."""
@@ -252,6 +259,11 @@ class KukaReachEnv(gym.Env[np.ndarray, np.ndarray]):
             self._client = None
 
     # ------------------------------------------------------------------------------------------------ physics state
+
+    @property
+    def dt(self) -> float:
+        """Simulated seconds per env step (``frame_skip * time_step``), as gymnasium's MuJoCo envs report it."""
+        return self.frame_skip * self.time_step
 
     def get_physics_state(self) -> np.ndarray:
         """Copy the full physics state: ``[q (7), q_dot (7), target (3)]`` as a new float64 vector.

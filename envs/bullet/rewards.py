@@ -25,6 +25,8 @@ KUKA_TARGET_SLICE = slice(17, 20)
 """Target position ``(x, y, z)`` in the observation."""
 KUKA_REACH_CONTROL_WEIGHT = 0.01
 """Weight of the control cost ``||clip(action, -1, 1)||²``."""
+KUKA_SUCCESS_DISTANCE = 0.05
+"""Success: the end effector within this distance of the target (metres)."""
 
 
 def _clipped_action(action: Any, like: Any) -> Any:
@@ -58,3 +60,9 @@ def kuka_reach_reward(obs: Array, action: Array, next_obs: Array) -> Array:
     action = _clipped_action(action, next_obs)
     distance = _norm(next_obs[..., KUKA_EE_SLICE] - next_obs[..., KUKA_TARGET_SLICE])
     return -distance - _sum_squares(action) * KUKA_REACH_CONTROL_WEIGHT
+
+
+def kuka_reach_success(obs: Array, action: Array, next_obs: Array) -> Array:
+    """KukaReach-v0's ``info["is_success"]``: the end effector within 5 cm of the target in ``next_obs``, ``(B,)`` bool."""
+    del obs, action
+    return _norm(next_obs[..., KUKA_EE_SLICE] - next_obs[..., KUKA_TARGET_SLICE]) < KUKA_SUCCESS_DISTANCE

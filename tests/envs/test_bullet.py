@@ -244,3 +244,45 @@ def test_registry_knows_kuka_reach():
     obs, _ = env.reset(seed=0)
     assert obs["pixels"].shape == (64, 64, 3) and obs["state"].shape == (20,)
     env.close()
+
+
+def test_success_rule_matches_the_env_and_reaches_the_dream():
+    import numpy as np
+    import torch
+
+    from envs import get_task
+    from envs.bullet import KukaReachExpert
+    from neural_gym import DreamEnv
+    from world_models import EnsembleConfig, EnsembleModel
+
+    task = get_task("KukaReach")
+    env = task.make()
+    obs, _ = env.reset(seed=0)
+    policy = KukaReachExpert()
+    flags = []
+    for _ in range(40):
+        action = policy(obs)
+        nxt, _, _, _, info = env.step(action)
+        rule = task.success_fn(obs[None], action[None], nxt[None])
+        assert bool(rule[0]) == info["is_success"]
+        as_t = [torch.as_tensor(x[None]) for x in (obs, action, nxt)]
+        assert bool(task.success_fn(*as_t)[0]) == info["is_success"]
+        flags.append(info["is_success"])
+        obs = nxt
+    assert any(flags) and not all(flags)
+    env.close()
+    space = task.make().action_space
+    model = EnsembleModel(
+        task="KukaReach",
+        task_env_id="KukaReach-v0",
+        obs_dim=20,
+        action_dim=7,
+        action_low=space.low.tolist(),
+        action_high=space.high.tolist(),
+        config=EnsembleConfig(ensemble_size=2, num_elites=2, hidden_size=16, num_layers=1),
+    )
+    model.spec.calibration.thresholds = {"ensemble_std": 1e9}
+    dream = DreamEnv("KukaReach", model)
+    dream.reset(seed=0)
+    _, _, _, _, info = dream.step(np.zeros(7))
+    assert isinstance(info["is_success"], bool)
