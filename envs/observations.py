@@ -240,7 +240,9 @@ class RenderCurrentState(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """Update the derived physics quantities, then render (in this env's own GL context)."""
         forward_kinematics(self.env)
         make_gl_context_current(self.env)
-        return self.env.render()
+        frame = self.env.render()
+        # gymnasium flips MuJoCo's image with a negative-stride view; torch (and so SB3) refuses those arrays.
+        return np.ascontiguousarray(frame) if isinstance(frame, np.ndarray) else frame
 
     def close(self) -> None:
         """Free the renderer's GL objects under its own context, then close the env (see :func:`release_gl`)."""

@@ -353,3 +353,15 @@ def test_renders_survive_other_pixel_envs_opening_and_closing():
         np.testing.assert_array_equal(render_frame(live), before)
     assert before.max() > 0
     live.close()
+
+
+def test_pixel_observations_are_contiguous_for_torch():
+    env = get_task("Reacher").make(obs_mode="pixels")
+    obs, _ = env.reset(seed=0)
+    nxt, *_ = env.step(env.action_space.sample())
+    for frame in (obs, nxt):
+        assert frame.flags["C_CONTIGUOUS"] and all(s > 0 for s in frame.strides)
+    import torch
+
+    torch.as_tensor(nxt)  # raises on negative strides
+    env.close()
