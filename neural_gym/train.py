@@ -100,6 +100,43 @@ def fit_ensemble(
     )
 
 
+def _sequence_dataset(
+    task: str | TaskSpec, dataset_id: str, obs: str, command: str | None
+) -> tuple[TaskSpec, list[Any], dict[str, Any], dict[str, Any]]:
+    """Episodes of a local Minari dataset for the sequence families, checked against the task.
+
+    Returns:
+        The task, its episodes, the keyword arguments ``train_latent``/``train_video`` take from the task (ids and
+        action bounds), and the provenance to record.
+    """
+    if obs not in ("state", "pixels"):
+        raise ValueError(f"obs must be 'state' or 'pixels', got {obs!r}")
+    spec = task if isinstance(task, TaskSpec) else get_task(task)
+    episodes = load_episodes(dataset_id)
+    if obs == "pixels" and any(ep.frames is None for ep in episodes):
+        raise ValueError(
+            f"dataset {dataset_id} has no frames; collect one with `neural-gym collect --task {spec.name} "
+            "--obs-mode pixels`"
+        )
+    env = spec.make()
+    low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
+    obs_size = env.observation_space.shape[0]
+    env.close()
+    if obs == "state" and episodes and episodes[0].observations.shape[1] != obs_size:
+        raise ValueError(
+            f"task {spec.name} has observations of size {obs_size}, dataset {dataset_id} has "
+            f"{episodes[0].observations.shape[1]}: was it collected on another task?"
+        )
+    task_kwargs = {"task": spec.name, "task_env_id": spec.env_id, "action_low": low, "action_high": high}
+    provenance = {
+        "dataset_id": dataset_id,
+        "dataset_transitions": int(sum(len(ep.actions) for ep in episodes)),
+        "observations": obs,
+        "command": command or shlex.join(sys.argv),
+    }
+    return spec, episodes, task_kwargs, provenance
+
+
 def fit_latent(
     task: str | TaskSpec,
     dataset_id: str,
@@ -129,24 +166,7 @@ def fit_latent(
     from world_models.latent import SequenceData, train_latent
     from world_models.latent import preset as latent_preset
 
-    if obs not in ("state", "pixels"):
-        raise ValueError(f"obs must be 'state' or 'pixels', got {obs!r}")
-    spec = task if isinstance(task, TaskSpec) else get_task(task)
-    episodes = load_episodes(dataset_id)
-    if obs == "pixels" and any(ep.frames is None for ep in episodes):
-        raise ValueError(
-            f"dataset {dataset_id} has no frames; collect one with `neural-gym collect --task {spec.name} "
-            "--obs-mode pixels`"
-        )
-    env = spec.make()
-    low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
-    obs_size = env.observation_space.shape[0]
-    env.close()
-    if obs == "state" and episodes and episodes[0].observations.shape[1] != obs_size:
-        raise ValueError(
-            f"task {spec.name} has observations of size {obs_size}, dataset {dataset_id} has "
-            f"{episodes[0].observations.shape[1]}: was it collected on another task?"
-        )
+    _, episodes, task_kwargs, provenance = _sequence_dataset(task, dataset_id, obs, command)
     sequences = [
         SequenceData(
             observations=ep.frames if obs == "pixels" else ep.observations,
@@ -161,22 +181,7 @@ def fit_latent(
         frame_size = episodes[0].frames.shape[1] if obs == "pixels" and episodes else 64
         kind = "pixels" if obs == "pixels" else "vector"
         config = latent_preset(preset, obs_kind=kind, image_size=frame_size, **overrides)
-    provenance = {
-        "dataset_id": dataset_id,
-        "dataset_transitions": int(sum(len(ep.actions) for ep in episodes)),
-        "observations": obs,
-        "command": command or shlex.join(sys.argv),
-    }
-    return train_latent(
-        sequences,
-        task=spec.name,
-        task_env_id=spec.env_id,
-        action_low=low,
-        action_high=high,
-        config=config,
-        provenance=provenance,
-        **kwargs,
-    )
+    return train_latent(sequences, **task_kwargs, config=config, provenance=provenance, **kwargs)
 
 
 def fit_video(
@@ -207,34 +212,10 @@ def fit_video(
     from world_models.video import preset as video_preset
     from world_models.video import train_video
 
-    spec = task if isinstance(task, TaskSpec) else get_task(task)
-    episodes = load_episodes(dataset_id)
-    if any(ep.frames is None for ep in episodes):
-        raise ValueError(
-            f"dataset {dataset_id} has no frames; collect one with `neural-gym collect --task {spec.name} "
-            "--obs-mode pixels`"
-        )
-    env = spec.make()
-    low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
-    env.close()
+    _, episodes, task_kwargs, provenance = _sequence_dataset(task, dataset_id, "pixels", command)
     size = int(episodes[0].frames.shape[1]) if episodes else 64
     config = video_preset(preset, image_size=size, **(overrides or {}))
-    provenance = {
-        "dataset_id": dataset_id,
-        "dataset_transitions": int(sum(len(ep.actions) for ep in episodes)),
-        "observations": "pixels",
-        "command": command or shlex.join(sys.argv),
-    }
-    return train_video(
-        episodes,
-        task=spec.name,
-        task_env_id=spec.env_id,
-        action_low=low,
-        action_high=high,
-        config=config,
-        provenance=provenance,
-        **kwargs,
-    )
+    return train_video(episodes, **task_kwargs, config=config, provenance=provenance, **kwargs)
 
 
 def fit_world_model(
@@ -266,7 +247,11 @@ def fit_world_model(
     if family == "video":
         return fit_video(task, dataset_id, command=command, **kwargs)
     data = load_transitions(dataset_id)
-    provenance = {"dataset_id": dataset_id, "dataset_transitions": len(data), "command": command or shlex.join(sys.argv)}
+    provenance = {
+        "dataset_id": dataset_id,
+        "dataset_transitions": len(data),
+        "command": command or shlex.join(sys.argv),
+    }
     try:
         return fit_ensemble(
             task,
