@@ -54,7 +54,8 @@ bench-latent: $(VENV)/.installed-test
 bench-video: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/video.py
 
-# Not part of `bench`: the full run (3 tasks x 3 seeds, dyna vs real-env SAC) takes about 18 h on 2 CPU cores.
+# Not part of `bench`: the default budgets (3 tasks x 3 seeds, dyna vs real-env SAC) take about 18 h on 2 CPU cores;
+# benchmarks/results/dream_rl/README.md gives the smaller budgets behind the committed results.
 bench-dream-rl: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/dream_rl.py
 
