@@ -17,8 +17,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from world_models.presets import check_fields, pick_preset
 
 OBS_KINDS: tuple[str, ...] = ("vector", "pixels")
 IMAGE_SIZES: tuple[int, ...] = (32, 64)
@@ -97,10 +99,7 @@ class LatentConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LatentConfig:
         """Inverse of :meth:`to_dict`; unknown keys are refused with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown LatentConfig fields {unknown}; known: {sorted(known)}")
+        check_fields(cls, d)
         return cls(**d)
 
 
@@ -124,12 +123,4 @@ def preset(name: str, **overrides: Any) -> LatentConfig:
     Raises:
         ValueError: unknown preset name or field, or an override that fails :meth:`LatentConfig.validate`.
     """
-    if name not in PRESETS:
-        raise ValueError(f"unknown latent preset {name!r}; known: {sorted(PRESETS)}")
-    known = {f.name for f in fields(LatentConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown LatentConfig fields {unknown}; known: {sorted(known)}")
-    cfg = replace(PRESETS[name], **overrides)
-    cfg.validate()
-    return cfg
+    return pick_preset(PRESETS, "latent", name, overrides)

@@ -27,8 +27,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from world_models.presets import check_fields, pick_preset
 
 IMAGE_SIZES: tuple[int, ...] = (32, 64)
 SAMPLERS: tuple[str, ...] = ("euler", "heun")
@@ -146,10 +148,7 @@ class VideoConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VideoConfig:
         """Inverse of :meth:`to_dict`; unknown keys are refused with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown VideoConfig fields {unknown}; known: {sorted(known)}")
+        check_fields(cls, d)
         return cls(**d)
 
 
@@ -177,12 +176,4 @@ def preset(name: str, **overrides: Any) -> VideoConfig:
     Raises:
         ValueError: unknown preset name or field, or an override that fails :meth:`VideoConfig.validate`.
     """
-    if name not in PRESETS:
-        raise ValueError(f"unknown video preset {name!r}; known: {sorted(PRESETS)}")
-    known = {f.name for f in fields(VideoConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown VideoConfig fields {unknown}; known: {sorted(known)}")
-    cfg = replace(PRESETS[name], **overrides)
-    cfg.validate()
-    return cfg
+    return pick_preset(PRESETS, "video", name, overrides)
