@@ -70,7 +70,7 @@ endef
 
 zoo: $(VENV)/.installed-test
 	$(foreach t,$(ZOO_TASKS),$(call ZOO_ONE,$(t)))
-	$(BIN)/python -m world_models.zoo
+	$(BIN)/python -m neural_gym.world_models.zoo
 
 # The shipped latent (RSSM) checkpoints: from state on Reacher and InvertedPendulum, from 64x64 frames on Reacher.
 # Reuses the ensembles' datasets when `make zoo` wrote them (collect --overwrite makes the same data again otherwise).
@@ -89,7 +89,7 @@ zoo-latent: $(VENV)/.installed-test
 	$(BIN)/neural-gym train --task Reacher --dataset-id neural_gym/Reacher/random-pixels64-v0 --family latent \
 	  --obs pixels --preset small --conv-depth 8 --steps 2500 --seq-len 32 --seed 0 \
 	  --out world_models/zoo/Reacher-latent-pixels.safetensors
-	$(BIN)/python -m world_models.zoo
+	$(BIN)/python -m neural_gym.world_models.zoo
 
 # The shipped video checkpoint (DIAMOND-style generator on 64x64 Reacher frames; the states train its probe).
 zoo-video: $(VENV)/.installed-test
@@ -98,7 +98,7 @@ zoo-video: $(VENV)/.installed-test
 	$(BIN)/neural-gym train --task Reacher --dataset-id neural_gym/Reacher/random-pixels64-v0 --family video \
 	  --preset small --set trunk_channels=8 --steps 2000 --seed 0 --quiet \
 	  --out world_models/zoo/Reacher-video.safetensors
-	$(BIN)/python -m world_models.zoo
+	$(BIN)/python -m neural_gym.world_models.zoo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -56,7 +56,7 @@ def _heldout(task: str, train_dataset: str | None, steps: int, progress: bool) -
     """Collect (or reuse) ``neural_gym/<Task>/heldout-<policy>-s1000-v0`` with the training data's policy."""
     from minari.storage.datasets_root_dir import get_dataset_path
 
-    from envs import collect
+    from neural_gym.envs import collect
 
     policy = "expert" if train_dataset and "/expert-" in train_dataset else "random"
     noise = EXPERT_ACTION_NOISE if policy == "expert" else 0.0
@@ -265,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from neural_gym.drift import measure_drift, write_report
-    from world_models import read_spec
-    from world_models.zoo import available
+    from neural_gym.world_models import read_spec
+    from neural_gym.world_models.zoo import available
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)

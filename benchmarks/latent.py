@@ -35,8 +35,8 @@ import torch  # noqa: E402
 from pixel_models import frames_per_s, pixel_drift, plot, to_json, training_figures  # noqa: E402
 
 from neural_gym.drift import measure_drift  # noqa: E402
-from world_models import read_spec  # noqa: E402
-from world_models.checkpoint import resolve_checkpoint_path  # noqa: E402
+from neural_gym.world_models import read_spec  # noqa: E402
+from neural_gym.world_models.checkpoint import resolve_checkpoint_path  # noqa: E402
 
 
 def state_drift(checkpoint: str, n_starts: int, progress: bool) -> dict[str, Any]:

@@ -8,7 +8,7 @@ and ``MUJOCO_GL`` is unset, before anything imports mujoco. To choose a backend 
 ``MUJOCO_GL`` before importing ``envs``.
 
 Example:
-    >>> import envs
+    >>> from neural_gym import envs
     >>> task = envs.get_task("Hopper")
     >>> dataset_id = envs.collect("Hopper", 5_000, seed=0)
     >>> data = envs.load_transitions(dataset_id)
@@ -23,10 +23,10 @@ if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
     # Headless rendering (the pixel observation modes); must be set before anything imports mujoco.
     os.environ["MUJOCO_GL"] = "egl"
 
-from envs.collect import collect  # noqa: E402
-from envs.dataset import DatasetAlignmentError, Episode, Transitions, load_episodes, load_transitions  # noqa: E402
-from envs.experts import EXPERTS, expert  # noqa: E402
-from envs.observations import (  # noqa: E402
+from neural_gym.envs.collect import collect  # noqa: E402
+from neural_gym.envs.dataset import DatasetAlignmentError, Episode, Transitions, load_episodes, load_transitions  # noqa: E402
+from neural_gym.envs.experts import EXPERTS, expert  # noqa: E402
+from neural_gym.envs.observations import (  # noqa: E402
     DEFAULT_IMAGE_SIZE,
     OBS_MODES,
     PIXELS_KEY,
@@ -36,9 +36,9 @@ from envs.observations import (  # noqa: E402
     RenderCurrentState,
     render_frame,
 )
-from envs.physics import get_physics_state, physics_state_size, set_physics_state  # noqa: E402
-from envs.policies import as_policy  # noqa: E402
-from envs.tasks import OPTIONAL_TASKS, TASKS, OptionalTask, TaskSpec, get_task, task_names  # noqa: E402
+from neural_gym.envs.physics import get_physics_state, physics_state_size, set_physics_state  # noqa: E402
+from neural_gym.envs.policies import as_policy  # noqa: E402
+from neural_gym.envs.tasks import OPTIONAL_TASKS, TASKS, OptionalTask, TaskSpec, get_task, task_names  # noqa: E402
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",

@@ -3,10 +3,10 @@
 Pixel collection (``obs_mode="pixels"``) stores dict observations ``{"pixels": (H, W, 3) uint8, "state": ...}``: the
 rendered frame beside the true state, so a model can train on either and evaluation keeps the state. Frames are stored
 raw (``jpeg_encoding=False``: uint8 arrays in Minari's HDF5 file, lossless) and equal, bit for bit, the frames the env
-returned and :func:`envs.observations.render_frame` of the recorded physics state.
+returned and :func:`neural_gym.envs.observations.render_frame` of the recorded physics state.
 
 Example:
-    >>> from envs import collect, load_episodes, load_transitions
+    >>> from neural_gym.envs import collect, load_episodes, load_transitions
     >>> dataset_id = collect("HalfCheetah", 10_000, seed=0)      # "neural_gym/HalfCheetah/random-v0"
     >>> data = load_transitions(dataset_id)
     >>> pixel_id = collect("Reacher", 1_000, obs_mode="pixels")   # "neural_gym/Reacher/random-pixels64-v0"
@@ -28,9 +28,9 @@ from minari.dataset.minari_dataset import parse_dataset_id
 from minari.storage.datasets_root_dir import get_dataset_path
 from tqdm.auto import tqdm
 
-from envs.dataset import PHYSICS_STATE_KEY
-from envs.experts import expert
-from envs.observations import (
+from neural_gym.envs.dataset import PHYSICS_STATE_KEY
+from neural_gym.envs.experts import expert
+from neural_gym.envs.observations import (
     DEFAULT_IMAGE_SIZE,
     PIXELS_KEY,
     STATE_KEY,
@@ -39,9 +39,9 @@ from envs.observations import (
     check_obs_mode,
     image_hw,
 )
-from envs.physics import get_physics_state
-from envs.policies import PolicyLike, as_policy, policy_label
-from envs.tasks import get_task
+from neural_gym.envs.physics import get_physics_state
+from neural_gym.envs.policies import PolicyLike, as_policy, policy_label
+from neural_gym.envs.tasks import get_task
 
 _FLUSH_STEPS = 20_000
 """Finished episodes are written to disk whenever this many steps are buffered (bounds memory)."""
@@ -178,7 +178,7 @@ def default_dataset_id(
     (height x width).
 
     Args:
-        task: Any name :func:`envs.tasks.get_task` accepts.
+        task: Any name :func:`neural_gym.envs.tasks.get_task` accepts.
         policy: The policy (only its label matters).
         obs_mode: ``"state"``, ``"pixels"`` or ``"dict"``.
         image_size: Frame size of pixel datasets (int or ``(height, width)``).
@@ -215,21 +215,21 @@ def collect(
 
     Episodes run until they terminate or hit the time limit; the last one is cut after ``n_steps`` transitions in
     total and stored as truncated. Every step's ``info`` holds ``{"physics_state": ...}`` (see
-    :mod:`envs.physics`), so any recorded state can be restored and replayed exactly. The dataset is written under
+    :mod:`neural_gym.envs.physics`), so any recorded state can be restored and replayed exactly. The dataset is written under
     ``MINARI_DATASETS_PATH`` (default ``~/.minari/datasets``) without JPEG encoding.
 
     Pixel collection (``obs_mode`` ``"pixels"`` or ``"dict"``, the same dataset either way) records dict
     observations ``{"pixels": (H, W, 3) uint8, "state": <state vector>}`` from ``task.make(obs_mode="dict", ...)``:
     frames are stored losslessly (raw uint8, no JPEG) beside the true state. The policy is always given the state
-    vector. Load frames with :func:`envs.dataset.load_episodes` (``Episode.frames``).
+    vector. Load frames with :func:`neural_gym.envs.dataset.load_episodes` (``Episode.frames``).
 
     All randomness comes from ``seed``: a ``np.random.SeedSequence(seed)`` is split into the env reset seeds, the
     random policy's generator and the action-noise generator, so the same seed gives the same dataset.
 
     Args:
-        task: Any name :func:`envs.tasks.get_task` accepts.
+        task: Any name :func:`neural_gym.envs.tasks.get_task` accepts.
         n_steps: Number of transitions to record (>= 1).
-        policy: ``"random"``, ``"expert"`` (the task's scripted expert, see :mod:`envs.experts`), a callable
+        policy: ``"random"``, ``"expert"`` (the task's scripted expert, see :mod:`neural_gym.envs.experts`), a callable
             ``obs -> action``, or an object with ``.predict`` (SB3 model).
         seed: Seed of everything random.
         dataset_id: Minari id ``(namespace/)name-v<version>``; default ``neural_gym/<Task>/<random|policy>-v0``.
@@ -240,7 +240,7 @@ def collect(
         description: Dataset description stored in Minari's metadata (a default one says what was collected).
         obs_mode: ``"state"`` (default), or ``"pixels"`` / ``"dict"`` to store frames beside the states.
         image_size: Frame size of pixel collection: an int (square) or ``(height, width)``; default 64.
-        camera: Camera of pixel collection (see :meth:`envs.tasks.TaskSpec.make`); ``None`` for the task's default.
+        camera: Camera of pixel collection (see :meth:`neural_gym.envs.tasks.TaskSpec.make`); ``None`` for the task's default.
 
     Returns:
         The dataset id.
@@ -302,7 +302,7 @@ def collect(
         replace=exists,
         metadata=dict(
             eval_env=env.spec if pixels else spec.env_id,
-            algorithm_name=f"neural_gym envs.collect ({label} policy)",
+            algorithm_name=f"neural_gym.envs.collect ({label} policy)",
             author="neural_gym",
             description=description,
             requirements=[f"mujoco=={mujoco.__version__}", f"gymnasium=={gym.__version__}"],

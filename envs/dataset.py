@@ -1,4 +1,4 @@
-"""Read the local Minari datasets that :func:`envs.collect.collect` writes, as episodes or flat transitions.
+"""Read the local Minari datasets that :func:`neural_gym.envs.collect.collect` writes, as episodes or flat transitions.
 
 Pixel datasets (``collect(..., obs_mode="pixels")``) store dict observations ``{"pixels", "state"}``. They load as
 episodes whose ``observations`` are the state vectors and whose ``frames`` are the uint8 frames; :class:`Transitions`
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.observations import PIXELS_KEY, STATE_KEY
+from neural_gym.envs.observations import PIXELS_KEY, STATE_KEY
 
 PHYSICS_STATE_KEY = "physics_state"
 """Key of the physics state in each step's ``info`` of a collected dataset."""
@@ -298,7 +298,7 @@ def _missing_dataset_message(dataset_id: str) -> str:
     root = os.environ.get("MINARI_DATASETS_PATH", os.path.join("~", ".minari", "datasets") + " (default)")
     return (
         f"Dataset {dataset_id!r} not found under MINARI_DATASETS_PATH={root}. Create it with "
-        "`neural-gym collect --task <Task> ...` (or envs.collect(...)), or point MINARI_DATASETS_PATH at the folder "
+        "`neural-gym collect --task <Task> ...` (or neural_gym.envs.collect(...)), or point MINARI_DATASETS_PATH at the folder "
         "that holds it."
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from envs.tasks import get_task
+from neural_gym.envs.tasks import get_task
 
 
 class LinearFeedback:
@@ -43,7 +43,7 @@ def _inverted_pendulum() -> LinearFeedback:
 
 
 def _kuka_reach() -> Callable[[np.ndarray], np.ndarray]:
-    from envs.bullet import KukaReachExpert  # optional extra: raises an ImportError that says how to install it
+    from neural_gym.envs.bullet import KukaReachExpert  # optional extra: raises an ImportError that says how to install it
 
     return KukaReachExpert()
 

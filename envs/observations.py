@@ -14,9 +14,9 @@ it a frame is a pure function of the physics state: ``set_physics_state(env, s)`
 exactly the frame the env returned in the step that led to ``s``. ``mj_forward`` only recomputes derived quantities;
 the trajectory of the simulation is unchanged bit for bit.
 
-Cameras (``camera`` argument of :meth:`envs.tasks.TaskSpec.make`):
+Cameras (``camera`` argument of :meth:`neural_gym.envs.tasks.TaskSpec.make`):
 
-* ``None``: the task's default camera for small frames (:attr:`envs.tasks.TaskSpec.camera`).
+* ``None``: the task's default camera for small frames (:attr:`neural_gym.envs.tasks.TaskSpec.camera`).
 * a ``dict``: a free camera given as gymnasium MuJoCo v5's ``default_camera_config``, i.e. attributes of
   ``mujoco.MjvCamera`` (``distance``, ``azimuth``, ``elevation``, ``lookat``, ...). A free camera does not follow the
   robot.
@@ -25,7 +25,7 @@ Cameras (``camera`` argument of :meth:`envs.tasks.TaskSpec.make`):
 * an ``int``: a camera id in the model (``-1`` is the free camera with the env's own default configuration).
 
 Example:
-    >>> from envs import get_task, render_frame, set_physics_state
+    >>> from neural_gym.envs import get_task, render_frame, set_physics_state
     >>> env = get_task("Reacher").make(obs_mode="dict", image_size=64)
     >>> obs, _ = env.reset(seed=0)
     >>> obs["pixels"].shape, obs["pixels"].dtype, obs["state"].shape
@@ -366,7 +366,7 @@ def state_space(env: gym.Env) -> spaces.Space:
 
 
 def render_frame(env: gym.Env) -> np.ndarray:
-    """Render the current physics state of an env, e.g. after :func:`envs.physics.set_physics_state`.
+    """Render the current physics state of an env, e.g. after :func:`neural_gym.envs.physics.set_physics_state`.
 
     For an env made with ``obs_mode="pixels"`` or ``"dict"`` the frame equals, bit for bit, the one the env returned
     as its observation in the step that led to this physics state (same size and camera). It runs ``mj_forward`` and

@@ -1,7 +1,7 @@
 """Exact save and restore of a ground-truth env's physics state.
 
 Envs that define their own ``get_physics_state()`` / ``set_physics_state(state)`` methods on ``env.unwrapped`` (and
-optionally ``physics_state_size()``), such as the PyBullet :class:`envs.bullet.KukaReachEnv`, are dispatched to those
+optionally ``physics_state_size()``), such as the PyBullet :class:`neural_gym.envs.bullet.KukaReachEnv`, are dispatched to those
 methods; everything below describes the MuJoCo path.
 
 For MuJoCo envs the state is MuJoCo's ``mjSTATE_INTEGRATION`` vector (time, qpos, qvel, act, solver warm start, ctrl,
@@ -10,7 +10,7 @@ reproduces the same observations bit for bit (same MuJoCo build). The vector lay
 MuJoCo version.
 
 Example:
-    >>> from envs import get_task
+    >>> from neural_gym.envs import get_task
     >>> env = get_task("Hopper").make()
     >>> _ = env.reset(seed=0)
     >>> action = env.action_space.sample()

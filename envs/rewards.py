@@ -8,7 +8,7 @@ torch unless a tensor is passed in.
 The rules are read from ``gymnasium/envs/mujoco/*_v5.py`` with the default constructor weights. A rule appears here
 only when it is an exact function of the observation vectors; the others (HalfCheetah, Hopper and Walker2d rewards,
 whose forward term is a finite difference of the root ``x`` position that the observation excludes) have no reward
-function and :data:`envs.tasks.TASKS` marks them ``None``.
+function and :data:`neural_gym.envs.tasks.TASKS` marks them ``None``.
 
 Notes on exactness:
     * Reacher and Pusher compute their reward *after* ``do_simulation`` from the same body positions that the

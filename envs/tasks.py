@@ -1,7 +1,7 @@
 """Registry of the ground-truth tasks: gymnasium MuJoCo ``*-v5`` environments and their known rules.
 
 Example:
-    >>> from envs import get_task
+    >>> from neural_gym.envs import get_task
     >>> task = get_task("neural_gym/HalfCheetah-v0")
     >>> task.env_id, task.max_episode_steps, task.reward_fn is None
     ('HalfCheetah-v5', 1000, True)
@@ -21,9 +21,9 @@ import mujoco
 import numpy as np
 from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
-from envs import rewards
-from envs.observations import DEFAULT_IMAGE_SIZE, Camera, ImageSize, make_observation_env, state_space
-from envs.rewards import RewardFn, TerminationFn
+from neural_gym.envs import rewards
+from neural_gym.envs.observations import DEFAULT_IMAGE_SIZE, Camera, ImageSize, make_observation_env, state_space
+from neural_gym.envs.rewards import RewardFn, TerminationFn
 
 StateFromObs = Callable[[mujoco.MjModel, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
 """Maps ``(model, obs, x_position)`` to the ``(qpos, qvel)`` that the observation describes."""
@@ -38,7 +38,7 @@ class TaskSpec:
         env_id: Gymnasium id, e.g. ``"HalfCheetah-v5"``.
         max_episode_steps: Time limit from the gymnasium registry.
         reward_fn: Exact batched ``reward(obs, action, next_obs) -> (B,)`` (NumPy or torch), or ``None`` where the
-            reward is not a function of the observations (see :mod:`envs.rewards`).
+            reward is not a function of the observations (see :mod:`neural_gym.envs.rewards`).
         termination_fn: Exact batched ``terminated(obs, action, next_obs) -> (B,)`` bool, or ``None``.
         description: One paragraph for people.
         x_velocity_index: Index of the root's ``x`` velocity in the observation for tasks whose observation excludes
@@ -49,7 +49,7 @@ class TaskSpec:
             (``info["is_success"]`` of the ground truth and of the Dream envs), else ``None``.
         camera: Default camera of the pixel observation modes, chosen so that the moving parts fill small (64x64)
             frames: a ``default_camera_config`` dict (free camera), a camera name of the model, or ``None`` for the
-            env's own default (see :mod:`envs.observations`).
+            env's own default (see :mod:`neural_gym.envs.observations`).
     """
 
     name: str
@@ -79,7 +79,7 @@ class TaskSpec:
         given. ``"pixels"``: observations are RGB frames of the current physics state, ``Box(0, 255, (H, W, 3),
         uint8)``. ``"dict"``: ``Dict({"pixels": <frame Box>, "state": <state Box>})``. The pixel modes render headless
         (``import envs`` sets ``MUJOCO_GL=egl`` when there is no display and ``MUJOCO_GL`` is unset); see
-        :mod:`envs.observations` for the wrappers and :func:`envs.observations.render_frame` for frames of restored
+        :mod:`neural_gym.envs.observations` for the wrappers and :func:`neural_gym.envs.observations.render_frame` for frames of restored
         states.
 
         Args:
@@ -345,7 +345,7 @@ class OptionalTask:
 #: Tasks behind optional extras, by short name: PyBullet's KUKA reach (``pip install "neural-gym[bullet]"``).
 #: They are not in :data:`TASKS` (which holds what is always installed); :func:`get_task` finds them by name.
 OPTIONAL_TASKS: dict[str, OptionalTask] = {
-    "KukaReach": OptionalTask("envs.bullet", "KUKA_REACH", "bullet", 150),
+    "KukaReach": OptionalTask("neural_gym.envs.bullet", "KUKA_REACH", "bullet", 150),
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from envs import collect
+from neural_gym.envs import collect
 from neural_gym.dream_rl import train_offline
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

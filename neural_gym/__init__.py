@@ -11,8 +11,8 @@ work out of the box on the shipped checkpoints.
 
 from __future__ import annotations
 
-from envs import TASKS, collect, get_task, load_transitions
-from world_models import (
+from neural_gym.envs import TASKS, collect, get_task, load_transitions
+from neural_gym.world_models import (
     CheckpointError,
     EnsembleConfig,
     EnsembleModel,

@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "tasks":
-        from envs import OPTIONAL_TASKS, TASKS, get_task
+        from neural_gym.envs import OPTIONAL_TASKS, TASKS, get_task
 
         from .registration import env_id
 
@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{env_id(name):<34} ground truth {t.env_id:<20} exact: {', '.join(exact) or '-'}")
         return 0
     if args.command == "collect":
-        from envs import collect
+        from neural_gym.envs import collect
 
         if args.image_size < 1:
             parser.error(f"--image-size must be a positive number of pixels, got {args.image_size}")
@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote dataset {dataset_id}")
         return 0
     if args.command == "train":
-        from world_models import EnsembleConfig
+        from neural_gym.world_models import EnsembleConfig
 
         from .train import train_world_model
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from envs import get_task
+from neural_gym.envs import get_task
 
 from .evaluate import PairedEpisodes, paired_episodes
 from .vector_env import DreamVectorEnv

@@ -7,8 +7,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs import get_task
-from world_models import WorldModel
+from neural_gym.envs import get_task
+from neural_gym.world_models import WorldModel
 
 from .engine import Propagation, Source, Start, make_engine
 from .render import ObsRenderer

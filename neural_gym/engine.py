@@ -15,8 +15,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs import TaskSpec
-from world_models import WorldModel, resolve_device
+from neural_gym.envs import TaskSpec
+from neural_gym.world_models import WorldModel, resolve_device
 
 from .uncertainty import UncertaintyRule
 
@@ -410,8 +410,8 @@ def make_engine(
     device: str,
 ) -> DreamEngine:
     """Build an engine from the user-facing keyword arguments shared by both env classes."""
-    from envs import get_task
-    from world_models import load_checkpoint
+    from neural_gym.envs import get_task
+    from neural_gym.world_models import load_checkpoint
 
     spec = task if isinstance(task, TaskSpec) else get_task(task)
     if isinstance(checkpoint, WorldModel):

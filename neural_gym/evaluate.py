@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from envs import as_policy, expert, get_task
-from world_models import WorldModel
+from neural_gym.envs import as_policy, expert, get_task
+from neural_gym.world_models import WorldModel
 
 from .dream_env import DreamEnv
 

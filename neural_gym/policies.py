@@ -14,7 +14,7 @@ def load_policy(name: str, algo: str = "PPO", *, keywords: tuple[str, ...] = ("r
     Args:
         name: a keyword, or the path of a saved stable-baselines3 model (with or without ``.zip``).
         algo: the SB3 class the model was saved from.
-        keywords: names passed through unchanged (understood by :func:`envs.as_policy` and the evaluators).
+        keywords: names passed through unchanged (understood by :func:`neural_gym.envs.as_policy` and the evaluators).
 
     Raises:
         ValueError: when ``name`` is neither a keyword nor an existing model file, or ``algo`` is unknown.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from envs import OPTIONAL_TASKS, TASKS
+from neural_gym.envs import OPTIONAL_TASKS, TASKS
 
 NAMESPACE = "neural_gym"
 

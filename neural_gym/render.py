@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs import TaskSpec
+from neural_gym.envs import TaskSpec
 
 
 class ObsRenderer:

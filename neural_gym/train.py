@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from envs import TaskSpec, get_task, load_episodes, load_transitions
-from world_models import EnsembleConfig, EnsembleModel, TrainReport, WorldModel, save_checkpoint, train_ensemble
+from neural_gym.envs import TaskSpec, get_task, load_episodes, load_transitions
+from neural_gym.world_models import EnsembleConfig, EnsembleModel, TrainReport, WorldModel, save_checkpoint, train_ensemble
 
 #: World-model families :func:`fit_world_model` can train.
 FAMILIES = ("ensemble", "latent", "video")
@@ -43,7 +43,7 @@ def fit_ensemble(
     """Train an ``ensemble`` world model of ``task`` on transition arrays (the task supplies spaces and bounds).
 
     Args:
-        task: ground-truth task (name or :class:`envs.TaskSpec`).
+        task: ground-truth task (name or :class:`neural_gym.envs.TaskSpec`).
         obs: ``[N, O]`` observations.
         actions: ``[N, A]`` actions in the env's range.
         next_obs: ``[N, O]`` observations after the step.
@@ -153,18 +153,18 @@ def fit_latent(
         task: ground-truth task the dataset was collected on.
         dataset_id: local Minari dataset id; ``obs="pixels"`` needs one collected with ``obs_mode="pixels"``.
         obs: ``"state"`` (the observation vectors) or ``"pixels"`` (the stored frames).
-        preset: size preset of :func:`world_models.latent.preset` (``"debug"``, ``"small"``, ``"medium"``).
-        overrides: :class:`~world_models.latent.LatentConfig` fields to change in the preset (e.g.
+        preset: size preset of :func:`neural_gym.world_models.latent.preset` (``"debug"``, ``"small"``, ``"medium"``).
+        overrides: :class:`~neural_gym.world_models.latent.LatentConfig` fields to change in the preset (e.g.
             ``{"conv_depth": 8}``).
         command: the command line recorded in the model's provenance (default: this process's argv).
-        **kwargs: keyword arguments of :func:`world_models.latent.train_latent` (``steps``, ``batch_size``,
+        **kwargs: keyword arguments of :func:`neural_gym.world_models.latent.train_latent` (``steps``, ``batch_size``,
             ``seq_len``, ``seed``, ``device``, ``progress``, ``log_dir``, ...).
 
     Returns:
-        The model and its :class:`~world_models.latent.LatentTrainReport`.
+        The model and its :class:`~neural_gym.world_models.latent.LatentTrainReport`.
     """
-    from world_models.latent import SequenceData, train_latent
-    from world_models.latent import preset as latent_preset
+    from neural_gym.world_models.latent import SequenceData, train_latent
+    from neural_gym.world_models.latent import preset as latent_preset
 
     _, episodes, task_kwargs, provenance = _sequence_dataset(task, dataset_id, obs, command)
     sequences = [
@@ -200,17 +200,17 @@ def fit_video(
     Args:
         task: ground-truth task the dataset was collected on.
         dataset_id: local Minari dataset id collected with ``obs_mode="pixels"``.
-        preset: size preset of :func:`world_models.video.preset` (``"debug"``, ``"small32"``, ``"small"``).
-        overrides: :class:`~world_models.video.VideoConfig` fields to change in the preset.
+        preset: size preset of :func:`neural_gym.world_models.video.preset` (``"debug"``, ``"small32"``, ``"small"``).
+        overrides: :class:`~neural_gym.world_models.video.VideoConfig` fields to change in the preset.
         command: the command line recorded in the model's provenance (default: this process's argv).
-        **kwargs: keyword arguments of :func:`world_models.video.train_video` (``steps``, ``batch_size``, ``lr``,
+        **kwargs: keyword arguments of :func:`neural_gym.world_models.video.train_video` (``steps``, ``batch_size``, ``lr``,
             ``seed``, ``device``, ``progress``, ``log_dir``, ...).
 
     Returns:
-        The model and its :class:`~world_models.video.VideoTrainReport`.
+        The model and its :class:`~neural_gym.world_models.video.VideoTrainReport`.
     """
-    from world_models.video import preset as video_preset
-    from world_models.video import train_video
+    from neural_gym.world_models.video import preset as video_preset
+    from neural_gym.world_models.video import train_video
 
     _, episodes, task_kwargs, provenance = _sequence_dataset(task, dataset_id, "pixels", command)
     size = int(episodes[0].frames.shape[1]) if episodes else 64
@@ -230,7 +230,7 @@ def fit_world_model(
 
     Args:
         task: ground-truth task the dataset was collected on.
-        dataset_id: local Minari dataset id (see :func:`envs.collect`); recorded in the model's provenance.
+        dataset_id: local Minari dataset id (see :func:`neural_gym.envs.collect`); recorded in the model's provenance.
         family: ``"ensemble"`` (:func:`fit_ensemble`), ``"latent"`` (:func:`fit_latent`) or ``"video"``
             (:func:`fit_video`).
         command: the command line recorded in the model's provenance (default: this process's argv).

@@ -1,6 +1,6 @@
 """What an imagined step does when the ensemble disagrees too much.
 
-The disagreement measures themselves live with the models (:mod:`world_models.uncertainty`); their thresholds are
+The disagreement measures themselves live with the models (:mod:`neural_gym.world_models.uncertainty`); their thresholds are
 calibrated on held-out real transitions and stored in each checkpoint. This module applies one of three rules:
 
 - ``"truncate"`` (default): the episode is cut (``truncated=True``) — the agent bootstraps from the last trusted state.

@@ -9,8 +9,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs import get_task
-from world_models import WorldModel
+from neural_gym.envs import get_task
+from neural_gym.world_models import WorldModel
 
 from .engine import Propagation, Source, Start, make_engine
 from .render import ObsRenderer

@@ -3,12 +3,12 @@
 Imports only torch, numpy, safetensors and tqdm (TensorBoard lazily, when asked for); never ``envs`` or ``neural_gym``.
 
 Example:
-    >>> from world_models import load_checkpoint
+    >>> from neural_gym.world_models import load_checkpoint
     >>> model = load_checkpoint("zoo:HalfCheetah", task="HalfCheetah", device="cpu")  # doctest: +SKIP
 """
 
-from world_models.base import CHECKPOINT_FORMAT_VERSION, Calibration, ModelSpec, Prediction, WorldModel
-from world_models.checkpoint import (
+from neural_gym.world_models.base import CHECKPOINT_FORMAT_VERSION, Calibration, ModelSpec, Prediction, WorldModel
+from neural_gym.world_models.checkpoint import (
     CheckpointError,
     CheckpointNotFoundError,
     load_checkpoint,
@@ -16,11 +16,11 @@ from world_models.checkpoint import (
     register_family,
     save_checkpoint,
 )
-from world_models.device import resolve_device
-from world_models.ensemble import EnsembleConfig, EnsembleModel, TrainReport, train_ensemble
-from world_models.latent import LatentConfig, LatentModel, LatentState, LatentTrainReport, SequenceData, train_latent
-from world_models.video import VideoConfig, VideoModel, VideoState, VideoTrainReport, train_video
-from world_models.zoo import zoo_path
+from neural_gym.world_models.device import resolve_device
+from neural_gym.world_models.ensemble import EnsembleConfig, EnsembleModel, TrainReport, train_ensemble
+from neural_gym.world_models.latent import LatentConfig, LatentModel, LatentState, LatentTrainReport, SequenceData, train_latent
+from neural_gym.world_models.video import VideoConfig, VideoModel, VideoState, VideoTrainReport, train_video
+from neural_gym.world_models.zoo import zoo_path
 
 __all__ = [
     "CHECKPOINT_FORMAT_VERSION",

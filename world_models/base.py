@@ -33,7 +33,7 @@ class Calibration:
 
     Attributes:
         measure: which disagreement measure drives cut-offs (``"ensemble_std"``, ``"aleatoric_max"`` or
-            ``"pairwise_max"``; see :mod:`world_models.uncertainty`).
+            ``"pairwise_max"``; see :mod:`neural_gym.world_models.uncertainty`).
         thresholds: per measure, the value above which a step counts as uncertain.
         quantile: the quantile of held-out real transitions the thresholds were taken at.
         scale: the factor applied to that quantile.

@@ -1,4 +1,4 @@
-"""Reference predictors that any world model should beat, behind the same :class:`~world_models.base.WorldModel` API.
+"""Reference predictors that any world model should beat, behind the same :class:`~neural_gym.world_models.base.WorldModel` API.
 
 - :class:`CopyLastModel` — the next observation is the current one (``ŝ_{t+1} = s_t``).
 - :class:`LinearExtrapolationModel` — constant velocity in observation space (``ŝ_{t+1} = s_t + (s_t − s_{t−1})``);
@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from world_models.base import Calibration, ModelSpec, Prediction, WorldModel
-from world_models.device import resolve_device
+from neural_gym.world_models.base import Calibration, ModelSpec, Prediction, WorldModel
+from neural_gym.world_models.device import resolve_device
 
 
 def _baseline_spec(spec: ModelSpec, family: str, config: dict[str, Any] | None = None) -> ModelSpec:

@@ -24,12 +24,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
-from world_models.base import CHECKPOINT_FORMAT_VERSION, ModelSpec, WorldModel
-from world_models.device import resolve_device
-from world_models.ensemble.model import EnsembleModel
-from world_models.latent.model import LatentModel
-from world_models.video.model import VideoModel
-from world_models.zoo import zoo_path
+from neural_gym.world_models.base import CHECKPOINT_FORMAT_VERSION, ModelSpec, WorldModel
+from neural_gym.world_models.device import resolve_device
+from neural_gym.world_models.ensemble.model import EnsembleModel
+from neural_gym.world_models.latent.model import LatentModel
+from neural_gym.world_models.video.model import VideoModel
+from neural_gym.world_models.zoo import zoo_path
 
 FORMAT_NAME = "neural_gym"
 
@@ -205,7 +205,7 @@ def load_checkpoint(
     if spec.family not in FAMILIES:
         raise CheckpointError(
             f"{what}, but family {spec.family!r} is not registered (known: {sorted(FAMILIES)}); "
-            "import the package that defines it or call world_models.register_family"
+            "import the package that defines it or call neural_gym.world_models.register_family"
         )
     dev = resolve_device(device)
     try:

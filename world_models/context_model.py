@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import numpy as np
 import torch
 
-from world_models.base import ModelSpec, WorldModel
+from neural_gym.world_models.base import ModelSpec, WorldModel
 
 __all__ = ["HeadEnsembleConfig", "HeadEnsembleModel"]
 

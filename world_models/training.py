@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from world_models.base import Calibration
+from neural_gym.world_models.base import Calibration
 
 #: Quantiles of the held-out disagreement recorded beside each threshold (for reports).
 HELDOUT_QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999)

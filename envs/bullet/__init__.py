@@ -1,12 +1,12 @@
 """PyBullet ground truth: the ``KukaReach-v0`` task (an optional extra: ``pip install "neural-gym[bullet]"``).
 
 Importing this package registers the gymnasium id ``KukaReach-v0`` and defines :data:`KUKA_REACH`, its
-:class:`~envs.tasks.TaskSpec`. Without PyBullet installed the import fails with an ``ImportError`` saying how to
+:class:`~neural_gym.envs.tasks.TaskSpec`. Without PyBullet installed the import fails with an ``ImportError`` saying how to
 install it.
 
 Example:
     >>> import gymnasium as gym
-    >>> from envs.bullet import KUKA_REACH
+    >>> from neural_gym.envs.bullet import KUKA_REACH
     >>> env = KUKA_REACH.make(render_mode="rgb_array", width=64, height=64)
     >>> obs, info = env.reset(seed=0)
 """
@@ -18,16 +18,16 @@ try:
     import pybullet_data  # noqa: F401
 except ImportError as error:  # pragma: no cover - exercised only where the extra is missing
     raise ImportError(
-        'envs.bullet needs PyBullet, an optional extra: pip install "neural-gym[bullet]" (or pip install pybullet).'
+        'neural_gym.envs.bullet needs PyBullet, an optional extra: pip install "neural-gym[bullet]" (or pip install pybullet).'
     ) from error
 
 from gymnasium.envs.registration import register, registry
 
-from envs.bullet.expert import KukaReachExpert
-from envs.bullet.kuka_reach import KukaReachEnv
-from envs.bullet.rewards import kuka_reach_reward, kuka_reach_success
-from envs.rewards import never_terminates
-from envs.tasks import TaskSpec
+from neural_gym.envs.bullet.expert import KukaReachExpert
+from neural_gym.envs.bullet.kuka_reach import KukaReachEnv
+from neural_gym.envs.bullet.rewards import kuka_reach_reward, kuka_reach_success
+from neural_gym.envs.rewards import never_terminates
+from neural_gym.envs.tasks import TaskSpec
 
 KUKA_REACH_ID = "KukaReach-v0"
 """Gymnasium id of :class:`KukaReachEnv`."""
@@ -37,7 +37,7 @@ KUKA_REACH_MAX_EPISODE_STEPS = 150
 if KUKA_REACH_ID not in registry:
     register(
         id=KUKA_REACH_ID,
-        entry_point="envs.bullet.kuka_reach:KukaReachEnv",
+        entry_point="neural_gym.envs.bullet.kuka_reach:KukaReachEnv",
         max_episode_steps=KUKA_REACH_MAX_EPISODE_STEPS,
     )
 

@@ -7,7 +7,7 @@ toward the home posture so the redundant arm stays away from its joint limits.
 
 Example:
     >>> import gymnasium as gym
-    >>> from envs.bullet import KukaReachExpert
+    >>> from neural_gym.envs.bullet import KukaReachExpert
     >>> env = gym.make("KukaReach-v0")
     >>> act = KukaReachExpert()
     >>> obs, _ = env.reset(seed=0)
@@ -21,12 +21,12 @@ import pybullet
 import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
 
-from envs.bullet.kuka_reach import EE_LINK, HOME_Q, KUKA_URDF
-from envs.bullet.rewards import KUKA_EE_SLICE, KUKA_N_JOINTS, KUKA_OBS_SIZE, KUKA_TARGET_SLICE
+from neural_gym.envs.bullet.kuka_reach import EE_LINK, HOME_Q, KUKA_URDF
+from neural_gym.envs.bullet.rewards import KUKA_EE_SLICE, KUKA_N_JOINTS, KUKA_OBS_SIZE, KUKA_TARGET_SLICE
 
 
 class KukaReachExpert:
-    """``obs -> action`` policy that reaches the target of a :class:`~envs.bullet.kuka_reach.KukaReachEnv`.
+    """``obs -> action`` policy that reaches the target of a :class:`~neural_gym.envs.bullet.kuka_reach.KukaReachEnv`.
 
     Args:
         max_joint_velocity: The env's ``max_joint_velocity`` (rad/s per unit action).

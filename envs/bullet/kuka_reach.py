@@ -15,7 +15,7 @@ is why the floor does not collide.
 
 Example:
     >>> import gymnasium as gym
-    >>> import envs.bullet  # registers KukaReach-v0
+    >>> import neural_gym.envs.bullet  # registers KukaReach-v0
     >>> env = gym.make("KukaReach-v0", render_mode="rgb_array")
     >>> obs, info = env.reset(seed=0)
     >>> obs.shape, env.render().shape
@@ -33,7 +33,7 @@ import pybullet_data
 from gymnasium import spaces
 from pybullet_utils.bullet_client import BulletClient
 
-from envs.bullet.rewards import (
+from neural_gym.envs.bullet.rewards import (
     KUKA_EE_SLICE,
     KUKA_N_JOINTS,
     KUKA_OBS_SIZE,
@@ -84,7 +84,7 @@ class KukaReachEnv(gym.Env[np.ndarray, np.ndarray]):
       (defaults: 10 × 1/240 s, so a step is 1/24 s and a 150-step episode 6.25 s). Zero action holds the arm still.
     * **Observation** ``Box(-inf, inf, (20,), float64)``: ``[q (7), q_dot (7), end effector (3), target (3)]``,
       joint angles in rad, velocities in rad/s, positions in metres in the world frame (base at the origin).
-    * **Reward** :func:`envs.bullet.rewards.kuka_reach_reward`: ``-||ee - target|| - 0.01 ||clip(a)||²`` after the
+    * **Reward** :func:`neural_gym.envs.bullet.rewards.kuka_reach_reward`: ``-||ee - target|| - 0.01 ||clip(a)||²`` after the
       step; exact from ``(obs, action, next_obs)``.
     * **Episode** never terminates; the registered id ``KukaReach-v0`` truncates after 150 steps.
       ``info["distance"]`` and ``info["is_success"]`` (distance < 5 cm) come with every reset and step.

@@ -1,6 +1,6 @@
-"""Exact, batched reward rule of :class:`envs.bullet.kuka_reach.KukaReachEnv`.
+"""Exact, batched reward rule of :class:`neural_gym.envs.bullet.kuka_reach.KukaReachEnv`.
 
-Same conventions as :mod:`envs.rewards`: a pure function of ``(obs, action, next_obs)`` with shapes ``(B, 20)``,
+Same conventions as :mod:`neural_gym.envs.rewards`: a pure function of ``(obs, action, next_obs)`` with shapes ``(B, 20)``,
 ``(B, 7)``, ``(B, 20)`` (any leading batch shape, including none) that accepts NumPy arrays or torch tensors and returns
 ``(B,)`` in the array type and dtype of ``next_obs``. The env computes its reward by calling this very function on the
 observation it returns, so the rule is exact by construction.
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 # The array helpers are shared with the MuJoCo rules so that both treat NumPy/torch inputs and dtypes alike.
-from envs.rewards import Array, _is_tensor, _norm, _sum_squares
+from neural_gym.envs.rewards import Array, _is_tensor, _norm, _sum_squares
 
 KUKA_N_JOINTS = 7
 """Joints of the KUKA iiwa arm (all revolute)."""

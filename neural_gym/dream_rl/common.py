@@ -17,8 +17,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
-from envs import TaskSpec, get_task
-from world_models import WorldModel, load_checkpoint, save_checkpoint
+from neural_gym.envs import TaskSpec, get_task
+from neural_gym.world_models import WorldModel, load_checkpoint, save_checkpoint
 
 from ..evaluate import paired_episodes
 

@@ -25,7 +25,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from stable_baselines3.common.vec_env import VecNormalize
 
-from world_models import EnsembleConfig, WorldModel
+from neural_gym.world_models import EnsembleConfig, WorldModel
 
 from ..train import fit_ensemble
 from ..vector_env import DreamVectorEnv

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from envs import load_transitions
-from world_models import EnsembleConfig, WorldModel, load_checkpoint
+from neural_gym.envs import load_transitions
+from neural_gym.world_models import EnsembleConfig, WorldModel, load_checkpoint
 
 from ..train import fit_ensemble
 from ..vector_env import DreamVectorEnv

@@ -1,8 +1,8 @@
 """The baselines drift compares every checkpoint with, built for the checkpoint's task and data.
 
-- ``"copy_last"`` — :class:`world_models.baselines.CopyLastModel`.
-- ``"linear"`` — :class:`world_models.baselines.LinearExtrapolationModel` (two observations of context).
-- ``"single_mlp"`` — :class:`world_models.baselines.SingleMLPModel` trained here on the *same dataset* the checkpoint
+- ``"copy_last"`` — :class:`neural_gym.world_models.baselines.CopyLastModel`.
+- ``"linear"`` — :class:`neural_gym.world_models.baselines.LinearExtrapolationModel` (two observations of context).
+- ``"single_mlp"`` — :class:`neural_gym.world_models.baselines.SingleMLPModel` trained here on the *same dataset* the checkpoint
   was trained on (``spec.provenance["dataset_id"]``, read from ``MINARI_DATASETS_PATH``) with the *same budget*: the
   hidden width and depth of ``spec.config``, the number of epochs the checkpoint's training ran
   (``provenance["epochs"]``), and its batch size, learning rate, weight decay, held-out fraction and seed
@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from envs import load_transitions
-from world_models import WorldModel
-from world_models.baselines import CopyLastModel, LinearExtrapolationModel, train_single_mlp
+from neural_gym.envs import load_transitions
+from neural_gym.world_models import WorldModel
+from neural_gym.world_models.baselines import CopyLastModel, LinearExtrapolationModel, train_single_mlp
 
 #: Names of the built-in baselines.
 BASELINES: tuple[str, ...] = ("copy_last", "linear", "single_mlp")

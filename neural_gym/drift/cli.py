@@ -120,9 +120,9 @@ def _default_baselines(task: str, checkpoint: str | None) -> list[str]:
     """All baselines, leaving out the single MLP (with a note) when its training data is not on this machine."""
     from minari.storage.datasets_root_dir import get_dataset_path
 
-    from envs import get_task
-    from world_models import read_spec
-    from world_models.checkpoint import resolve_checkpoint_path
+    from neural_gym.envs import get_task
+    from neural_gym.world_models import read_spec
+    from neural_gym.world_models.checkpoint import resolve_checkpoint_path
 
     spec = read_spec(resolve_checkpoint_path(checkpoint or f"zoo:{get_task(task).name}"))
     dataset_id = spec.provenance.get("dataset_id")
@@ -139,9 +139,9 @@ def _default_baselines(task: str, checkpoint: str | None) -> list[str]:
 
 def _predicts_frames(task: str, checkpoint: str | None) -> bool:
     """Whether the checkpoint's observations are RGB frames ``(H, W, 3)`` (the frame drift path)."""
-    from envs import get_task
-    from world_models import read_spec
-    from world_models.checkpoint import resolve_checkpoint_path
+    from neural_gym.envs import get_task
+    from neural_gym.world_models import read_spec
+    from neural_gym.world_models.checkpoint import resolve_checkpoint_path
 
     shape = tuple(read_spec(resolve_checkpoint_path(checkpoint or f"zoo:{get_task(task).name}")).obs_shape)
     return len(shape) == 3 and shape[-1] == 3

@@ -5,15 +5,15 @@ RGB frame ``(H, W, 3)``. For each start state (frame ``t`` of a held-out pixel e
 
 - **ground truth**: the recorded physics state ``t`` is restored and the recorded actions are replayed
   (:func:`~neural_gym.drift.rollout.roll_ground_truth`); every physics state it passes through is restored in a pixel
-  env of the model's frame size and rendered with :func:`envs.render_frame`. These renders should equal the recorded
+  env of the model's frame size and rendered with :func:`neural_gym.envs.render_frame`. These renders should equal the recorded
   frames bit for bit; the largest difference is reported (``render_max_abs_diff``).
-- **model**: :meth:`~world_models.base.WorldModel.initial_state_from_history` on the ``k = context_length`` recorded
-  frames ending at ``t`` and the ``k − 1`` actions between them, then :meth:`~world_models.base.WorldModel.step` with
-  the recorded actions (``member=None``, the ensemble mean), :meth:`~world_models.base.WorldModel.observe` after
+- **model**: :meth:`~neural_gym.world_models.base.WorldModel.initial_state_from_history` on the ``k = context_length`` recorded
+  frames ending at ``t`` and the ``k − 1`` actions between them, then :meth:`~neural_gym.world_models.base.WorldModel.step` with
+  the recorded actions (``member=None``, the ensemble mean), :meth:`~neural_gym.world_models.base.WorldModel.observe` after
   each step;
 - **shuffled**: the same model from the same context, driven by *another* start's action sequence (a seeded random
   permutation of the starts without fixed points, so no start keeps its own actions);
-- **copy_last**: :class:`~world_models.baselines.CopyLastFrameModel`, frame ``t`` forever.
+- **copy_last**: :class:`~neural_gym.world_models.baselines.CopyLastFrameModel`, frame ``t`` forever.
 
 Figures (``shared/DESIGN.md``, "Metric definitions"):
 
@@ -65,10 +65,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-import envs
-from envs import Episode, TaskSpec, get_task
-from world_models import WorldModel
-from world_models.baselines import CopyLastFrameModel
+from neural_gym import envs
+from neural_gym.envs import Episode, TaskSpec, get_task
+from neural_gym.world_models import WorldModel
+from neural_gym.world_models.baselines import CopyLastFrameModel
 
 from .. import metrics
 from .measure import _fmt, _horizon_summary, _interval, _jsonable, _label, _load_model, _minari_root
@@ -223,9 +223,9 @@ def measure_frame_drift(
 
     Args:
         task: ground-truth task (``"Reacher"``, ``"Reacher-v5"``, ...).
-        checkpoint: checkpoint path, zoo name, or a loaded :class:`~world_models.base.WorldModel` whose
+        checkpoint: checkpoint path, zoo name, or a loaded :class:`~neural_gym.world_models.base.WorldModel` whose
             ``spec.obs_shape`` is ``(h_max, W, 3)``; default the shipped checkpoint of the task.
-        dataset_id: a held-out *pixel* Minari dataset (``envs.collect(..., obs_mode="pixels")``, frames of the model's
+        dataset_id: a held-out *pixel* Minari dataset (``neural_gym.envs.collect(..., obs_mode="pixels")``, frames of the model's
             size). ``None`` → collect ``heldout_steps`` fresh steps of ``policy`` with seed ``seed`` into a temporary
             Minari folder, deleted afterwards.
         n_starts: start states, drawn uniformly (seeded) from the positions with ``context_length − 1`` recorded
@@ -236,7 +236,7 @@ def measure_frame_drift(
         max_horizon: steps rolled (per-step curves, trusted and dream horizons run to it); default
             ``max(horizons)``; must be at least that.
         heldout_steps: steps collected when ``dataset_id`` is ``None``.
-        policy: the action source of the held-out collection (as ``envs.collect`` and ``measure_drift`` accept:
+        policy: the action source of the held-out collection (as ``neural_gym.envs.collect`` and ``measure_drift`` accept:
             ``"random"``, ``"expert"``, a callable ``obs -> action`` or an SB3 model). Both worlds replay the
             recorded actions, so the ground truth can be checked against the recorded frames.
         seed: seed of the held-out collection (never the training data's seed 0), and the root of the seeds of
@@ -440,7 +440,7 @@ def roll_frame_model(
     """Step a pixel model from real context frames with given actions and score every frame against the truth.
 
     Args:
-        model: a :class:`~world_models.base.WorldModel` with ``spec.obs_shape = (h, w, 3)``.
+        model: a :class:`~neural_gym.world_models.base.WorldModel` with ``spec.obs_shape = (h, w, 3)``.
         context_frames: ``[n, C, h, w, 3]`` uint8 recorded frames, oldest first, the last one the start frame;
             ``C >= model.context_length`` (the model reads the last ``context_length``).
         context_actions: ``[n, C - 1, A]`` the recorded actions between them.
@@ -796,7 +796,7 @@ def _check_episodes(
         if frames is None:
             raise ValueError(
                 f"held-out dataset {where} has no frames (episode {ep.id}); collect it with "
-                "envs.collect(..., obs_mode='pixels', image_size=...)"
+                "neural_gym.envs.collect(..., obs_mode='pixels', image_size=...)"
             )
         if tuple(frames.shape[1:]) != frame_shape or len(frames) != len(ep) + 1:
             raise ValueError(
@@ -811,7 +811,7 @@ def _check_episodes(
 
 
 class FrameRenderer:
-    """A pixel env of a task that renders restored physics states (:func:`envs.render_frame`).
+    """A pixel env of a task that renders restored physics states (:func:`neural_gym.envs.render_frame`).
 
     Args:
         task: the ground-truth task.
@@ -829,7 +829,7 @@ class FrameRenderer:
         return envs.render_frame(self.env)
 
     def close(self) -> None:
-        """Close the env (pixel envs free their GL objects under their own context, see ``envs.observations``)."""
+        """Close the env (pixel envs free their GL objects under their own context, see ``neural_gym.envs.observations``)."""
         self.env.close()
 
     def __enter__(self) -> FrameRenderer:

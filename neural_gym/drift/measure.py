@@ -48,8 +48,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from envs import Episode, collect, get_task, load_episodes
-from world_models import CheckpointError, WorldModel, load_checkpoint
+from neural_gym.envs import Episode, collect, get_task, load_episodes
+from neural_gym.world_models import CheckpointError, WorldModel, load_checkpoint
 
 from .. import metrics
 from .baselines import build_baselines
@@ -202,7 +202,7 @@ def measure_drift(
     Args:
         task: ground-truth task (``"Hopper"``, ``"Hopper-v5"``, ...).
         checkpoint: checkpoint path, zoo name or a loaded :class:`WorldModel`; default the shipped one.
-        dataset_id: held-out Minari dataset (with physics states, as ``envs.collect`` writes). ``None`` → collect a
+        dataset_id: held-out Minari dataset (with physics states, as ``neural_gym.envs.collect`` writes). ``None`` → collect a
             fresh one (``heldout_steps`` steps of ``heldout_policy`` with seed ``heldout_seed``) in a temporary
             Minari folder, deleted afterwards.
         n_starts: start states, drawn uniformly (seeded) from the qualifying positions (see ``start_window``).
@@ -222,7 +222,7 @@ def measure_drift(
             horizon that at least ``n_starts`` positions reach.
         heldout_steps: steps collected when ``dataset_id`` is ``None``.
         heldout_policy: policy of that collection.
-        heldout_action_noise: action noise of that collection (as ``envs.collect``).
+        heldout_action_noise: action noise of that collection (as ``neural_gym.envs.collect``).
         heldout_seed: seed of that collection (never the training data's seed 0).
         allow_training_data: allow ``dataset_id`` to be the checkpoint's own training dataset.
         n_boot: bootstrap resamples for the intervals.

@@ -1,11 +1,11 @@
 """Roll identical actions from identical states through ground truth and through world models.
 
 Ground truth: for each start ``(episode, t)`` of a held-out dataset, the recorded MuJoCo physics state
-``physics_states[t]`` is restored exactly (:func:`envs.set_physics_state`) into one env, and actions are stepped on
+``physics_states[t]`` is restored exactly (:func:`neural_gym.envs.set_physics_state`) into one env, and actions are stepped on
 the unwrapped MuJoCo env (no time limit: truncation is not physics, so a policy can run past it). Models: every
 predictor (the checkpoint and the baselines) is started from the *recorded* observations — as many as its
 ``context_length`` asks for, with the actions between them — via
-:meth:`~world_models.base.WorldModel.initial_state_from_history`, and then stepped with the same actions, all start
+:meth:`~neural_gym.world_models.base.WorldModel.initial_state_from_history`, and then stepped with the same actions, all start
 states in one batch. Nothing here knows which family a model is.
 
 Actions are either the recorded ones (``"recorded"``) or a policy's, which acts on the *real* observations (so the
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from envs import Episode, TaskSpec, as_policy, expert, get_physics_state, set_physics_state
-from world_models import WorldModel
+from neural_gym.envs import Episode, TaskSpec, as_policy, expert, get_physics_state, set_physics_state
+from neural_gym.world_models import WorldModel
 
 ActionSource = Any
 """``"recorded"``, ``"random"``, ``"expert"``, a callable ``obs -> action``, or an SB3 model (``.predict``)."""
@@ -177,7 +177,7 @@ def select_starts(
     for e, ep in enumerate(episodes):
         if ep.physics_states is None:
             raise ValueError(
-                f"episode {ep.id} has no recorded physics states; drift needs datasets written by envs.collect "
+                f"episode {ep.id} has no recorded physics states; drift needs datasets written by neural_gym.envs.collect "
                 "(`neural-gym collect`), which record them"
             )
         for t in range(context - 1, len(ep)):
@@ -246,7 +246,7 @@ def roll_ground_truth(
         The :class:`GroundTruthRollout`.
 
     Raises:
-        ValueError: a policy returning an action of the wrong shape or a non-finite one (from :func:`envs.as_policy`).
+        ValueError: a policy returning an action of the wrong shape or a non-finite one (from :func:`neural_gym.envs.as_policy`).
     """
     env = task.make()
     env.reset(seed=0)
@@ -330,7 +330,7 @@ def roll_model(
     """Step ``model`` from the recorded context of every start with the ground truth's actions, in one batch.
 
     Args:
-        model: any :class:`~world_models.base.WorldModel` (the checkpoint or a baseline).
+        model: any :class:`~neural_gym.world_models.base.WorldModel` (the checkpoint or a baseline).
         gt: the ground-truth rollout whose starts, context and actions are used.
         reground_every: every this many steps, re-encode the model's state from the *real* history (the last
             ``context_length`` real observations and the actions between them); ``None`` → never.

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
-from envs import get_task, set_physics_state
+from neural_gym.envs import get_task, set_physics_state
 
 from ..render import ObsRenderer
 from .measure import DriftResult

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs import get_physics_state, get_task
+from neural_gym.envs import get_physics_state, get_task
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from gymnasium.utils.env_checker import check_env as gym_check_env  # noqa: E402
 from gymnasium.wrappers import AddRenderObservation  # noqa: E402
 from stable_baselines3.common.env_checker import check_env as sb3_check_env  # noqa: E402
 
-from envs import get_physics_state, physics_state_size, set_physics_state  # noqa: E402
-from envs.bullet import KUKA_REACH, KukaReachEnv, KukaReachExpert, kuka_reach_reward  # noqa: E402
-from envs.bullet.kuka_reach import PHYSICS_STATE_SIZE, SUCCESS_DISTANCE  # noqa: E402
+from neural_gym.envs import get_physics_state, physics_state_size, set_physics_state  # noqa: E402
+from neural_gym.envs.bullet import KUKA_REACH, KukaReachEnv, KukaReachExpert, kuka_reach_reward  # noqa: E402
+from neural_gym.envs.bullet.kuka_reach import PHYSICS_STATE_SIZE, SUCCESS_DISTANCE  # noqa: E402
 
 
 def _make(obs_mode: str, **kwargs) -> gym.Env:
@@ -225,16 +225,16 @@ def test_expert_reaches_the_target() -> None:
 
 
 def test_import_without_pybullet_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [m for m in sys.modules if m == "envs.bullet" or m.startswith("envs.bullet.")]:
+    for name in [m for m in sys.modules if m == "neural_gym.envs.bullet" or m.startswith("neural_gym.envs.bullet.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "pybullet", None)  # makes `import pybullet` raise ImportError
     with pytest.raises(ImportError, match=r'pip install "neural-gym\[bullet\]"'):
-        importlib.import_module("envs.bullet")
+        importlib.import_module("neural_gym.envs.bullet")
 
 
 def test_registry_knows_kuka_reach():
-    from envs import OPTIONAL_TASKS, get_task, task_names
-    from envs.bullet import KUKA_REACH_MAX_EPISODE_STEPS
+    from neural_gym.envs import OPTIONAL_TASKS, get_task, task_names
+    from neural_gym.envs.bullet import KUKA_REACH_MAX_EPISODE_STEPS
 
     assert "KukaReach" in task_names()
     task = get_task("neural_gym/KukaReach-v0")
@@ -250,10 +250,10 @@ def test_success_rule_matches_the_env_and_reaches_the_dream():
     import numpy as np
     import torch
 
-    from envs import get_task
-    from envs.bullet import KukaReachExpert
+    from neural_gym.envs import get_task
+    from neural_gym.envs.bullet import KukaReachExpert
     from neural_gym import DreamEnv
-    from world_models import EnsembleConfig, EnsembleModel
+    from neural_gym.world_models import EnsembleConfig, EnsembleModel
 
     task = get_task("KukaReach")
     env = task.make()

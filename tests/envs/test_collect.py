@@ -10,7 +10,7 @@ import minari
 import numpy as np
 import pytest
 
-from envs import (
+from neural_gym.envs import (
     DatasetAlignmentError,
     Episode,
     Transitions,
@@ -23,7 +23,7 @@ from envs import (
     render_frame,
     set_physics_state,
 )
-from envs.collect import default_dataset_id
+from neural_gym.envs.collect import default_dataset_id
 
 
 def test_collect_round_trip(minari_root: Path) -> None:

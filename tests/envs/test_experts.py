@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import collect, expert, get_task, load_transitions
+from neural_gym.envs import collect, expert, get_task, load_transitions
 
 
 def test_inverted_pendulum_expert_balances_for_the_whole_episode():

@@ -15,7 +15,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from envs import (
+from neural_gym.envs import (
     OBS_MODES,
     PIXELS_KEY,
     STATE_KEY,
@@ -25,7 +25,7 @@ from envs import (
     render_frame,
     set_physics_state,
 )
-from envs.observations import camera_kwargs, image_hw, state_space
+from neural_gym.envs.observations import camera_kwargs, image_hw, state_space
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from envs import get_physics_state, get_task, physics_state_size, set_physics_state
+from neural_gym.envs import get_physics_state, get_task, physics_state_size, set_physics_state
 
 ALL_TASKS = ["InvertedPendulum", "Reacher", "HalfCheetah", "Hopper", "Pusher", "Walker2d"]
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from envs import TASKS, get_task
-from envs.rewards import hopper_termination, never_terminates
+from neural_gym.envs import TASKS, get_task
+from neural_gym.envs.rewards import hopper_termination, never_terminates
 from tests.envs.conftest import Rollout, random_rollout
 
 _ROLLOUTS: dict[str, Rollout] = {}

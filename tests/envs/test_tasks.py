@@ -7,7 +7,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from envs import TASKS, TaskSpec, get_task
+from neural_gym.envs import TASKS, TaskSpec, get_task
 
 ALL_TASKS = ["InvertedPendulum", "Reacher", "HalfCheetah", "Hopper", "Pusher", "Walker2d"]
 X_EXCLUDED = {"HalfCheetah", "Hopper", "Walker2d"}

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs import collect
+from neural_gym.envs import collect
 from neural_gym.train import fit_world_model
-from world_models import EnsembleConfig, EnsembleModel
+from neural_gym.world_models import EnsembleConfig, EnsembleModel
 
 TINY = EnsembleConfig(ensemble_size=4, num_elites=3, hidden_size=64, num_layers=2)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from neural_gym.cli import main
-from world_models import load_checkpoint
+from neural_gym.world_models import load_checkpoint
 
 
 @pytest.mark.parametrize("command", ["collect", "train", "dream", "demo", "drift", "dream-train"])

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from envs import collect, get_task, load_episodes
+from neural_gym.envs import collect, get_task, load_episodes
 from neural_gym.drift import measure_drift, replay_ground_truth, roll_model, write_report
 from neural_gym.drift import report as report_module
 from neural_gym.drift.cli import main as drift_main
 from neural_gym.train import fit_world_model
-from world_models import CheckpointError, EnsembleConfig, EnsembleModel, WorldModel, save_checkpoint
-from world_models.baselines import CopyLastModel, LinearExtrapolationModel
+from neural_gym.world_models import CheckpointError, EnsembleConfig, EnsembleModel, WorldModel, save_checkpoint
+from neural_gym.world_models.baselines import CopyLastModel, LinearExtrapolationModel
 
 ALL_TASKS = ["InvertedPendulum", "Reacher", "HalfCheetah", "Hopper", "Pusher", "Walker2d"]
 TINY = EnsembleConfig(ensemble_size=3, num_elites=2, hidden_size=32, num_layers=2)

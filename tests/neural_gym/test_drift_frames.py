@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 import torch
 
-from envs import collect, get_physics_state, get_task, load_episodes, set_physics_state
+from neural_gym.envs import collect, get_physics_state, get_task, load_episodes, set_physics_state
 from neural_gym.drift import FRAME_REPORT_FILES, FrameDriftResult, measure_frame_drift, write_frame_report
 from neural_gym.drift import frame_report as frame_report_module
 from neural_gym.drift.cli import main as drift_main
 from neural_gym.drift.frames import FrameRenderer, score_frame_uncertainty
 from neural_gym.metrics import PSNR_CAP_DB
-from world_models import LatentModel, ModelSpec, Prediction, WorldModel, save_checkpoint
-from world_models.baselines import CopyLastFrameModel
-from world_models.latent import preset
+from neural_gym.world_models import LatentModel, ModelSpec, Prediction, WorldModel, save_checkpoint
+from neural_gym.world_models.baselines import CopyLastFrameModel
+from neural_gym.world_models.latent import preset
 
 SIZE = 32
 PIXELS_ID = "frames/Reacher/pixels32-v0"
@@ -315,8 +315,8 @@ def test_cli_takes_the_frame_path_for_a_pixel_checkpoint(
 
 
 def test_state_probe_error_by_horizon_for_a_video_model(pixel_data: list[Any], oracle_result: FrameDriftResult) -> None:
-    from world_models import VideoModel
-    from world_models.video import preset as video_preset
+    from neural_gym.world_models import VideoModel
+    from neural_gym.world_models.video import preset as video_preset
 
     assert oracle_result.probe is None and oracle_result.to_json()["probe"] is None  # no probe, no figures
     model = VideoModel(

@@ -8,7 +8,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import neural_gym
-from envs import TASKS, task_names
+from neural_gym.envs import TASKS, task_names
 
 
 def test_every_task_is_registered():

@@ -8,10 +8,10 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from envs import get_task
+from neural_gym.envs import get_task
 from neural_gym import DreamEnv, DreamVectorEnv
-from world_models import VideoModel, load_checkpoint, save_checkpoint
-from world_models.video import preset
+from neural_gym.world_models import VideoModel, load_checkpoint, save_checkpoint
+from neural_gym.world_models.video import preset
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import world_models.zoo
-from world_models import (
+import neural_gym.world_models.zoo
+from neural_gym.world_models import (
     CHECKPOINT_FORMAT_VERSION,
     CheckpointError,
     EnsembleConfig,
@@ -26,7 +26,7 @@ from world_models import (
     train_ensemble,
     zoo_path,
 )
-from world_models.checkpoint import FAMILIES, CheckpointNotFoundError
+from neural_gym.world_models.checkpoint import FAMILIES, CheckpointNotFoundError
 
 TINY = EnsembleConfig(ensemble_size=3, num_elites=2, hidden_size=16, num_layers=2)
 
@@ -194,12 +194,12 @@ def test_atomic_write_leaves_no_temp_files(
 
 
 def test_zoo_names(model: EnsembleModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(world_models.zoo, "ZOO_DIR", tmp_path)
+    monkeypatch.setattr(neural_gym.world_models.zoo, "ZOO_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match=r"make zoo") as err:
         zoo_path("HalfCheetah")
     assert isinstance(err.value, CheckpointError)
     save_checkpoint(model, tmp_path / "HalfCheetah.safetensors")
-    assert world_models.zoo.available() == ["HalfCheetah"]
+    assert neural_gym.world_models.zoo.available() == ["HalfCheetah"]
     assert zoo_path("halfcheetah") == zoo_path("HalfCheetah-v5") == tmp_path / "HalfCheetah.safetensors"
     monkeypatch.chdir(tmp_path.parent)  # so the bare name is not also a path
     for name in ("zoo:HalfCheetah", "halfcheetah"):
@@ -240,7 +240,7 @@ def test_saved_checkpoint_has_ordinary_file_mode(tmp_path):
     import os
     import stat
 
-    from world_models import EnsembleConfig, EnsembleModel, save_checkpoint
+    from neural_gym.world_models import EnsembleConfig, EnsembleModel, save_checkpoint
 
     model = EnsembleModel(
         task="T", task_env_id="T-v0", obs_dim=2, action_dim=1, action_low=[-1.0], action_high=[1.0],

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from world_models import EnsembleConfig, EnsembleModel, ModelSpec, Prediction, resolve_device
-from world_models.ensemble.layers import EnsembleLinear, SoftBoundedLogVar
+from neural_gym.world_models import EnsembleConfig, EnsembleModel, ModelSpec, Prediction, resolve_device
+from neural_gym.world_models.ensemble.layers import EnsembleLinear, SoftBoundedLogVar
 
 OD, A, B = 3, 2, 5  # obs size, action size, batch
 TINY = EnsembleConfig(ensemble_size=4, num_elites=3, hidden_size=16, num_layers=2)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from world_models import LatentModel, LatentState, Prediction, load_checkpoint, save_checkpoint
-from world_models.checkpoint import FAMILIES
-from world_models.latent import PRESETS, LatentConfig, preset, train_latent
-from world_models.latent.data import SequenceData, WindowSampler
-from world_models.latent.networks import symexp, symlog
-from world_models.latent.rssm import kl_loss, sample_onehot, unimix_logprobs
+from neural_gym.world_models import LatentModel, LatentState, Prediction, load_checkpoint, save_checkpoint
+from neural_gym.world_models.checkpoint import FAMILIES
+from neural_gym.world_models.latent import PRESETS, LatentConfig, preset, train_latent
+from neural_gym.world_models.latent.data import SequenceData, WindowSampler
+from neural_gym.world_models.latent.networks import symexp, symlog
+from neural_gym.world_models.latent.rssm import kl_loss, sample_onehot, unimix_logprobs
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 

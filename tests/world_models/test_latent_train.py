@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from world_models import LatentModel, load_checkpoint, save_checkpoint
-from world_models.latent import LatentTrainReport, SequenceData, train_latent
+from neural_gym.world_models import LatentModel, load_checkpoint, save_checkpoint
+from neural_gym.world_models.latent import LatentTrainReport, SequenceData, train_latent
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 gym = pytest.importorskip("gymnasium")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from world_models import EnsembleConfig, EnsembleModel, TrainReport, train_ensemble
-from world_models.ensemble.train import _split
+from neural_gym.world_models import EnsembleConfig, EnsembleModel, TrainReport, train_ensemble
+from neural_gym.world_models.ensemble.train import _split
 
 TINY = EnsembleConfig(ensemble_size=4, num_elites=3, hidden_size=32, num_layers=2)
 X_TERMINAL = 0.8

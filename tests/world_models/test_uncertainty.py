@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from world_models.uncertainty import MEASURES, aleatoric_max, all_measures, ensemble_std, pairwise_max
+from neural_gym.world_models.uncertainty import MEASURES, aleatoric_max, all_measures, ensemble_std, pairwise_max
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from world_models import ModelSpec, Prediction, VideoModel, VideoState, load_checkpoint, save_checkpoint
-from world_models.checkpoint import FAMILIES
-from world_models.video import PRESETS, VideoConfig, edm, preset
-from world_models.video.model import VIDEO_MEASURES
+from neural_gym.world_models import ModelSpec, Prediction, VideoModel, VideoState, load_checkpoint, save_checkpoint
+from neural_gym.world_models.checkpoint import FAMILIES
+from neural_gym.world_models.video import PRESETS, VideoConfig, edm, preset
+from neural_gym.world_models.video.model import VIDEO_MEASURES
 
 A, OD = 2, 3  # action size, probed state size
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from envs import get_task
-from world_models import VideoModel, load_checkpoint, save_checkpoint
-from world_models.video import VideoTrainReport, preset, train_video
+from neural_gym.envs import get_task
+from neural_gym.world_models import VideoModel, load_checkpoint, save_checkpoint
+from neural_gym.world_models.video import VideoTrainReport, preset, train_video
 
 SIZE = 32
 

@@ -3,7 +3,7 @@
 Each of ``E`` members maps a normalized ``(obs, action)`` to a Gaussian over the normalized *delta* of the observation
 and the reward, plus a termination logit. All members run in one batched pass (:class:`EnsembleLinear`). After training,
 the ``num_elites`` members with the lowest held-out error are the ones used at inference; disagreement between them is
-the uncertainty signal (:mod:`world_models.uncertainty`).
+the uncertainty signal (:mod:`neural_gym.world_models.uncertainty`).
 
 Shapes: ``E`` members (or elites), ``B`` batch, ``O`` obs size, ``A`` action size, ``T = O + 1`` target size.
 
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from world_models.base import ModelSpec, Prediction, WorldModel
-from world_models.ensemble.layers import EnsembleLinear, SoftBoundedLogVar, ensemble_linear, soft_bound
-from world_models.uncertainty import all_measures
+from neural_gym.world_models.base import ModelSpec, Prediction, WorldModel
+from neural_gym.world_models.ensemble.layers import EnsembleLinear, SoftBoundedLogVar, ensemble_linear, soft_bound
+from neural_gym.world_models.uncertainty import all_measures
 
 Members = torch.Tensor | Literal["all"] | None
 """Which members to run: ``None`` → the elites, ``"all"`` → every member in order, or a ``[E']`` long index tensor."""
@@ -350,7 +350,7 @@ class EnsembleModel(WorldModel):
 
         Returns:
             A :class:`Prediction`; ``terminated`` is a probability, ``uncertainty`` holds every measure of
-            :mod:`world_models.uncertainty` over the normalized obs-delta and reward dims, ``disagreement`` the
+            :mod:`neural_gym.world_models.uncertainty` over the normalized obs-delta and reward dims, ``disagreement`` the
             calibrated one.
         """
         obs = self._as_batch(state, self.obs_dim, "state")

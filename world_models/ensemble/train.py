@@ -31,11 +31,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from world_models.base import Calibration
-from world_models.device import resolve_device
-from world_models.ensemble.model import EnsembleConfig, EnsembleModel
-from world_models.training import calibration_from_values, summary_writer
-from world_models.uncertainty import MEASURES
+from neural_gym.world_models.base import Calibration
+from neural_gym.world_models.device import resolve_device
+from neural_gym.world_models.ensemble.model import EnsembleConfig, EnsembleModel
+from neural_gym.world_models.training import calibration_from_values, summary_writer
+from neural_gym.world_models.uncertainty import MEASURES
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
 #: A member counts as improving (resetting ``patience``) when its held-out MSE drops by more than this fraction.
@@ -136,7 +136,7 @@ def train_ensemble(
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         progress: show a tqdm bar over epochs (it also stays quiet when not attached to a terminal).
         tensorboard_dir: write TensorBoard scalars there when set.
-        measure: disagreement measure that drives cut-offs (one of :data:`world_models.uncertainty.MEASURES`).
+        measure: disagreement measure that drives cut-offs (one of :data:`neural_gym.world_models.uncertainty.MEASURES`).
         calibration_quantile: held-out quantile the thresholds are taken at.
         calibration_scale: factor applied to that quantile.
         max_start_states: cap on training observations stored for ``start="dataset"``.

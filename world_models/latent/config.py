@@ -1,4 +1,4 @@
-"""Architecture of a :class:`~world_models.latent.model.LatentModel` and its named size presets.
+"""Architecture of a :class:`~neural_gym.world_models.latent.model.LatentModel` and its named size presets.
 
 Presets (parameters for Reacher, ``O = 10``, ``A = 2``, vectors / 64×64 frames; training speed on one shared CPU core
 with ``batch_size=16``, ``seq_len=32``):
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from world_models.presets import check_fields, pick_preset
+from neural_gym.world_models.presets import check_fields, pick_preset
 
 OBS_KINDS: tuple[str, ...] = ("vector", "pixels")
 IMAGE_SIZES: tuple[int, ...] = (32, 64)

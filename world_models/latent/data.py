@@ -1,7 +1,7 @@
 """Episodes in, fixed-length training windows out (the ``latent`` family's replay).
 
 Any object with ``observations [T+1, *obs_shape]``, ``actions [T, A]``, ``rewards [T]`` and ``terminations [T]``
-attributes (or a dict with those keys) is an episode: :class:`SequenceData`, ``envs.dataset.Episode``, ... For pixel
+attributes (or a dict with those keys) is an episode: :class:`SequenceData`, ``neural_gym.envs.dataset.Episode``, ... For pixel
 models the caller passes frames ``[T+1, H, W, 3]`` uint8 as ``observations``.
 
 :class:`WindowSampler` concatenates the episodes into flat arrays aligned on observations: row ``j`` holds ``obs_t``,

@@ -1,7 +1,7 @@
-"""``LatentModel``: a Dreamer-style RSSM behind the :class:`~world_models.base.WorldModel` protocol.
+"""``LatentModel``: a Dreamer-style RSSM behind the :class:`~neural_gym.world_models.base.WorldModel` protocol.
 
 Observations are state vectors ``[O]`` or channels-last frames ``[H, W, 3]`` (``config.obs_kind``). The carry is a
-:class:`~world_models.latent.rssm.LatentState`. Imagination (:meth:`LatentModel.step`) runs the GRU, then the ``E``
+:class:`~neural_gym.world_models.latent.rssm.LatentState`. Imagination (:meth:`LatentModel.step`) runs the GRU, then the ``E``
 prior heads; ``member`` picks the head each env follows (``spec.elites`` = every head), ``None`` follows the mixture
 (the mean of the heads' probabilities).
 
@@ -10,7 +10,7 @@ Randomness: ``step``, ``initial_state`` and the burn-in take the *mode* of each 
 
 Uncertainty (``Prediction.uncertainty``, each ``[B]``):
 
-- ``latent_std`` (calibrated by default) — :func:`world_models.uncertainty.ensemble_std` of the heads' class
+- ``latent_std`` (calibrated by default) — :func:`neural_gym.world_models.uncertainty.ensemble_std` of the heads' class
   probabilities ``[E, B, G * C]``: where the heads disagree about the next stochastic state. No decoding needed.
 - ``ensemble_std`` — the same spread of the observation each head decodes to (from its own mode of the next
   stochastic state), in normalized units: vectors divided by the training std, frames in ``[0, 1]`` per pixel; reads
@@ -43,10 +43,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from world_models.base import Prediction
-from world_models.context_model import HeadEnsembleModel
-from world_models.latent.config import LatentConfig, preset
-from world_models.latent.networks import (
+from neural_gym.world_models.base import Prediction
+from neural_gym.world_models.context_model import HeadEnsembleModel
+from neural_gym.world_models.latent.config import LatentConfig, preset
+from neural_gym.world_models.latent.networks import (
     ContinueHead,
     ConvDecoder,
     ConvEncoder,
@@ -57,8 +57,8 @@ from world_models.latent.networks import (
     symexp,
     unit_to_frames,
 )
-from world_models.latent.rssm import RSSM, LatentState
-from world_models.uncertainty import ensemble_std
+from neural_gym.world_models.latent.rssm import RSSM, LatentState
+from neural_gym.world_models.uncertainty import ensemble_std
 
 __all__ = ["LATENT_MEASURES", "LatentModel"]
 
@@ -418,7 +418,7 @@ class LatentModel(HeadEnsembleModel):
 
 
 def _pairwise_max(means: torch.Tensor) -> torch.Tensor:
-    """:func:`world_models.uncertainty.pairwise_max` of ``[E, B, X]`` without the ``[E, E, B, X]`` temporary.
+    """:func:`neural_gym.world_models.uncertainty.pairwise_max` of ``[E, B, X]`` without the ``[E, E, B, X]`` temporary.
 
     Frames make ``X`` large (12288 at 64×64), so the distances come from ``torch.cdist`` per env instead.
     """

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from world_models.latent.config import LatentConfig
-from world_models.latent.networks import init_weights
+from neural_gym.world_models.latent.config import LatentConfig
+from neural_gym.world_models.latent.networks import init_weights
 
 
 @dataclass

@@ -32,14 +32,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from world_models.base import Calibration
-from world_models.device import resolve_device
-from world_models.latent.config import LatentConfig, preset
-from world_models.latent.data import Batch, WindowSampler, as_sequences
-from world_models.latent.model import LATENT_MEASURES, NEVER_TERMINATES_LOGIT, LatentModel
-from world_models.latent.networks import frames_to_unit, symlog
-from world_models.latent.rssm import LatentState, kl_loss
-from world_models.training import (
+from neural_gym.world_models.base import Calibration
+from neural_gym.world_models.device import resolve_device
+from neural_gym.world_models.latent.config import LatentConfig, preset
+from neural_gym.world_models.latent.data import Batch, WindowSampler, as_sequences
+from neural_gym.world_models.latent.model import LATENT_MEASURES, NEVER_TERMINATES_LOGIT, LatentModel
+from neural_gym.world_models.latent.networks import frames_to_unit, symlog
+from neural_gym.world_models.latent.rssm import LatentState, kl_loss
+from neural_gym.world_models.training import (
     calibration_from_values,
     masked_mean,
     psnr_from_mse,
@@ -136,7 +136,7 @@ def train_latent(
     Args:
         episodes: objects or dicts with ``observations [T+1, *obs_shape]`` (float vectors or uint8 frames
             ``[T+1, H, W, 3]``), ``actions [T, A]``, ``rewards [T]``, ``terminations [T]`` (e.g.
-            :class:`~world_models.latent.data.SequenceData`, ``envs.dataset.Episode``).
+            :class:`~neural_gym.world_models.latent.data.SequenceData`, ``neural_gym.envs.dataset.Episode``).
         task: ground-truth task name (``"Reacher"``).
         task_env_id: gymnasium id of the ground truth (``"Reacher-v5"``).
         action_low: ``[A]`` lower action bounds.
@@ -153,7 +153,7 @@ def train_latent(
         calibration_quantile: quantile of the held-out one-step disagreement taken as threshold.
         calibration_scale: factor applied to that quantile.
         measure: the measure that drives cut-offs (``"latent_std"``, ``"ensemble_std"`` or ``"pairwise_max"``; see
-            :mod:`world_models.latent.model` for why ``latent_std`` is the default).
+            :mod:`neural_gym.world_models.latent.model` for why ``latent_std`` is the default).
         seed: seeds the weights, the split, the windows and the latent samples (same seed → same weights on CPU).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         progress: show a tqdm bar over steps (it also stays quiet when not attached to a terminal).

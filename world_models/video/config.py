@@ -1,8 +1,8 @@
-"""Architecture, noise schedule and sampler of a :class:`~world_models.video.model.VideoModel`, and named presets.
+"""Architecture, noise schedule and sampler of a :class:`~neural_gym.world_models.video.model.VideoModel`, and named presets.
 
 Presets (measured with ``torch.set_num_threads(1)`` on this project's 2-core CPU box while other jobs shared it, so
 figures are indicative; Reacher, ``A = 2``, a 10-dim state probe; training at batch 16 with every loss term; sampling
-= one :meth:`~world_models.video.model.VideoModel.step`, heads included):
+= one :meth:`~neural_gym.world_models.video.model.VideoModel.step`, heads included):
 
 =============  ======  ==========  ===============  ============  ============  ==================================
 preset         frames  parameters  of which UNet    train         sampling      meant for
@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from world_models.presets import check_fields, pick_preset
+from neural_gym.world_models.presets import check_fields, pick_preset
 
 IMAGE_SIZES: tuple[int, ...] = (32, 64)
 SAMPLERS: tuple[str, ...] = ("euler", "heun")

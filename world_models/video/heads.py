@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from world_models.video.unet import init_conv_linear
+from neural_gym.world_models.video.unet import init_conv_linear
 
 
 class ConvEncoder(nn.Module):

@@ -2,7 +2,7 @@
 
 Per window (``k`` context frames ``c``, the step's action ``a``, the next frame ``y``, all frames in ``[-1, 1]``)::
 
-    generator = EDM loss of D(· ; σ | c, a) on y, ln σ ~ N(P_mean, P_std²)        (see world_models.video.edm)
+    generator = EDM loss of D(· ; σ | c, a) on y, ln σ ~ N(P_mean, P_std²)        (see neural_gym.world_models.video.edm)
     dynamics  = Σ_e Σ_d (head_e(c, a) − pool(y − c_k) / 2)²                        pooled change, [0, 1] units
     reward    = (reward_head(c, a) − (r − μ_r) / σ_r)²
     continue  = BCE(continue_head(c, a), 1 − term)                                 (only when the data terminate)
@@ -17,7 +17,7 @@ Held-out evaluation (whole episodes held out): one-step PSNR of the generated fr
 copy-last-frame baseline and the same model with shuffled actions (controllability); open-loop PSNR by horizon
 (1, 5, 10, 25, those the held-out episodes reach); the state probe's normalized RMSE on real frames and on generated
 frames by horizon; the calibration of the disagreement at ``calibration_quantile`` of held-out one-step values
-(as :mod:`world_models.ensemble.train` does).
+(as :mod:`neural_gym.world_models.ensemble.train` does).
 
 Example:
     >>> model, report = train_video(episodes, task="Reacher", task_env_id="Reacher-v5",            # doctest: +SKIP
@@ -40,10 +40,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from world_models.base import Calibration
-from world_models.device import resolve_device
-from world_models.latent.data import Batch, SequenceData, WindowSampler, as_sequences
-from world_models.training import (
+from neural_gym.world_models.base import Calibration
+from neural_gym.world_models.device import resolve_device
+from neural_gym.world_models.latent.data import Batch, SequenceData, WindowSampler, as_sequences
+from neural_gym.world_models.training import (
     calibration_from_values,
     masked_mean,
     psnr_from_mse,
@@ -51,9 +51,9 @@ from world_models.training import (
     store_start_contexts,
     summary_writer,
 )
-from world_models.video import edm
-from world_models.video.config import VideoConfig, preset
-from world_models.video.model import NEVER_TERMINATES_LOGIT, VIDEO_MEASURES, VideoModel, VideoState, frames_to_model
+from neural_gym.world_models.video import edm
+from neural_gym.world_models.video.config import VideoConfig, preset
+from neural_gym.world_models.video.model import NEVER_TERMINATES_LOGIT, VIDEO_MEASURES, VideoModel, VideoState, frames_to_model
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
 #: Open-loop horizons reported (those the held-out episodes reach).
@@ -158,8 +158,8 @@ def train_video(
         episodes: objects or dicts with frames ``[T+1, H, W, 3]`` (uint8, or float in ``[0, 255]``), ``actions
             [T, A]``, ``rewards [T]``, ``terminations [T]`` and optionally states ``[T+1, O]`` for the probe. Frames
             and states are read from ``frames`` and ``observations`` when the episode has a ``frames`` array
-            (``envs.load_episodes`` of a pixel dataset), else from ``observations`` and ``states``
-            (e.g. :class:`~world_models.latent.data.SequenceData` plus a ``states`` attribute).
+            (``neural_gym.envs.load_episodes`` of a pixel dataset), else from ``observations`` and ``states``
+            (e.g. :class:`~neural_gym.world_models.latent.data.SequenceData` plus a ``states`` attribute).
         task: ground-truth task name (``"Reacher"``).
         task_env_id: gymnasium id of the ground truth (``"Reacher-v5"``).
         action_low: ``[A]`` lower action bounds.
@@ -180,7 +180,7 @@ def train_video(
         openloop_windows: at most this many held-out windows rolled open loop.
         calibration_quantile: quantile of the held-out one-step disagreement taken as threshold.
         calibration_scale: factor applied to that quantile.
-        measure: the measure that drives cut-offs (one of :data:`~world_models.video.model.VIDEO_MEASURES`).
+        measure: the measure that drives cut-offs (one of :data:`~neural_gym.world_models.video.model.VIDEO_MEASURES`).
         seed: seeds the weights, the split, the windows and the noise (same seed → same weights on CPU).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         progress: show a tqdm bar over steps (it also stays quiet when not attached to a terminal).

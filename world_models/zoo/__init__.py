@@ -3,7 +3,7 @@
 They are small (a few MB) and regenerated with ``make zoo``; each records the exact command in its provenance.
 
 Example:
-    >>> from world_models.zoo import available, zoo_path
+    >>> from neural_gym.world_models.zoo import available, zoo_path
     >>> available()                       # doctest: +SKIP
     ['HalfCheetah', 'Hopper', 'InvertedPendulum']
     >>> zoo_path("halfcheetah").name      # doctest: +SKIP
@@ -33,10 +33,10 @@ def zoo_path(task: str) -> Path:
         task: task name, e.g. ``"HalfCheetah"``, ``"zoo:halfcheetah"`` or ``"HalfCheetah-v5"``.
 
     Raises:
-        FileNotFoundError: (a :class:`world_models.checkpoint.CheckpointNotFoundError`) when the zoo has no such
+        FileNotFoundError: (a :class:`neural_gym.world_models.checkpoint.CheckpointNotFoundError`) when the zoo has no such
             checkpoint; the message lists what it has and how to regenerate it.
     """
-    from world_models.checkpoint import CheckpointNotFoundError  # here: checkpoint imports this module
+    from neural_gym.world_models.checkpoint import CheckpointNotFoundError  # here: checkpoint imports this module
 
     name = task[len("zoo:") :] if task.startswith("zoo:") else task
     wanted = {name.lower(), re.sub(r"-v\d+$", "", name).lower()}

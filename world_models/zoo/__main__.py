@@ -1,17 +1,17 @@
-"""``python -m world_models.zoo`` writes ``world_models/zoo/README.md`` from the shipped checkpoints' own metadata."""
+"""``python -m neural_gym.world_models.zoo`` writes ``world_models/zoo/README.md`` from the shipped checkpoints' own metadata."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
-from world_models.base import ModelSpec
-from world_models.checkpoint import read_spec
-from world_models.zoo import ZOO_DIR, available
+from neural_gym.world_models.base import ModelSpec
+from neural_gym.world_models.checkpoint import read_spec
+from neural_gym.world_models.zoo import ZOO_DIR, available
 
 HEADER = """# Shipped checkpoints
 
-Every figure below is read from the checkpoint's own metadata by `python -m world_models.zoo` (which wrote this file);
+Every figure below is read from the checkpoint's own metadata by `python -m neural_gym.world_models.zoo` (which wrote this file);
 each checkpoint records the exact command that trained it (listed at the end). Data come from the ground truth with
 seed 0: a uniform random policy (`random`), or the task's scripted expert with action noise (`expert`, see
 `envs/experts.py`). `make zoo` regenerates the ensembles (one task: `make zoo ZOO_TASKS=Hopper`), `make zoo-latent`
