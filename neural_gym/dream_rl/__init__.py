@@ -20,9 +20,35 @@ Example:
 
 from __future__ import annotations
 
-from .common import EVAL_COLUMNS, CheckpointCallback, DreamRLResult, EvalCallback, EvalLog, real_returns
-from .dyna import DynaCallback, MixedReplayBuffer, train_dyna
-from .offline import train_offline
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .common import EVAL_COLUMNS, CheckpointCallback, DreamRLResult, EvalCallback, EvalLog, real_returns
+    from .dyna import DynaCallback, MixedReplayBuffer, train_dyna
+    from .offline import train_offline
+
+_LAZY = {
+    **dict.fromkeys(
+        ("EVAL_COLUMNS", "CheckpointCallback", "DreamRLResult", "EvalCallback", "EvalLog", "real_returns"), "common"
+    ),
+    **dict.fromkeys(("DynaCallback", "MixedReplayBuffer", "train_dyna"), "dyna"),
+    "train_offline": "offline",
+}
+"""Public name -> its submodule; imported on first use, so ``neural-gym``'s argument parsing needs no SB3 or torch."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first access (PEP 562).
+
+    Raises:
+        AttributeError: ``name`` is not a public name of ``neural_gym.dream_rl``.
+    """
+    if name not in _LAZY:
+        raise AttributeError(f"module 'neural_gym.dream_rl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "EVAL_COLUMNS",
