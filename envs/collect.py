@@ -26,8 +26,6 @@ import numpy as np
 from minari.data_collector.episode_buffer import EpisodeBuffer
 from minari.dataset.minari_dataset import parse_dataset_id
 from minari.storage.datasets_root_dir import get_dataset_path
-from tqdm.auto import tqdm
-
 from neural_gym.envs.dataset import PHYSICS_STATE_KEY
 from neural_gym.envs.experts import expert
 from neural_gym.envs.observations import (
@@ -42,6 +40,8 @@ from neural_gym.envs.observations import (
 from neural_gym.envs.physics import get_physics_state
 from neural_gym.envs.policies import PolicyLike, as_policy, policy_label
 from neural_gym.envs.tasks import get_task
+
+from neural_gym.progress import progress_bar
 
 _FLUSH_STEPS = 20_000
 """Finished episodes are written to disk whenever this many steps are buffered (bounds memory)."""
@@ -235,7 +235,7 @@ def collect(
         dataset_id: Minari id ``(namespace/)name-v<version>``; default ``neural_gym/<Task>/<random|policy>-v0``.
         action_noise: Standard deviation of Gaussian noise added to each action, as a fraction of half the action
             range; noisy actions are clipped to the action space.
-        progress: Show a tqdm progress bar.
+        progress: Show a tqdm bar on a terminal, a plain progress line every 10 % or 30 s elsewhere.
         overwrite: Replace an existing dataset with the same id (deleted when the first episodes are written).
         description: Dataset description stored in Minari's metadata (a default one says what was collected).
         obs_mode: ``"state"`` (default), or ``"pixels"`` / ``"dict"`` to store frames beside the states.
@@ -313,7 +313,7 @@ def collect(
         steps = 0
         pending: list[EpisodeRecorder] = []
         desc = f"collect {spec.name}" + (f" ({height}x{width} pixels)" if pixels else "")
-        with tqdm(total=n_steps, disable=not progress, unit="step", desc=desc) as bar:
+        with progress_bar(total=n_steps, enabled=progress, unit="step", desc=desc) as bar:
             while steps < n_steps:
                 reset_seed = int(reset_rng.integers(2**31 - 1))
                 obs, _ = env.reset(seed=reset_seed)

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from neural_gym.envs import as_policy, expert, get_task
 from neural_gym.world_models import WorldModel
 
 from .dream_env import DreamEnv
+from .progress import progress_bar
 
 
 @dataclass
@@ -93,7 +93,7 @@ def paired_episodes(
     act = as_policy(policy, real.action_space, seed=seed)
     rows: list[tuple[float, float, int, int, str]] = []
     try:
-        for i in tqdm(range(episodes), desc=f"paired episodes ({spec.name})", disable=not progress):
+        for i in progress_bar(range(episodes), desc=f"paired episodes ({spec.name})", unit="episode", enabled=progress):
             obs0, options = _start(real, seed + i, k)
             real_ret, real_len = _play(real, act, obs0, limit)
             obs, _ = dream.reset(seed=seed + i, options=options)

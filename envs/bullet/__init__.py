@@ -13,8 +13,31 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
 try:
-    import pybullet  # noqa: F401
+    # pybullet's import writes a "pybullet build time: ..." banner from C (to fd 1 or 2, depending on the build) in
+    # the middle of whatever the program prints: both descriptors go to /dev/null while it loads.
+    for _stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            _stream.flush()
+    _saved_fds, _devnull = (os.dup(1), os.dup(2)), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(_devnull, 1)
+    os.dup2(_devnull, 2)
+    try:
+        import pybullet  # noqa: F401
+    finally:
+        with contextlib.suppress(OSError, AttributeError):  # C's buffered output goes to /dev/null too
+            import ctypes
+
+            ctypes.CDLL(None).fflush(None)
+        os.dup2(_saved_fds[0], 1)
+        os.dup2(_saved_fds[1], 2)
+        for _fd in (*_saved_fds, _devnull):
+            os.close(_fd)
+        del _stream, _saved_fds, _devnull, _fd
     import pybullet_data  # noqa: F401
 except ImportError as error:  # pragma: no cover - exercised only where the extra is missing
     raise ImportError(

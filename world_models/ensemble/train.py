@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
-
 from neural_gym.world_models.base import Calibration
 from neural_gym.world_models.device import resolve_device
 from neural_gym.world_models.ensemble.model import EnsembleConfig, EnsembleModel
 from neural_gym.world_models.training import calibration_from_values, summary_writer
 from neural_gym.world_models.uncertainty import MEASURES
+
+from neural_gym.progress import progress_bar
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
 #: A member counts as improving (resetting ``patience``) when its held-out MSE drops by more than this fraction.
@@ -134,7 +134,7 @@ def train_ensemble(
         max_holdout: cap on held-out rows.
         seed: seeds the weights, the split, the bootstraps, the batches and the start-state sample.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        progress: show a tqdm bar over epochs (it also stays quiet when not attached to a terminal).
+        progress: show a tqdm bar over epochs on a terminal, a plain progress line every 10 % or 30 s elsewhere.
         tensorboard_dir: write TensorBoard scalars there when set.
         measure: disagreement measure that drives cut-offs (one of :data:`neural_gym.world_models.uncertainty.MEASURES`).
         calibration_quantile: held-out quantile the thresholds are taken at.
@@ -224,7 +224,7 @@ def train_ensemble(
     train_time = 0.0
     rows_trained = 0
 
-    bar = tqdm(range(max_epochs), desc=f"ensemble {task}", unit="epoch", disable=None if progress else True)
+    bar = progress_bar(range(max_epochs), desc=f"ensemble {task}", unit="epoch", enabled=progress)
     for epoch in bar:
         t_epoch = time.perf_counter()
         model.train()

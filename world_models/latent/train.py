@@ -30,8 +30,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
-
 from neural_gym.world_models.base import Calibration
 from neural_gym.world_models.device import resolve_device
 from neural_gym.world_models.latent.config import LatentConfig, preset
@@ -47,6 +45,8 @@ from neural_gym.world_models.training import (
     store_start_contexts,
     summary_writer,
 )
+
+from neural_gym.progress import progress_bar
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
 #: Start contexts kept in the checkpoint for ``start="dataset"``.
@@ -156,7 +156,7 @@ def train_latent(
             :mod:`neural_gym.world_models.latent.model` for why ``latent_std`` is the default).
         seed: seeds the weights, the split, the windows and the latent samples (same seed → same weights on CPU).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        progress: show a tqdm bar over steps (it also stays quiet when not attached to a terminal).
+        progress: show a tqdm bar over steps on a terminal, a plain progress line every 10 % or 30 s elsewhere.
         log_dir: write TensorBoard scalars there when set.
         log_every: steps per ``train_loss`` entry (and TensorBoard point).
         provenance: extra facts (dataset id, command line) merged into ``spec.provenance``.
@@ -214,6 +214,7 @@ def train_latent(
         seed=seed,
     )
     model.set_normalization(np.concatenate([ep.observations for ep in train_eps]))
+    model.fit_context_stats([ep.observations for ep in train_eps])  # the out-of-range check of start contexts
     model.to(dev)
     mid = (np.asarray(action_low, dtype=np.float32) + np.asarray(action_high, dtype=np.float32)) / 2
     train_windows = WindowSampler(train_eps, mid, dev)
@@ -228,7 +229,7 @@ def train_latent(
     terms: dict[str, float] = {}
     train_time = 0.0
     model.train()
-    bar = tqdm(range(steps), desc=f"latent {task}", unit="step", disable=None if progress else True)
+    bar = progress_bar(range(steps), desc=f"latent {task}", unit="step", enabled=progress)
     for step in bar:
         t0 = time.perf_counter()
         batch = train_windows.sample(batch_size, seq_len, rng)

@@ -38,8 +38,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
-
 from neural_gym.world_models.base import Calibration
 from neural_gym.world_models.device import resolve_device
 from neural_gym.world_models.latent.data import Batch, SequenceData, WindowSampler, as_sequences
@@ -53,7 +51,15 @@ from neural_gym.world_models.training import (
 )
 from neural_gym.world_models.video import edm
 from neural_gym.world_models.video.config import VideoConfig, preset
-from neural_gym.world_models.video.model import NEVER_TERMINATES_LOGIT, VIDEO_MEASURES, VideoModel, VideoState, frames_to_model
+from neural_gym.world_models.video.model import (
+    NEVER_TERMINATES_LOGIT,
+    VIDEO_MEASURES,
+    VideoModel,
+    VideoState,
+    frames_to_model,
+)
+
+from neural_gym.progress import progress_bar
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
 #: Open-loop horizons reported (those the held-out episodes reach).
@@ -183,7 +189,7 @@ def train_video(
         measure: the measure that drives cut-offs (one of :data:`~neural_gym.world_models.video.model.VIDEO_MEASURES`).
         seed: seeds the weights, the split, the windows and the noise (same seed → same weights on CPU).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        progress: show a tqdm bar over steps (it also stays quiet when not attached to a terminal).
+        progress: show a tqdm bar over steps on a terminal, a plain progress line every 10 % or 30 s elsewhere.
         log_dir: write TensorBoard scalars there when set.
         log_every: steps per ``train_loss`` entry (and TensorBoard point).
         provenance: extra facts (dataset id, command line, camera) merged into ``spec.provenance``.
@@ -273,7 +279,7 @@ def train_video(
     terms: dict[str, float] = {}
     train_time = 0.0
     model.train()
-    bar = tqdm(range(steps), desc=f"video {task}", unit="step", disable=None if progress else True)
+    bar = progress_bar(range(steps), desc=f"video {task}", unit="step", enabled=progress)
     for step in bar:
         t0 = time.perf_counter()
         episode, start = _draw(train_windows.lengths, batch_size, k + 1, rng)
