@@ -36,7 +36,7 @@ def model() -> EnsembleModel:
     """A briefly trained tiny model (calibration, elites and start states filled in)."""
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(400, 3))
-    act = rng.uniform(-1, 1, size=(400, 2))
+    act = rng.uniform(-1, 1, size=(400, 6))  # HalfCheetah-v5 has 6 actions in [-1, 1] (checked against the task on load)
     next_obs = obs + 0.1 * np.tanh(obs[:, ::-1] + act.sum(1, keepdims=True))
     model, _ = train_ensemble(
         obs,
@@ -46,8 +46,8 @@ def model() -> EnsembleModel:
         obs[:, 1] > 1.5,
         task="HalfCheetah",
         task_env_id="HalfCheetah-v5",
-        action_low=[-1.0, -1.0],
-        action_high=[1.0, 1.0],
+        action_low=[-1.0] * 6,
+        action_high=[1.0] * 6,
         config=TINY,
         max_epochs=2,
         batch_size=64,
@@ -83,7 +83,7 @@ def test_round_trip_gives_identical_predictions(model: EnsembleModel, saved: Pat
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
     g = torch.Generator().manual_seed(0)
-    obs, act = torch.randn(16, 3, generator=g), torch.rand(16, 2, generator=g)
+    obs, act = torch.randn(16, 3, generator=g), torch.rand(16, 6, generator=g)
     member = torch.randint(0, 2, (16,), generator=g)
     a, b = model.step(obs, act, member=member), loaded.step(obs, act, member=member)
     for name in ("state", "reward", "terminated", "disagreement"):
@@ -250,3 +250,179 @@ def test_saved_checkpoint_has_ordinary_file_mode(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+# ------------------------------------------------------------------------------------------ integrity and validation
+def _tensors_and_metadata(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata())  # noqa: SIM118
+
+
+def _with_spec(src: Path, dst: Path, **changes: object) -> Path:
+    """Copy a checkpoint with some spec fields replaced (the weights and their checksum unchanged)."""
+    tensors, meta = _tensors_and_metadata(src)
+    spec = json.loads(meta["spec"])
+    spec.update(changes)
+    meta["spec"] = json.dumps(spec)
+    save_file(tensors, str(dst), metadata=meta)
+    return dst
+
+
+def test_checksum_is_stored_and_flipped_weight_bytes_are_refused(saved: Path, tmp_path: Path) -> None:
+    from neural_gym.world_models.checkpoint import CHECKSUM_KEY, weights_checksum
+
+    tensors, meta = _tensors_and_metadata(saved)
+    assert meta[CHECKSUM_KEY] == weights_checksum(tensors)
+    data = bytearray(saved.read_bytes())
+    data[-3] ^= 0x10  # a byte of the last tensor's data: still a valid float, but not the saved weights
+    bad = tmp_path / "flipped.safetensors"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"flipped\.safetensors: the weights do not match their checksum"):
+        load_checkpoint(bad, device="cpu")
+
+
+def test_checksum_covers_names_dtypes_and_shapes() -> None:
+    from neural_gym.world_models.checkpoint import weights_checksum
+
+    a = torch.arange(6, dtype=torch.float32)
+    base = weights_checksum({"a": a})
+    assert weights_checksum({"a": a.clone()}) == base
+    assert weights_checksum({"b": a}) != base
+    assert weights_checksum({"a": a.reshape(2, 3)}) != base
+    assert weights_checksum({"a": a.view(torch.int32)}) != base  # same bytes, other dtype
+    assert weights_checksum({"a": a[:3], "b": a[3:]}) != weights_checksum({"a": a[:2], "b": a[2:]})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(model: EnsembleModel, saved: Path, tmp_path: Path, value: float) -> None:
+    from neural_gym.world_models.checkpoint import CHECKSUM_KEY, weights_checksum
+
+    tensors, meta = _tensors_and_metadata(saved)
+    name = next(k for k, v in sorted(tensors.items()) if v.is_floating_point())
+    tensors[name].view(-1)[0] = value
+    meta[CHECKSUM_KEY] = weights_checksum(tensors)  # a consistent file: the checksum is not what refuses it
+    bad = tmp_path / "nonfinite.safetensors"
+    save_file(tensors, str(bad), metadata=meta)
+    with pytest.raises(CheckpointError, match=rf"nonfinite\.safetensors: tensor '{name}' has 1 non-finite value"):
+        load_checkpoint(bad, device="cpu")
+
+    broken = EnsembleModel.from_spec(model.spec)
+    broken.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        next(broken.parameters()).view(-1)[0] = value
+    with pytest.raises(CheckpointError, match="refusing to save .*non-finite"):
+        save_checkpoint(broken, tmp_path / "diverged.safetensors")
+    assert not (tmp_path / "diverged.safetensors").exists()
+
+
+def test_checkpoint_without_checksum_still_loads_with_a_warning(model: EnsembleModel, saved: Path, tmp_path: Path) -> None:
+    from neural_gym.world_models.checkpoint import CHECKSUM_KEY
+
+    tensors, meta = _tensors_and_metadata(saved)
+    del meta[CHECKSUM_KEY]
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, str(old), metadata=meta)
+    with pytest.warns(UserWarning, match="no weights checksum"):
+        loaded = load_checkpoint(old, task="HalfCheetah", device="cpu")
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"action_low": [2.0] + [-1.0] * 5}, r"action bound 0 has low 2.0 > high 1.0"),
+        ({"action_low": [-1.0] * 5}, r"action_low .* is not a list of action_dim=6"),
+        ({"elites": [0, 3]}, r"elite index 3 is out of range of the 3 members"),
+        ({"elites": [-1]}, r"elite index -1 is out of range"),
+        ({"elites": []}, r"elites \[\] is not a non-empty list"),
+        ({"elites": [1, 1]}, r"repeat a member"),
+        ({"calibration": {}}, r"no uncertainty calibration"),
+        ({"calibration": {"measure": "ensemble_std", "thresholds": {"pairwise_max": 1.0}}}, r"has no threshold"),
+        ({"calibration": {"measure": "ensemble_std", "thresholds": {"ensemble_std": "high"}}}, r"expected a finite"),
+        ({"calibration": {"measure": "ensemble_std", "thresholds": {"ensemble_std": float("nan")}}}, r"is nan"),
+        ({"calibration": {"measure": "ensemble_std", "thresholds": {"ensemble_std": float("inf")}}}, r"is inf"),
+    ],
+)
+def test_inconsistent_metadata_is_refused(saved: Path, tmp_path: Path, changes: dict, match: str) -> None:
+    bad = _with_spec(saved, tmp_path / "bad.safetensors", **changes)
+    with pytest.raises(CheckpointError, match=rf"bad\.safetensors .*metadata is invalid: .*{match}"):
+        load_checkpoint(bad, device="cpu")
+
+
+def test_action_bounds_must_match_the_task(saved: Path, tmp_path: Path) -> None:
+    import gymnasium as gym
+
+    wider = _with_spec(saved, tmp_path / "wider.safetensors", action_low=[-2.0] * 6, action_high=[2.0] * 6)
+    load_checkpoint(wider, device="cpu")  # no task given: nothing to compare with
+    with pytest.raises(CheckpointError, match=r"wider\.safetensors .*differ from the task's action space"):
+        load_checkpoint(wider, task="HalfCheetah", device="cpu")
+    box = gym.spaces.Box(-1.0, 1.0, shape=(2,))
+    with pytest.raises(CheckpointError, match=r"6 action dimensions, the task's action space has 2"):
+        load_checkpoint(saved, action_space=box, device="cpu")
+    load_checkpoint(saved, action_space=gym.spaces.Box(-1.0, 1.0, shape=(6,)), device="cpu")
+
+
+def test_shipped_zoo_checkpoints_have_checksums_and_load(recwarn: pytest.WarningsRecorder) -> None:
+    from neural_gym.world_models.checkpoint import CHECKSUM_KEY, weights_checksum
+    from neural_gym.world_models.zoo import ZOO_DIR, available
+
+    assert available()
+    for name in available():
+        path = ZOO_DIR / f"{name}.safetensors"
+        tensors, meta = _tensors_and_metadata(path)
+        assert meta.get(CHECKSUM_KEY) == weights_checksum(tensors), name
+        spec = read_spec(path)
+        load_checkpoint(path, task=spec.task, device="cpu")
+    assert not [w for w in recwarn if "checksum" in str(w.message)]
+
+
+# ------------------------------------------------------------------------------------------------- killed saves
+_KILLED_SAVE = """
+import os, signal, sys
+from pathlib import Path
+import neural_gym.world_models.checkpoint as ckpt
+from neural_gym.world_models import EnsembleConfig, EnsembleModel, save_checkpoint
+
+path, fallback = Path(sys.argv[1]), sys.argv[2] == "fallback"
+model = EnsembleModel(task="T", task_env_id="T-v0", obs_dim=2, action_dim=1, action_low=[-1.0], action_high=[1.0],
+                      config=EnsembleConfig(ensemble_size=2, num_elites=2, hidden_size=8, num_layers=1))
+model.spec.calibration.thresholds = {"ensemble_std": 1.0}
+if fallback:
+    ckpt._write_anonymous = lambda folder, tmp, data: False
+real_fsync = os.fsync
+def fsync_then_die(fd):
+    real_fsync(fd)
+    os.kill(os.getpid(), signal.SIGKILL)  # every byte is written, nothing is in place yet
+os.fsync = fsync_then_die
+save_checkpoint(model, path)
+"""
+
+
+def _killed_save(path: Path, mode: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(path), mode], capture_output=True, timeout=300)
+    assert result.returncode == -signal.SIGKILL, result.stderr.decode()
+
+
+def test_killed_save_leaves_old_file_and_no_temporary(saved: Path) -> None:
+    before = saved.read_bytes()
+    _killed_save(saved, "anonymous")
+    assert os.listdir(saved.parent) == [saved.name]
+    assert saved.read_bytes() == before
+    load_checkpoint(saved, device="cpu")
+
+
+def test_fallback_temporaries_of_killed_saves_are_removed_by_the_next_save(model: EnsembleModel, tmp_path: Path) -> None:
+    path = tmp_path / "m.safetensors"
+    _killed_save(path, "fallback")
+    stale = [n for n in os.listdir(tmp_path) if n.startswith(".m.safetensors.") and n.endswith(".tmp")]
+    assert len(stale) == 1 and not path.exists()
+    (tmp_path / ".other.tmp").write_text("not ours")
+    save_checkpoint(model, path)
+    assert sorted(os.listdir(tmp_path)) == [".other.tmp", "m.safetensors"]
