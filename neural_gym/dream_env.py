@@ -10,7 +10,8 @@ import numpy as np
 from neural_gym.envs import get_task
 from neural_gym.world_models import WorldModel
 
-from .engine import Propagation, Source, Start, make_engine
+from .engine import Propagation, Source, Start, make_engine, to_real_array
+from .threads import NumThreads
 from .render import ObsRenderer
 
 
@@ -43,6 +44,9 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
         render_mode: ``None`` or ``"rgb_array"`` (pixel models: the decoded frame; state models: the predicted state
             drawn in the task's MuJoCo scene).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+        num_threads: torch intra-op threads for the model's forward passes, set around each and restored after it:
+            ``"auto"`` (default: one thread for small batches, where a thread pool only adds waiting, badly so on a
+            busy machine), an int, or ``None`` to leave torch's setting alone (see :mod:`neural_gym.threads`).
 
     Example:
         >>> import gymnasium as gym, neural_gym
@@ -71,6 +75,7 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         device: str = "auto",
+        num_threads: NumThreads = "auto",
     ) -> None:
         spec = get_task(task)
         if render_mode not in (None, "rgb_array"):
@@ -89,6 +94,7 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
             propagation=propagation,
             max_episode_steps=max_episode_steps,
             device=device,
+            num_threads=num_threads,
         )
         self.task = spec
         gt = spec.make()
@@ -99,6 +105,7 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
         self.render_mode = render_mode
         self._renderer: ObsRenderer | None = None
         self._needs_reset = True
+        self._closed = False
 
     @property
     def model(self) -> WorldModel:
@@ -114,6 +121,8 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
                 ``k = model.context_length > 1`` real steps (burn-in) need ``{"obs": [k, *obs_shape] observations,
                 "actions": [k - 1, A] actions taken between them}``.
         """
+        if self._closed:
+            raise RuntimeError("this DreamEnv is closed; make a new one")
         super().reset(seed=seed)
         options = options or {}
         unknown = set(options) - {"obs", "actions"}
@@ -133,12 +142,11 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Advance the imagined episode by one step (see the class docstring for the returned flags and info)."""
+        if self._closed:
+            raise RuntimeError("step() called on a closed DreamEnv; make a new one")
         if self._needs_reset:
             raise RuntimeError("call reset() before step(), and again after an episode ends")
-        try:
-            batch = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"expected an action in {self.action_space}, got {action!r}") from err
+        batch = to_real_array(action, f"an action in {self.action_space}")
         if batch.shape != self.action_space.shape:
             raise ValueError(f"expected an action of shape {self.action_space.shape} in {self.action_space}, got {batch.shape}")
         actions = self.engine.check_actions(batch[None], self.action_space)
@@ -164,9 +172,10 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
         return self._renderer.render(self.engine.obs[0], advance=self.engine.steps[0] > 0)
 
     def close(self) -> None:
-        """Release renderers and helper envs."""
+        """Release renderers and helper envs; later ``reset()`` or ``step()`` calls raise ``RuntimeError``."""
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
         self.engine.close()
+        self._closed = True
 

@@ -8,6 +8,7 @@ uncertainty cut-offs, model errors). The env classes only translate to and from 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ import torch
 from neural_gym.envs import TaskSpec
 from neural_gym.world_models import WorldModel, resolve_device
 
+from .threads import NumThreads, resolve_num_threads, torch_threads
 from .uncertainty import UncertaintyRule
 
 Start = Literal["env", "dataset"]
@@ -77,6 +79,9 @@ class DreamEngine:
         termination: ``"learned"`` or ``"known"``, as for ``reward``.
         propagation: ``"member"`` — each episode follows one elite drawn at reset (TS-inf); ``"mean"`` — the elite mean.
         max_episode_steps: time limit.
+        num_threads: torch intra-op threads for the engine's own forward passes, restored after each (see
+            :mod:`neural_gym.threads`): ``"auto"`` (one thread for small batches), an int, or ``None`` (leave torch's
+            setting alone).
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class DreamEngine:
         termination: Source,
         propagation: Propagation,
         max_episode_steps: int,
+        num_threads: NumThreads = "auto",
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -107,6 +113,7 @@ class DreamEngine:
         self.rule = rule
         self.propagation = propagation
         self.max_episode_steps = max_episode_steps
+        self.num_threads = resolve_num_threads(num_threads, num_envs)
         self.reward_fn = _pick_rule(task, "reward", reward, task.reward_fn)
         self.termination_fn = _pick_rule(task, "termination", termination, task.termination_fn)
         spec = model.spec
@@ -153,27 +160,31 @@ class DreamEngine:
                 self._gt_env = self.task.make()
         return self._gt_env
 
-    def sample_context(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def sample_context(
+        self, count: int, rng: np.random.Generator | Sequence[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``count`` real start contexts: observations ``[count, k, *obs_shape]`` and actions ``[count, k - 1, A]``.
 
         ``k`` is the model's ``context_length`` (1 for the ensemble family). ``start="dataset"`` draws stored contexts;
         ``start="env"`` resets the ground truth (seeded from ``rng``) and, for ``k > 1``, plays ``k - 1`` burn-in
-        actions drawn uniformly from the action space, retrying episodes that end during the burn-in.
+        actions drawn uniformly from the action space, retrying episodes that end during the burn-in. ``rng`` is one
+        generator for all, or one per context (context ``i`` then depends on ``rng[i]`` alone).
         """
+        rngs = _per_env(rng, count)
         k, a_dim = self.context_length, len(self.action_low)
         if self.start == "dataset":
-            idx = rng.integers(0, len(self._start_obs), size=count)
+            idx = np.array([r.integers(0, len(self._start_obs)) for r in rngs], dtype=np.int64)
             return self._start_obs[idx].copy(), self._start_actions[idx].copy()
         env = self._ground_truth()
         obs = np.empty((count, k, *self.obs_shape), dtype=self.obs_dtype)
         actions = np.zeros((count, k - 1, a_dim), dtype=np.float64)
-        for i in range(count):
+        for i, r in enumerate(rngs):
             for _attempt in range(100):
-                o, _ = env.reset(seed=int(rng.integers(0, 2**31 - 1)))
+                o, _ = env.reset(seed=int(r.integers(0, 2**31 - 1)))
                 obs[i, 0] = o
                 ended = False
                 for j in range(k - 1):
-                    actions[i, j] = rng.uniform(self.action_low, self.action_high)
+                    actions[i, j] = r.uniform(self.action_low, self.action_high)
                     obs[i, j + 1], _, terminated, truncated, _ = env.step(actions[i, j])
                     ended = terminated or truncated
                     if ended:
@@ -207,7 +218,7 @@ class DreamEngine:
             if arr.dtype != np.uint8:
                 raise ValueError(f"start frames must be uint8 in [0, 255], got dtype {arr.dtype}")
         else:
-            arr = arr.astype(np.float64)
+            arr = to_real_array(arr, "start observations")
             if not np.isfinite(arr).all():
                 raise ValueError("start observations must be finite")
         if k == 1:
@@ -217,31 +228,38 @@ class DreamEngine:
                 f"this model reads {k} steps of real context: pass the {k - 1} actions taken between the "
                 f"observations too (shape [{count}, {k - 1}, {a_dim}])"
             )
-        act = np.asarray(actions, dtype=np.float64)
+        act = to_real_array(actions, "context actions")
         if act.shape != (count, k - 1, a_dim) or not np.isfinite(act).all():
             raise ValueError(f"context actions must be finite with shape [{count}, {k - 1}, {a_dim}], got {act.shape}")
         return arr, act
 
     def reset(
-        self, mask: np.ndarray, rng: np.random.Generator, obs: np.ndarray | None = None, actions: np.ndarray | None = None
+        self,
+        mask: np.ndarray,
+        rng: np.random.Generator | Sequence[np.random.Generator],
+        obs: np.ndarray | None = None,
+        actions: np.ndarray | None = None,
     ) -> None:
         """Start new episodes in the envs selected by boolean ``mask``.
 
         From the given context (``obs``, and ``actions`` for burn-in models; see :meth:`check_context`), else from
-        contexts drawn by :meth:`sample_context`.
+        contexts drawn by :meth:`sample_context`. ``rng`` is one generator, or one per selected env: each env's start
+        context and ensemble member are then drawn from its own generator, so env ``i`` of a vector env seeded with
+        ``[s0, s1, ...]`` starts where a single env reset with seed ``s_i`` starts.
         """
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return
+        rngs = _per_env(rng, idx.size)
         if obs is None:
-            ctx_obs, ctx_actions = self.sample_context(idx.size, rng)
+            ctx_obs, ctx_actions = self.sample_context(idx.size, rngs)
         else:
             ctx_obs, ctx_actions = self.check_context(obs, actions, idx.size)
         self.obs[idx] = ctx_obs[:, -1]
         self.steps[idx] = 0
-        self.members[idx] = rng.integers(0, self.model.num_members, size=idx.size)
+        self.members[idx] = [r.integers(0, self.model.num_members) for r in rngs]
         if self._takes_generator and (idx.size == self.num_envs or self._generator is None):
-            self._generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(0, 2**63 - 1)))
+            self._generator = torch.Generator(device=self.device).manual_seed(int(rngs[0].integers(0, 2**63 - 1)))
         fresh = self._encode(ctx_obs, ctx_actions)
         if idx.size == self.num_envs or self._state is None:
             if idx.size == self.num_envs:
@@ -257,15 +275,13 @@ class DreamEngine:
     def _encode(self, obs: np.ndarray, actions: np.ndarray) -> Any:
         obs_t = torch.as_tensor(obs if self.pixels else obs.astype(np.float32), device=self.device)
         act_t = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.num_threads):
             return self.model.initial_state_from_history(obs_t, act_t)
 
     def check_actions(self, actions: Any, space: gym.Space) -> np.ndarray:
-        """Validate a batch of actions: right shape, finite; ``ValueError`` naming the expected space otherwise."""
-        try:
-            arr = np.asarray(actions, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"actions must be numeric arrays for {space}, got {type(actions).__name__}") from err
+        """Validate a batch of actions: real numbers (not strings, complex or objects), right shape, finite;
+        ``ValueError`` naming the expected space otherwise."""
+        arr = to_real_array(actions, f"actions for action space {space}")
         expected = (self.num_envs, len(self.action_low))
         if arr.shape != expected:
             raise ValueError(f"expected actions of shape {expected} for action space {space}, got shape {arr.shape}")
@@ -281,7 +297,7 @@ class DreamEngine:
         action_t = torch.as_tensor(clipped, dtype=torch.float32, device=self.device)
         member = torch.as_tensor(self.members, device=self.device) if self.propagation == "member" else None
         extra = {"generator": self._generator} if self._takes_generator else {}
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.num_threads):
             pred = self.model.step(self._state, action_t, member=member, **extra)
             next_obs_t = self.model.observe(pred.state)
             next_obs_t = next_obs_t.reshape(self.num_envs, *self.obs_shape)
@@ -339,6 +355,37 @@ class DreamEngine:
         if self._gt_env is not None:
             self._gt_env.close()
             self._gt_env = None
+
+
+def to_real_array(values: Any, what: str) -> np.ndarray:
+    """``values`` as a float64 array, refusing what is not real numbers (strings, complex numbers, objects, bools).
+
+    ``np.asarray(x, dtype=float)`` would turn ``"0.5"`` into 0.5 and drop the imaginary part of ``0.5 + 1j``; an
+    action of either kind is a caller's bug, so it is refused like any other bad action.
+
+    Raises:
+        ValueError: naming ``what`` and the kind of values given.
+    """
+    try:
+        raw = np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{what} must be real numbers, got {type(values).__name__}") from err
+    if raw.dtype.kind not in "iuf":
+        kind = {"U": "strings", "S": "bytes", "c": "complex numbers", "b": "booleans", "O": "Python objects"}.get(
+            raw.dtype.kind, f"dtype {raw.dtype}"
+        )
+        raise ValueError(f"{what} must be real numbers (int or float), got {kind}: {values!r:.80}")
+    return raw.astype(np.float64, copy=False)
+
+
+def _per_env(rng: np.random.Generator | Sequence[np.random.Generator], count: int) -> list[np.random.Generator]:
+    """One generator per env: ``rng`` repeated, or the given sequence (checked to have ``count`` entries)."""
+    if isinstance(rng, np.random.Generator):
+        return [rng] * count
+    rngs = list(rng)
+    if len(rngs) != count:
+        raise ValueError(f"expected one random generator per reset env ({count}), got {len(rngs)}")
+    return rngs
 
 
 def _pick_rule(task: TaskSpec, what: str, source: str, fn: Any) -> Any:
@@ -408,6 +455,7 @@ def make_engine(
     propagation: Propagation,
     max_episode_steps: int | None,
     device: str,
+    num_threads: NumThreads = "auto",
 ) -> DreamEngine:
     """Build an engine from the user-facing keyword arguments shared by both env classes."""
     from neural_gym.envs import get_task
@@ -433,4 +481,5 @@ def make_engine(
         termination=termination or default_source(spec.termination_fn, is_pixel_shape(tuple(model.spec.obs_shape))),
         propagation=propagation,
         max_episode_steps=max_episode_steps or spec.max_episode_steps,
+        num_threads=num_threads,
     )

@@ -38,9 +38,9 @@ class DreamSB3VecEnv(VecEnv):
         self._actions: np.ndarray | None = None
 
     def reset(self) -> np.ndarray:
-        """Reset every env; uses the seed given to :meth:`seed` once, as SB3's own vec envs do."""
-        seed = next((s for s in self._seeds if s is not None), None)
-        obs, _ = self.venv.reset(seed=seed)
+        """Reset every env; env ``i`` uses the seed :meth:`seed` gave it (``seed + i``) once, as SB3's own vec envs do."""
+        seeds = list(self._seeds) if any(s is not None for s in self._seeds) else None
+        obs, _ = self.venv.reset(seed=seeds)
         self._reset_seeds()
         self._reset_options()
         return obs
@@ -50,13 +50,16 @@ class DreamSB3VecEnv(VecEnv):
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> VecEnvStepReturn:
-        """Step the dream; ``dones = terminated | truncated`` with SB3's info conventions."""
+        """Step the dream; ``dones = terminated | truncated`` with SB3's info conventions.
+
+        SB3 expects same-step autoreset (the reset observation returned, the last one in ``terminal_observation``), so
+        the adapter steps that way whatever the wrapped env's ``autoreset_mode`` is.
+        """
         if self._actions is None:
             raise RuntimeError("step_async() must be called before step_wait()")
-        obs, rewards, terminated, truncated, info = self.venv.step(self._actions)
+        obs, rewards, terminated, truncated, info, final_obs = self.venv._step_same_step(self._actions)
         self._actions = None
         dones = terminated | truncated
-        final_obs = info.get("final_obs")
         infos: list[dict[str, Any]] = []
         for i in range(self.num_envs):
             env_info: dict[str, Any] = {
@@ -65,7 +68,7 @@ class DreamSB3VecEnv(VecEnv):
                 "model_error": bool(info["model_error"][i]),
             }
             if dones[i]:
-                env_info["terminal_observation"] = final_obs[i]
+                env_info["terminal_observation"] = final_obs[i].copy()
                 env_info["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
             infos.append(env_info)
         return obs, rewards.astype(np.float32), dones, infos

@@ -141,7 +141,7 @@ def test_partial_reset_leaves_the_other_envs_alone(reacher_state):
         obs_b, *_ = b.step(actions)
         np.testing.assert_array_equal(obs_a[1:], obs_b[1:])
     assert not np.array_equal(obs_a[0], obs_b[0])
-    env = DreamVectorEnv("Reacher", reacher_state, num_envs=3, max_episode_steps=2)
+    env = DreamVectorEnv("Reacher", reacher_state, num_envs=3, max_episode_steps=2, autoreset_mode="SameStep")
     env.reset(seed=0)
     env.step(actions)
     obs, reward, terminated, truncated, info = env.step(actions)
