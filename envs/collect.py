@@ -16,7 +16,10 @@ Example:
 from __future__ import annotations
 
 import os
-import warnings
+import re
+import secrets
+import shutil
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -25,8 +28,9 @@ import mujoco
 import numpy as np
 from minari.data_collector.episode_buffer import EpisodeBuffer
 from minari.dataset.minari_dataset import parse_dataset_id
-from minari.storage.datasets_root_dir import get_dataset_path
-from neural_gym.envs.dataset import PHYSICS_STATE_KEY
+from minari.dataset.minari_storage import MinariStorage
+from minari.namespace import create_namespace, list_local_namespaces
+from neural_gym.envs.dataset import PHYSICS_STATE_KEY, dataset_path
 from neural_gym.envs.experts import expert
 from neural_gym.envs.observations import (
     DEFAULT_IMAGE_SIZE,
@@ -130,42 +134,157 @@ class EpisodeRecorder:
         )
 
 
-class _DatasetWriter:
-    """Writes finished episodes into one local Minari dataset through Minari's public API, chunk by chunk.
+_STAGING_TAG = ".ng-staging-"
+"""Folders ``.<name>.ng-staging-<pid>-<hex>`` beside a dataset hold a collection in progress (hidden from Minari)."""
 
-    The first chunk creates the dataset (replacing an old one with the same id when asked, only now that there is
-    data to write); later chunks are appended.
+_TRASH_TAG = ".ng-trash-"
+"""Folders ``.<name>.ng-trash-<pid>`` beside a dataset hold the old one while ``overwrite`` swaps in the new one."""
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a reused id counts as alive: its folder is left alone)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file of ``folder`` and the folder entries themselves to disk (best effort)."""
+    entries = sorted(folder.rglob("*"))
+    for path in [*(p for p in entries if p.is_file()), *(p for p in entries if p.is_dir()), folder]:
+        _fsync_path(path)
+
+
+def _fsync_path(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def recover_dataset(dataset_id: str) -> None:
+    """Repair what killed collections of ``dataset_id`` left beside it (run by :func:`collect` before it starts).
+
+    * An old dataset moved aside by a run that died between its two renames (trash, and no dataset) is moved back.
+    * The trash of a run that died after swapping in its new dataset is deleted.
+    * Staging folders of runs whose process is gone are deleted.
+
+    Folders of live processes are left alone. All these folders are hidden (their names start with ``.``), so Minari
+    never lists them as datasets.
+
+    Args:
+        dataset_id: The Minari id.
+    """
+    final = dataset_path(dataset_id)
+    parent = final.parent
+    if not parent.is_dir():
+        return
+    pattern = re.compile(rf"^\.{re.escape(final.name)}(?:{re.escape(_STAGING_TAG)}(\d+)-[0-9a-f]+|{re.escape(_TRASH_TAG)}(\d+))$")
+    for entry in sorted(os.listdir(parent)):
+        match = pattern.match(entry)
+        if match is None:
+            continue
+        staging_pid, trash_pid = match.groups()
+        pid = int(staging_pid or trash_pid)
+        if _pid_alive(pid):
+            continue
+        path = parent / entry
+        if trash_pid is not None and not final.exists():
+            os.rename(path, final)  # the old dataset was moved aside and the new one never arrived
+            _fsync_path(parent)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class _DatasetWriter:
+    """Writes finished episodes, chunk by chunk, into a hidden staging folder beside the dataset; :meth:`commit`
+    moves the complete dataset into place.
+
+    Staging: ``<parent>/.<name>.ng-staging-<pid>-<hex>/data`` is a Minari HDF5 storage written with Minari's
+    ``MinariStorage`` (the metadata ``create_dataset_from_buffers`` would write, with the final ``dataset_id``). A
+    process killed at any point leaves either the complete dataset or nothing at the final id, and never touches an
+    old dataset before the new one is complete: :meth:`commit` renames the old dataset to a trash name, renames the
+    staging folder to the final name, then deletes the trash (:func:`recover_dataset` finishes or undoes a swap that a
+    kill interrupted).
     """
 
-    def __init__(self, dataset_id: str, env: gym.Env, replace: bool, metadata: dict[str, Any]) -> None:
+    def __init__(self, dataset_id: str, env: gym.Env, metadata: dict[str, Any]) -> None:
         self.dataset_id = dataset_id
         self.episodes_written = 0
+        self.final = dataset_path(dataset_id)
+        self.staging = self.final.with_name(f".{self.final.name}{_STAGING_TAG}{os.getpid()}-{secrets.token_hex(6)}")
+        self._trash = self.final.with_name(f".{self.final.name}{_TRASH_TAG}{os.getpid()}")
         self._env = env
-        self._replace = replace
         self._metadata = metadata
-        self._dataset: minari.MinariDataset | None = None
+        self._storage: MinariStorage | None = None
 
     def write(self, episodes: list[EpisodeRecorder]) -> None:
-        """Store the episodes (ids must continue from the ones written before)."""
+        """Store the episodes in the staging folder (ids must continue from the ones written before)."""
         buffers = [episode.to_buffer() for episode in episodes]
-        if self._dataset is None:
-            if self._replace:
-                minari.delete_dataset(self.dataset_id)
-            with warnings.catch_warnings():
-                # Minari nags about provenance fields a local dataset has no use for.
-                warnings.filterwarnings("ignore", message=r"`(code_permalink|author_email)` is set to None")
-                self._dataset = minari.create_dataset_from_buffers(
-                    self.dataset_id, buffers, env=self._env, jpeg_encoding=False, **self._metadata
-                )
-        else:
-            self._dataset.update_dataset_from_buffer(buffers)
+        if self._storage is None:
+            data_path = self.staging / "data"
+            data_path.mkdir(parents=True)
+            self._storage = MinariStorage.new(
+                data_path,
+                observation_space=self._env.observation_space,
+                action_space=self._env.action_space,
+                env_spec=self._env.spec,
+                jpeg_encoding=False,
+            )
+            self._storage.update_metadata(self._metadata)
+        self._storage.update_episodes(buffers)
         self.episodes_written += len(buffers)
 
+    def commit(self) -> Path:
+        """Move the complete staged dataset to its final id (replacing an old one); returns the dataset folder."""
+        if self._storage is None:
+            raise RuntimeError(f"nothing was written for dataset {self.dataset_id!r}; cannot commit it")
+        namespace = parse_dataset_id(self.dataset_id)[0]
+        if namespace is not None and namespace not in list_local_namespaces():
+            create_namespace(namespace)
+        _fsync_tree(self.staging)
+        if self.final.exists():
+            os.rename(self.final, self._trash)
+        os.rename(self.staging, self.final)
+        _fsync_path(self.final.parent)
+        shutil.rmtree(self._trash, ignore_errors=True)
+        self._storage = None
+        return self.final
+
     def discard(self) -> None:
-        """Delete what this writer created, so a failed collection leaves no partial dataset behind."""
-        if self._dataset is not None:
-            minari.delete_dataset(self.dataset_id)
-            self._dataset = None
+        """Delete the staging folder, so a failed collection leaves nothing behind (an old dataset is untouched)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self._storage = None
+
+
+def _dataset_metadata(
+    dataset_id: str, eval_env: gym.Env | str, algorithm_name: str, author: str, description: str, requirements: list[str]
+) -> dict[str, Any]:
+    """The metadata ``minari.create_dataset_from_buffers`` records, for a dataset written through ``MinariStorage``."""
+    eval_spec = gym.spec(eval_env) if isinstance(eval_env, str) else eval_env.spec
+    metadata: dict[str, Any] = {
+        "dataset_id": dataset_id,
+        "author": {author},
+        "algorithm_name": algorithm_name,
+        "description": description,
+        "minari_version": minari.__version__,
+        "requirements": requirements,
+    }
+    if eval_spec is not None:
+        metadata["eval_env_spec"] = eval_spec.to_json()
+    return metadata
 
 
 def default_dataset_id(
@@ -218,6 +337,11 @@ def collect(
     :mod:`neural_gym.envs.physics`), so any recorded state can be restored and replayed exactly. The dataset is written under
     ``MINARI_DATASETS_PATH`` (default ``~/.minari/datasets``) without JPEG encoding.
 
+    Killed at any moment, a collection leaves either the complete dataset or nothing at ``dataset_id``: episodes are
+    written to a hidden staging folder beside it (``.<name>.ng-staging-<pid>-<hex>``, which Minari does not list) and
+    moved into place by renames only once complete. The next collection of the same id deletes stale staging folders
+    and repairs an interrupted swap (see :func:`recover_dataset`).
+
     Pixel collection (``obs_mode`` ``"pixels"`` or ``"dict"``, the same dataset either way) records dict
     observations ``{"pixels": (H, W, 3) uint8, "state": <state vector>}`` from ``task.make(obs_mode="dict", ...)``:
     frames are stored losslessly (raw uint8, no JPEG) beside the true state. The policy is always given the state
@@ -236,14 +360,15 @@ def collect(
         action_noise: Standard deviation of Gaussian noise added to each action, as a fraction of half the action
             range; noisy actions are clipped to the action space.
         progress: Show a tqdm bar on a terminal, a plain progress line every 10 % or 30 s elsewhere.
-        overwrite: Replace an existing dataset with the same id (deleted when the first episodes are written).
+        overwrite: Replace an existing dataset with the same id. The old dataset stays in place, untouched, until
+            the new one is complete; then two renames swap them.
         description: Dataset description stored in Minari's metadata (a default one says what was collected).
         obs_mode: ``"state"`` (default), or ``"pixels"`` / ``"dict"`` to store frames beside the states.
         image_size: Frame size of pixel collection: an int (square) or ``(height, width)``; default 64.
         camera: Camera of pixel collection (see :meth:`neural_gym.envs.tasks.TaskSpec.make`); ``None`` for the task's default.
 
     Returns:
-        The dataset id.
+        The dataset id; its folder is :func:`neural_gym.envs.dataset.dataset_path` ``(dataset_id)``.
 
     Raises:
         FileExistsError: If the dataset exists and ``overwrite`` is False.
@@ -263,11 +388,11 @@ def collect(
     if isinstance(policy, str) and policy == "expert":
         policy = expert(spec.name)
     parse_dataset_id(dataset_id)  # raises ValueError with Minari's id syntax
-    exists = os.path.exists(get_dataset_path(dataset_id))
-    if exists and not overwrite:
+    recover_dataset(dataset_id)  # undo or finish what a killed collection of this id left behind
+    if os.path.exists(dataset_path(dataset_id)) and not overwrite:
         raise FileExistsError(
-            f"Dataset {dataset_id!r} already exists under MINARI_DATASETS_PATH "
-            f"({get_dataset_path()}); pass overwrite=True (--overwrite) or choose another dataset_id."
+            f"Dataset {dataset_id!r} already exists at {dataset_path(dataset_id)}; pass overwrite=True "
+            "(--overwrite) or choose another dataset_id."
         )
 
     reset_seq, policy_seq, noise_seq = np.random.SeedSequence(seed).spawn(3)
@@ -299,9 +424,9 @@ def collect(
     writer = _DatasetWriter(
         dataset_id,
         env,
-        replace=exists,
-        metadata=dict(
-            eval_env=env.spec if pixels else spec.env_id,
+        metadata=_dataset_metadata(
+            dataset_id,
+            eval_env=env if pixels else spec.env_id,
             algorithm_name=f"neural_gym.envs.collect ({label} policy)",
             author="neural_gym",
             description=description,
@@ -333,6 +458,7 @@ def collect(
                 if sum(len(e) for e in pending) >= flush_steps or steps >= n_steps:
                     writer.write(pending)
                     pending = []
+        writer.commit()
     except BaseException:
         writer.discard()
         raise

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -292,6 +293,33 @@ class Transitions:
             ),
             dataset_id=dataset_id,
         )
+
+
+def datasets_root() -> Path:
+    """The folder Minari keeps local datasets in: ``MINARI_DATASETS_PATH``, default ``~/.minari/datasets``.
+
+    Unlike Minari's own lookup, this creates nothing.
+    """
+    root = os.environ.get("MINARI_DATASETS_PATH")
+    return Path(root) if root is not None else Path(os.path.expanduser("~")) / ".minari" / "datasets"
+
+
+def dataset_path(dataset_id: str) -> Path:
+    """The folder of a local Minari dataset (where :func:`neural_gym.envs.collect.collect` writes ``dataset_id``).
+
+    Args:
+        dataset_id: Minari id ``(namespace/)name-v<version>``, e.g. ``"neural_gym/HalfCheetah/random-v0"``.
+
+    Returns:
+        ``datasets_root() / dataset_id`` (it may not exist).
+
+    Raises:
+        ValueError: For a malformed dataset id.
+    """
+    from minari.dataset.minari_dataset import parse_dataset_id
+
+    parse_dataset_id(dataset_id)
+    return datasets_root() / dataset_id
 
 
 def _missing_dataset_message(dataset_id: str) -> str:
