@@ -146,7 +146,7 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("step() called on a closed DreamEnv; make a new one")
         if self._needs_reset:
             raise RuntimeError("call reset() before step(), and again after an episode ends")
-        batch = to_real_array(action, f"an action in {self.action_space}")
+        batch = to_real_array(action, lambda: f"an action in {self.action_space}")
         if batch.shape != self.action_space.shape:
             raise ValueError(f"expected an action of shape {self.action_space.shape} in {self.action_space}, got {batch.shape}")
         actions = self.engine.check_actions(batch[None], self.action_space)

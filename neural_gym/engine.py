@@ -8,7 +8,7 @@ uncertainty cut-offs, model errors). The env classes only translate to and from 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -281,7 +281,7 @@ class DreamEngine:
     def check_actions(self, actions: Any, space: gym.Space) -> np.ndarray:
         """Validate a batch of actions: real numbers (not strings, complex or objects), right shape, finite;
         ``ValueError`` naming the expected space otherwise."""
-        arr = to_real_array(actions, f"actions for action space {space}")
+        arr = to_real_array(actions, lambda: f"actions for action space {space}")
         expected = (self.num_envs, len(self.action_low))
         if arr.shape != expected:
             raise ValueError(f"expected actions of shape {expected} for action space {space}, got shape {arr.shape}")
@@ -357,11 +357,16 @@ class DreamEngine:
             self._gt_env = None
 
 
-def to_real_array(values: Any, what: str) -> np.ndarray:
+def to_real_array(values: Any, what: str | Callable[[], str]) -> np.ndarray:
     """``values`` as a float64 array, refusing what is not real numbers (strings, complex numbers, objects, bools).
 
     ``np.asarray(x, dtype=float)`` would turn ``"0.5"`` into 0.5 and drop the imaginary part of ``0.5 + 1j``; an
     action of either kind is a caller's bug, so it is refused like any other bad action.
+
+    Args:
+        values: what the caller passed.
+        what: how to name it in an error message (a callable is only called to build one: a space's repr costs more
+            than the check on every step).
 
     Raises:
         ValueError: naming ``what`` and the kind of values given.
@@ -369,8 +374,10 @@ def to_real_array(values: Any, what: str) -> np.ndarray:
     try:
         raw = np.asarray(values)
     except (TypeError, ValueError) as err:
+        what = what() if callable(what) else what
         raise ValueError(f"{what} must be real numbers, got {type(values).__name__}") from err
     if raw.dtype.kind not in "iuf":
+        what = what() if callable(what) else what
         kind = {"U": "strings", "S": "bytes", "c": "complex numbers", "b": "booleans", "O": "Python objects"}.get(
             raw.dtype.kind, f"dtype {raw.dtype}"
         )
