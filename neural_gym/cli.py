@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 DESCRIPTION = """\
 Learned simulators as Gymnasium environments, checked against MuJoCo.
@@ -18,7 +19,89 @@ The usual path:   collect (ground truth → local Minari dataset)
 `demo` trains an SB3 agent inside a shipped dream and scores it in MuJoCo.
 `dream-train` trains an SB3 agent inside a dream (offline from a dataset, or Dyna/MBPO with real data) and scores it in MuJoCo.
 `drift` replays identical actions from held-out physics states in MuJoCo and a checkpoint and charts the error by horizon.
+
+Expected errors (unknown task, missing dataset, bad checkpoint or settings) print one line and exit with status 2;
+`neural-gym --debug COMMAND ...` shows the traceback instead.
 """
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, FileExistsError)
+"""Errors a command reports as one line (``CheckpointError`` is a ``ValueError``); anything else is a bug."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line, ``<prog>: error: <message> (see `<prog> --help`)``.
+
+    Attributes:
+        command_parsers: on the top-level parser, each command's parser by name (set by :func:`build_parser`).
+    """
+
+    command_parsers: dict[str, argparse.ArgumentParser]
+
+    def error(self, message: str) -> NoReturn:
+        """Print the one-line error to stderr and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting integers ``>= low``, refusing anything else with a message that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            what = "a positive integer" if low == 1 else f"an integer >= {low}"
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in some messages
+    return parse
+
+
+positive_int = _int_at_least(1)
+"""argparse ``type`` for counts that must be at least 1 (steps, episodes, members, ...)."""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    """A figure for a terminal summary: ``digits`` decimals, ``"n/a"`` for ``None``, NaN or infinity.
+
+    Args:
+        value: the figure.
+        digits: decimals shown.
+
+    Returns:
+        The figure as text.
+    """
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    return f"{float(value):.{digits}f}"
+
+
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line (``KeyError`` without its quotes)."""
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(text.split()) or type(err).__name__
 
 
 def _add_collect(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +112,7 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
         "every step included). Datasets go to $MINARI_DATASETS_PATH (Minari's default: ~/.minari/datasets).",
     )
     p.add_argument("--task", required=True, help="task name, e.g. HalfCheetah (see `neural-gym tasks`)")
-    p.add_argument("--steps", type=int, default=50_000, help="number of transitions to record (default 50000)")
+    p.add_argument("--steps", type=positive_int, default=50_000, help="number of transitions to record (default 50000)")
     p.add_argument(
         "--policy",
         default="random",
@@ -38,7 +121,7 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--algo", default="SAC", help="SB3 class of --policy when it is a path (default SAC)")
     p.add_argument(
         "--action-noise",
-        type=float,
+        type=_non_negative_float,
         default=0.0,
         help="std of Gaussian noise added to the policy's actions, in units of half the action range",
     )
@@ -57,19 +140,23 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
         "also store N x N uint8 frames of the task's camera beside the state (lossless)",
     )
     p.add_argument(
-        "--image-size", type=int, default=64, help="frame height and width for --obs-mode pixels (default 64)"
+        "--image-size", type=positive_int, default=64, help="frame height and width for --obs-mode pixels (default 64)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset with the same id")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
-    """``["conv_depth=8", "proprio=true"]`` → ``{"conv_depth": 8, "proprio": True}`` (values read as JSON if they can be)."""
+def _overrides(items: list[str]) -> dict[str, Any]:
+    """``["conv_depth=8", "proprio=true"]`` → ``{"conv_depth": 8, "proprio": True}`` (values read as JSON if they can be).
+
+    Raises:
+        ValueError: for an item that is not ``FIELD=VALUE``.
+    """
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            parser.error(f"--set needs FIELD=VALUE, got {item!r}")
+            raise ValueError(f"--set needs FIELD=VALUE, got {item!r}")
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
@@ -93,10 +180,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--family", default="ensemble", choices=["ensemble", "latent", "video"], help="model family")
     p.add_argument("--obs", default="state", choices=["state", "pixels"], help="latent: learn from state or frames")
     p.add_argument("--preset", default="small", help="latent: debug | small | medium; video: debug | small32 | small")
-    p.add_argument("--steps", type=int, default=5000, help="latent/video: optimizer steps (default 5000)")
-    p.add_argument("--seq-len", type=int, default=50, help="latent: training window length (default 50)")
+    p.add_argument("--steps", type=positive_int, default=5000, help="latent/video: optimizer steps (default 5000)")
+    p.add_argument("--seq-len", type=_int_at_least(2), default=50, help="latent: training window length (default 50)")
     p.add_argument(
-        "--conv-depth", type=int, default=None, help="latent: frame encoder/decoder channels (= --set conv_depth=N)"
+        "--conv-depth", type=positive_int, default=None, help="latent: frame encoder/decoder channels (= --set conv_depth=N)"
     )
     p.add_argument(
         "--set",
@@ -106,14 +193,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         metavar="FIELD=VALUE",
         help="latent/video: change one config field of the preset, e.g. --set conv_depth=8 (repeatable)",
     )
-    p.add_argument("--members", type=int, default=7, help="ensemble members (default 7)")
-    p.add_argument("--elites", type=int, default=5, help="members kept for inference (default 5)")
-    p.add_argument("--hidden", type=int, default=200, help="hidden width (default 200)")
-    p.add_argument("--layers", type=int, default=4, help="hidden layers (default 4)")
-    p.add_argument("--max-epochs", type=int, default=100, help="epoch cap (early stopping on held-out data)")
-    p.add_argument("--patience", type=int, default=5, help="epochs without held-out improvement before stopping")
-    p.add_argument("--batch-size", type=int, default=256, help="batch size per member (latent: windows, default 16)")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    p.add_argument("--members", type=_int_at_least(2), default=7, help="ensemble members, >= 2 (default 7)")
+    p.add_argument(
+        "--elites", type=_int_at_least(2), default=5, help="members kept for inference, 2..--members (default 5)"
+    )
+    p.add_argument("--hidden", type=positive_int, default=200, help="hidden width (default 200)")
+    p.add_argument("--layers", type=positive_int, default=4, help="hidden layers (default 4)")
+    p.add_argument("--max-epochs", type=positive_int, default=100, help="epoch cap (early stopping on held-out data)")
+    p.add_argument("--patience", type=positive_int, default=5, help="epochs without held-out improvement before stopping")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=256, help="batch size per member (latent: windows, default 16)"
+    )
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate")
     p.add_argument("--seed", type=int, default=0, help="seed for split, init and batches")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--tensorboard", default=None, help="TensorBoard log dir")
@@ -132,7 +223,7 @@ def _add_dream(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default=None, help="checkpoint path or zoo name (default: shipped for the task)")
     p.add_argument("--policy", default="random", help="'random', 'expert' or a path to a saved SB3 model (.zip)")
     p.add_argument("--algo", default="PPO", help="SB3 class of --policy when it is a path (default PPO)")
-    p.add_argument("--episodes", type=int, default=5, help="paired episodes (default 5)")
+    p.add_argument("--episodes", type=positive_int, default=5, help="paired episodes (default 5)")
     p.add_argument("--on-uncertain", default="truncate", choices=["truncate", "terminate", "penalize"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the summary to this JSON file")
@@ -148,9 +239,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--task", default="InvertedPendulum", help="task (default InvertedPendulum)")
     p.add_argument("--algo", default="PPO", choices=["PPO", "SAC"], help="SB3 algorithm (default PPO)")
-    p.add_argument("--timesteps", type=int, default=60_000, help="dream steps of training (default 60000)")
-    p.add_argument("--num-envs", type=int, default=16, help="parallel dream envs (default 16)")
-    p.add_argument("--episodes", type=int, default=10, help="paired evaluation episodes (default 10)")
+    p.add_argument("--timesteps", type=positive_int, default=60_000, help="dream steps of training (default 60000)")
+    p.add_argument("--num-envs", type=positive_int, default=16, help="parallel dream envs (default 16)")
+    p.add_argument("--episodes", type=positive_int, default=10, help="paired evaluation episodes (default 10)")
     p.add_argument("--checkpoint", default=None, help="dream with this checkpoint instead of the shipped one")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="outputs/demo", help="folder for the plot, JSON and agent (default outputs/demo)")
@@ -158,20 +249,189 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _load_policy(parser: argparse.ArgumentParser, name: str, algo: str) -> object:
+def _tasks() -> int:
+    """``neural-gym tasks``: one line per task (optional extras' tasks say how to install them)."""
+    from neural_gym.envs import OPTIONAL_TASKS, TASKS, get_task
+
+    from .registration import env_id
+
+    for name in [*TASKS, *OPTIONAL_TASKS]:
+        try:
+            t = get_task(name)
+        except ImportError:
+            extra = OPTIONAL_TASKS[name].extra
+            print(f'{env_id(name):<34} needs the optional extra: pip install "neural-gym[{extra}]"')
+            continue
+        exact = [w for w, f in (("reward", t.reward_fn), ("termination", t.termination_fn)) if f is not None]
+        print(f"{env_id(name):<34} ground truth {t.env_id:<20} exact: {', '.join(exact) or '-'}")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    """``neural-gym collect``: write the dataset and say where it went."""
+    from minari.storage.datasets_root_dir import get_dataset_path
+
+    from neural_gym.envs import collect, get_task
+
     from .policies import load_policy
 
-    try:
-        return load_policy(name, algo)
-    except ValueError as err:
-        parser.error(str(err))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``neural-gym`` command."""
-    parser = argparse.ArgumentParser(
-        prog="neural-gym", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    get_task(args.task)  # an unknown task fails here, before a policy loads
+    dataset_id = collect(
+        args.task,
+        args.steps,
+        policy=load_policy(args.policy, args.algo),
+        seed=args.seed,
+        dataset_id=args.dataset_id,
+        action_noise=args.action_noise,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+        obs_mode=args.obs_mode,
+        image_size=args.image_size,
     )
+    print(f"wrote dataset {dataset_id} ({args.steps} steps) to {get_dataset_path(dataset_id)}")
+    return 0
+
+
+def _train(args: argparse.Namespace, argv: list[str]) -> int:
+    """``neural-gym train``: fit the model, save the checkpoint, print one summary line."""
+    if args.family == "ensemble" and args.elites > args.members:
+        raise ValueError(
+            f"--elites ({args.elites}) must not exceed --members ({args.members}): the elites are chosen among the "
+            "members (give --elites between 2 and --members)"
+        )
+    from neural_gym.world_models import EnsembleConfig
+
+    from .train import train_world_model
+
+    command = shlex.join(["neural-gym", *argv])
+    if args.family in ("latent", "video"):
+        conv = [f"conv_depth={args.conv_depth}"] if args.conv_depth else []
+        extra = {"obs": args.obs, "seq_len": args.seq_len} if args.family == "latent" else {}
+        model, report, path = train_world_model(
+            args.task,
+            args.dataset_id,
+            args.out,
+            family=args.family,
+            preset=args.preset,
+            overrides=_overrides(args.overrides + conv),
+            steps=args.steps,
+            batch_size=args.batch_size if args.batch_size != 256 else 16,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet,
+            log_dir=args.tensorboard,
+            command=command,
+            **extra,
+        )
+        if args.family == "video":
+            figures = (
+                f"held-out one-step PSNR {fmt(report.heldout_onestep_psnr)} dB "
+                f"(copy-last {fmt(report.heldout_copy_last_psnr)} dB)"
+            )
+        else:
+            figures = (
+                f"held-out reconstruction MSE {fmt(report.heldout_recon_mse, 4)} "
+                f"(mean baseline {fmt(report.heldout_mean_baseline_mse, 4)})"
+            )
+        cal = model.spec.calibration
+        print(
+            f"wrote {path}: {report.steps} steps in {report.wall_time_s:.0f} s, {figures}, "
+            f"{cal.measure} threshold {fmt(cal.threshold, 4)}"
+        )
+        return 0
+    config = EnsembleConfig(
+        ensemble_size=args.members, num_elites=args.elites, hidden_size=args.hidden, num_layers=args.layers
+    )
+    model, report, path = train_world_model(
+        args.task,
+        args.dataset_id,
+        args.out,
+        config=config,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.quiet,
+        tensorboard_dir=args.tensorboard,
+        command=command,
+    )
+    cal = model.spec.calibration
+    print(
+        f"wrote {path}: {report.epochs} epochs in {report.wall_time_s:.0f} s, held-out MSE "
+        f"{fmt(report.best_holdout_mse, 4)} (normalized), elites {report.elites}, "
+        f"{cal.measure} threshold {fmt(cal.threshold, 4)}"
+    )
+    return 0
+
+
+def _dream(args: argparse.Namespace) -> int:
+    """``neural-gym dream``: the paired-episode table, then means (and the JSON file with ``--json``)."""
+    from .evaluate import paired_episodes
+    from .policies import load_policy
+
+    result = paired_episodes(
+        args.task,
+        load_policy(args.policy, args.algo),
+        checkpoint=args.checkpoint,
+        episodes=args.episodes,
+        seed=args.seed,
+        progress=not args.quiet,
+        on_uncertain=args.on_uncertain,
+    )
+    print(f"{'episode':>7} {'MuJoCo return':>14} {'dream return':>13} {'real len':>9} {'dream len':>10}  dream ended by")
+    for i in range(len(result.real_returns)):
+        print(
+            f"{i:>7} {fmt(result.real_returns[i]):>14} {fmt(result.dream_returns[i]):>13} "
+            f"{result.real_lengths[i]:>9} {result.dream_lengths[i]:>10}  {result.dream_end[i]}"
+        )
+    summary = result.summary()
+    ends = ", ".join(f"{k} {v}" for k, v in summary["dream_end"].items() if v) or "-"
+    print(
+        f"{'mean':>7} {fmt(summary['real_return_mean']):>14} {fmt(summary['dream_return_mean']):>13} "
+        f"{fmt(summary['real_length_mean'], 1):>9} {fmt(summary['dream_length_mean'], 1):>10}  {ends}"
+    )
+    print(
+        f"{'std':>7} {fmt(summary['real_return_std']):>14} {fmt(summary['dream_return_std']):>13}"
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+        print(f"json: {args.json}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """``neural-gym demo``: train in the dream, score in MuJoCo, print the table and where the files went."""
+    from .demo import run_demo
+
+    result = run_demo(
+        args.task,
+        algo=args.algo,
+        timesteps=args.timesteps,
+        num_envs=args.num_envs,
+        eval_episodes=args.episodes,
+        seed=args.seed,
+        checkpoint=args.checkpoint,
+        out_dir=args.out,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    print(result.table())
+    print(f"\nplot: {result.plot}\njson: {result.json}")
+    return 0
+
+
+def build_parser() -> _Parser:
+    """The ``neural-gym`` argument parser (building it imports neither torch, MuJoCo nor SB3).
+
+    Returns:
+        The parser; every subcommand also takes ``--debug``.
+    """
+    parser = _Parser(prog="neural-gym", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("tasks", help="list the ground-truth tasks and their dream env ids")
     _add_collect(sub)
@@ -184,154 +444,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .dream_rl.cli import add_parser as _add_dream_train
 
     _add_dream_train(sub)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    for command_parser in sub.choices.values():
+        # SUPPRESS: a subcommand without --debug keeps the value of a `neural-gym --debug` before it.
+        command_parser.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error"
+        )
+    parser.command_parsers = dict(sub.choices)
+    return parser
 
+
+def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "tasks":
-        from neural_gym.envs import OPTIONAL_TASKS, TASKS, get_task
-
-        from .registration import env_id
-
-        for name in [*TASKS, *OPTIONAL_TASKS]:
-            try:
-                t = get_task(name)
-            except ImportError:
-                extra = OPTIONAL_TASKS[name].extra
-                print(f'{env_id(name):<34} needs the optional extra: pip install "neural-gym[{extra}]"')
-                continue
-            exact = [w for w, f in (("reward", t.reward_fn), ("termination", t.termination_fn)) if f is not None]
-            print(f"{env_id(name):<34} ground truth {t.env_id:<20} exact: {', '.join(exact) or '-'}")
-        return 0
+        return _tasks()
     if args.command == "collect":
-        from neural_gym.envs import collect
-
-        if args.image_size < 1:
-            parser.error(f"--image-size must be a positive number of pixels, got {args.image_size}")
-        policy = _load_policy(parser, args.policy, args.algo)
-        dataset_id = collect(
-            args.task,
-            args.steps,
-            policy=policy,
-            seed=args.seed,
-            dataset_id=args.dataset_id,
-            action_noise=args.action_noise,
-            progress=not args.quiet,
-            overwrite=args.overwrite,
-            obs_mode=args.obs_mode,
-            image_size=args.image_size,
-        )
-        print(f"wrote dataset {dataset_id}")
-        return 0
+        return _collect(args)
     if args.command == "train":
-        from neural_gym.world_models import EnsembleConfig
-
-        from .train import train_world_model
-
-        if args.family in ("latent", "video"):
-            conv = [f"conv_depth={args.conv_depth}"] if args.conv_depth else []
-            extra = {"obs": args.obs, "seq_len": args.seq_len} if args.family == "latent" else {}
-            model, report, path = train_world_model(
-                args.task,
-                args.dataset_id,
-                args.out,
-                family=args.family,
-                preset=args.preset,
-                overrides=_overrides(parser, args.overrides + conv),
-                steps=args.steps,
-                batch_size=args.batch_size if args.batch_size != 256 else 16,
-                lr=args.lr,
-                seed=args.seed,
-                device=args.device,
-                progress=not args.quiet,
-                log_dir=args.tensorboard,
-                command=shlex.join(["neural-gym", *argv]),
-                **extra,
-            )
-            if args.family == "video":
-                figures = (
-                    f"held-out one-step PSNR {report.heldout_onestep_psnr:.2f} dB "
-                    f"(copy-last {report.heldout_copy_last_psnr:.2f} dB)"
-                )
-            else:
-                figures = (
-                    f"held-out reconstruction MSE {report.heldout_recon_mse:.4f} "
-                    f"(mean baseline {report.heldout_mean_baseline_mse:.4f})"
-                )
-            cal = model.spec.calibration
-            print(
-                f"wrote {path}: {report.steps} steps in {report.wall_time_s:.0f} s, {figures}, "
-                f"{cal.measure} threshold {cal.threshold:.4f}"
-            )
-            return 0
-        config = EnsembleConfig(
-            ensemble_size=args.members, num_elites=args.elites, hidden_size=args.hidden, num_layers=args.layers
-        )
-        model, report, path = train_world_model(
-            args.task,
-            args.dataset_id,
-            args.out,
-            config=config,
-            max_epochs=args.max_epochs,
-            patience=args.patience,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-            device=args.device,
-            progress=not args.quiet,
-            tensorboard_dir=args.tensorboard,
-            command=shlex.join(["neural-gym", *argv]),
-        )
-        cal = model.spec.calibration
-        print(
-            f"wrote {path}: {report.epochs} epochs in {report.wall_time_s:.0f} s, held-out MSE "
-            f"{report.best_holdout_mse:.4f} (normalized), elites {report.elites}, "
-            f"{cal.measure} threshold {cal.threshold:.4f}"
-        )
-        return 0
+        return _train(args, argv)
     if args.command == "dream":
-        from .evaluate import paired_episodes
-
-        result = paired_episodes(
-            args.task,
-            _load_policy(parser, args.policy, args.algo),
-            checkpoint=args.checkpoint,
-            episodes=args.episodes,
-            seed=args.seed,
-            progress=not args.quiet,
-            on_uncertain=args.on_uncertain,
-        )
-        print(
-            f"{'episode':>7} {'MuJoCo return':>14} {'dream return':>13} {'real len':>9} {'dream len':>10}  dream ended by"
-        )
-        for i in range(len(result.real_returns)):
-            print(
-                f"{i:>7} {result.real_returns[i]:>14.2f} {result.dream_returns[i]:>13.2f} "
-                f"{result.real_lengths[i]:>9} {result.dream_lengths[i]:>10}  {result.dream_end[i]}"
-            )
-        summary = result.summary()
-        print(json.dumps(summary, indent=2))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(summary, f, indent=2)
-        return 0
+        return _dream(args)
     if args.command == "demo":
-        from .demo import run_demo
-
-        result = run_demo(
-            args.task,
-            algo=args.algo,
-            timesteps=args.timesteps,
-            num_envs=args.num_envs,
-            eval_episodes=args.episodes,
-            seed=args.seed,
-            checkpoint=args.checkpoint,
-            out_dir=args.out,
-            device=args.device,
-            progress=not args.quiet,
-        )
-        print(result.table())
-        print(f"\nplot: {result.plot}\njson: {result.json}")
-        return 0
+        return _demo(args)
     if args.command == "dream-train":
         from .dream_rl.cli import run as run_dream_train
 
@@ -340,8 +472,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .drift.cli import run as run_drift
 
         return run_drift(args)
-    parser.error(f"unknown command {args.command}")
-    return 2
+    raise ValueError(f"unknown command {args.command!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``neural-gym`` command.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0, or 2 after an expected error (:data:`EXPECTED_ERRORS`), printed to stderr as one line
+        ``neural-gym <command>: error: <message>`` (with ``--debug`` the error propagates with its traceback).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the command's parser, so the line names the command
+        parser.command_parsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return _dispatch(args, argv)
+    except EXPECTED_ERRORS as err:
+        if args.debug:
+            raise
+        print(f"neural-gym {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

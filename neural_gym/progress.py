@@ -184,7 +184,8 @@ class ProgressBar(Generic[T]):
         share = f" ({100 * self.n / self.total:.0f}%)" if self.total else ""
         parts = [f"{count} {self.unit}{share}", f"{format_duration(elapsed)} elapsed"]
         if elapsed > 0 and self.n > 0:
-            parts.append(f"{self.n / elapsed:.3g} {self.unit}/s")
+            rate = self.n / elapsed
+            parts.append(f"{rate:.0f} {self.unit}/s" if rate >= 100 else f"{rate:.3g} {self.unit}/s")
         parts += [f"{k}={v}" for k, v in self._postfix.items()]
         if final:
             parts.append("done" if self.total is None or self.n >= self.total else "stopped")

@@ -50,6 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     Returns:
         The ``drift`` parser.
     """
+    from ..cli import positive_int
+
     p = sub.add_parser(
         "drift",
         help="measure a world model's rollout drift against MuJoCo from held-out real states, with baselines",
@@ -63,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=None,
         help="held-out Minari dataset with physics states (default: collect a fresh one, seed 1000, in a temp folder)",
     )
-    p.add_argument("--starts", type=int, default=32, help="start states (default 32)")
+    p.add_argument("--starts", type=positive_int, default=32, help="start states (default 32)")
     p.add_argument(
         "--horizons", type=_ints, default=None, help="comma-separated horizons (default 1,2,5,10,25,50,100,200)"
     )
@@ -90,12 +92,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="comma-separated from copy_last,linear,single_mlp (default: all three; single_mlp only when the "
         "checkpoint's training dataset is available locally, since it trains on it)",
     )
-    p.add_argument("--heldout-steps", type=int, default=10_000, help="steps collected when --dataset-id is not given")
+    p.add_argument("--heldout-steps", type=positive_int, default=10_000, help="steps collected when --dataset-id is not given")
     p.add_argument(
         "--heldout-policy", default="random", help="policy of that collection: random or expert (default random)"
     )
     p.add_argument("--heldout-action-noise", type=float, default=0.0, help="action noise of that collection")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--n-boot", type=positive_int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--out", default=None, help="report folder (default outputs/drift/<Task>)")
     p.add_argument("--no-video", action="store_true", help="skip the side-by-side MP4")
     p.add_argument(
@@ -108,6 +110,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
+
+
+def fmt(value: float | None, digits: int) -> str:
+    """A figure for the terminal: ``digits`` decimals, ``"n/a"`` for ``None`` or NaN (see ``neural_gym.cli.fmt``)."""
+    from ..cli import fmt as cli_fmt
+
+    return cli_fmt(value, digits)
 
 
 def _policy(name: str | None, algo: str) -> Any:
@@ -184,8 +193,9 @@ def _run_frames(args: argparse.Namespace, out: Path) -> int:
     unc = result.uncertainty
     if unc is not None:
         print(
-            f"\nAUROC {unc['auroc']['value']}, justified cut-offs {(unc['justified_share'] or {}).get('value')}, "
-            f"trusted horizon median {unc['trusted_horizon']['median']}"
+            f"\nAUROC {fmt(unc['auroc']['value'], 3)}, justified cut-offs "
+            f"{fmt((unc['justified_share'] or {}).get('value'), 3)}, "
+            f"trusted horizon median {fmt(unc['trusted_horizon']['median'], 1)}"
         )
     print(f"\nreport: {out / FRAME_REPORT_FILES['markdown']}\njson:   {out / FRAME_REPORT_FILES['json']}")
     return 0
@@ -195,56 +205,64 @@ def run(args: argparse.Namespace) -> int:
     """Run ``neural-gym drift`` with parsed ``args``; print the headline table and where the report went.
 
     Returns:
-        0 on success, 2 on bad input (the error is printed to stderr; nothing is written).
+        0 on success.
+
+    Raises:
+        ValueError, FileNotFoundError, FileExistsError: on bad input, before anything is written (``neural-gym``'s
+            ``main`` prints them as one line and exits with status 2).
     """
     from .measure import measure_drift
     from .report import REPORT_FILES, write_report
 
     out = Path(args.out) if args.out else Path("outputs") / "drift" / args.task
-    try:
-        if _predicts_frames(args.task, args.checkpoint):
-            return _run_frames(args, out)
-        baselines = args.baselines if args.baselines is not None else _default_baselines(args.task, args.checkpoint)
-        result = measure_drift(
-            args.task,
-            args.checkpoint,
-            dataset_id=args.dataset_id,
-            n_starts=args.starts,
-            horizons=args.horizons,
-            actions=_policy(args.policy, args.algo),
-            reground_every=args.reground_every,
-            action_noise=args.action_noise,
-            tau=args.tau,
-            baselines=baselines,
-            heldout_steps=args.heldout_steps,
-            heldout_policy=args.heldout_policy,
-            heldout_action_noise=args.heldout_action_noise,
-            n_boot=args.n_boot,
-            seed=0 if args.seed is None else args.seed,
-            device=args.device,
-            progress=not args.quiet,
-        )
-        write_report(result, out, video=not args.no_video, progress=not args.quiet)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f"neural-gym drift: error: {err}", file=sys.stderr)
-        return 2
+    if _predicts_frames(args.task, args.checkpoint):
+        return _run_frames(args, out)
+    baselines = args.baselines if args.baselines is not None else _default_baselines(args.task, args.checkpoint)
+    result = measure_drift(
+        args.task,
+        args.checkpoint,
+        dataset_id=args.dataset_id,
+        n_starts=args.starts,
+        horizons=args.horizons,
+        actions=_policy(args.policy, args.algo),
+        reground_every=args.reground_every,
+        action_noise=args.action_noise,
+        tau=args.tau,
+        baselines=baselines,
+        heldout_steps=args.heldout_steps,
+        heldout_policy=args.heldout_policy,
+        heldout_action_noise=args.heldout_action_noise,
+        n_boot=args.n_boot,
+        seed=0 if args.seed is None else args.seed,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    write_report(result, out, video=not args.no_video, progress=not args.quiet)
     print(result.summary_table())
     unc = result.base["uncertainty"]
     if unc is not None:
         print(
-            f"\nAUROC {unc['auroc']['value']}, justified cut-offs {(unc['justified_share'] or {}).get('value')}, "
-            f"trusted horizon median {unc['trusted_horizon']['median']}, dream horizon median {unc['dream_horizon']['median']}"
+            f"\nAUROC {fmt(unc['auroc']['value'], 3)}, justified cut-offs "
+            f"{fmt((unc['justified_share'] or {}).get('value'), 3)}, "
+            f"trusted horizon median {fmt(unc['trusted_horizon']['median'], 1)}, "
+            f"dream horizon median {fmt(unc['dream_horizon']['median'], 1)}"
         )
     print(f"\nreport: {out / REPORT_FILES['markdown']}\njson:   {out / REPORT_FILES['json']}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m neural_gym.drift.cli``) until ``neural-gym drift`` is wired in."""
-    parser = argparse.ArgumentParser(prog="neural-gym")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    return run(parser.parse_args(argv))
+    """``python -m neural_gym.drift.cli ARGS`` is ``neural-gym drift ARGS``.
+
+    Args:
+        argv: the arguments after ``drift`` (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    from ..cli import main as neural_gym_main
+
+    return neural_gym_main(["drift", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from neural_gym.world_models import load_checkpoint
 
 from neural_gym.cli import main
-from neural_gym.world_models import load_checkpoint
 
 
 @pytest.mark.parametrize("command", ["collect", "train", "dream", "demo", "drift", "dream-train"])
@@ -37,11 +38,16 @@ def test_collect_train_dream(minari_dir, tmp_path, capsys):
     assert data["episodes"] == 2 and sum(data["dream_end"].values()) == 2
 
 
-def test_collect_refuses_overwrite(minari_dir):
+def test_collect_refuses_overwrite(minari_dir, capsys):
     args = ["collect", "--task", "InvertedPendulum", "--steps", "200", "--dataset-id", "cli/InvertedPendulum/dup-v0", "--quiet"]
     assert main(args) == 0
-    with pytest.raises(Exception, match="exists|overwrite"):
-        main(args)
+    assert f"to {minari_dir}" in capsys.readouterr().out  # says where the dataset went
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neural-gym collect: error: Dataset 'cli/InvertedPendulum/dup-v0' already exists")
+    assert "--overwrite" in err and err.count("\n") == 1
+    with pytest.raises(FileExistsError, match="exists"):  # --debug: the exception itself, with its traceback
+        main(["--debug", *args])
 
 
 def test_collect_pixels_train_latent_from_frames_and_state(minari_dir, tmp_path, capsys):
@@ -61,11 +67,12 @@ def test_collect_pixels_train_latent_from_frames_and_state(minari_dir, tmp_path,
     assert m_pixels.spec.provenance["observations"] == "pixels" and m_pixels.config.conv_depth == 4
 
 
-def test_train_latent_pixels_needs_frames(minari_dir, tmp_path):
+def test_train_latent_pixels_needs_frames(minari_dir, tmp_path, capsys):
     assert main(["collect", "--task", "Reacher", "--steps", "200", "--seed", "0", "--dataset-id", "cli/Reacher/state-v0", "--quiet"]) == 0
-    with pytest.raises(ValueError, match="has no frames.*--obs-mode pixels"):
-        main(["train", "--task", "Reacher", "--dataset-id", "cli/Reacher/state-v0", "--family", "latent", "--obs", "pixels",
-              "--steps", "5", "--out", str(tmp_path / "x.safetensors"), "--quiet"])
+    capsys.readouterr()
+    assert main(["train", "--task", "Reacher", "--dataset-id", "cli/Reacher/state-v0", "--family", "latent", "--obs", "pixels",
+                 "--steps", "5", "--out", str(tmp_path / "x.safetensors"), "--quiet"]) == 2
+    assert re.fullmatch(r"neural-gym train: error: dataset \S+ has no frames.*--obs-mode pixels`\n", capsys.readouterr().err)
 
 
 def test_train_video_from_a_pixel_dataset(minari_dir, tmp_path, capsys):
