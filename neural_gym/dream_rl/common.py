@@ -1,15 +1,22 @@
-"""Pieces shared by both dream-RL modes: argument checks, world-model fitting, evaluation, checkpoints, resume state."""
+"""Pieces shared by both dream-RL modes: argument checks, evaluation, progress lines, checkpoints and resume.
+
+Security:
+    :func:`load_agent` loads ``agent.zip``, SB3's format, which SB3 **unpickles**: a malicious file runs arbitrary code.
+    Only resume run folders you trust. Everything else in a run folder is pickle-free (see
+    :mod:`neural_gym.dream_rl.runfolder`).
+"""
 
 from __future__ import annotations
 
 import csv
-import json
-import os
+import io
+import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import gymnasium as gym
 import numpy as np
@@ -18,18 +25,24 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from neural_gym.envs import TaskSpec, get_task
-from neural_gym.world_models import WorldModel, load_checkpoint, save_checkpoint
+from neural_gym.world_models import CheckpointError, WorldModel, load_checkpoint
 
 from ..evaluate import paired_episodes
+from .runfolder import (
+    AGENT_FILE,
+    BUFFER_FILE,
+    EVAL_FILE,
+    MODEL_FILE,
+    Generation,
+    load_buffer,
+    open_run,
+    save_generation,
+    start_fresh,
+    truncate_eval,
+)
 
 ALGOS = ("PPO", "SAC")
 """SB3 algorithms the offline mode accepts (dyna needs an off-policy one: SAC)."""
-
-AGENT_FILE = "agent.zip"
-BUFFER_FILE = "replay_buffer.pkl"
-MODEL_FILE = "model.safetensors"
-STATE_FILE = "state.json"
-EVAL_FILE = "eval.csv"
 
 EVAL_COLUMNS = (
     "timesteps",
@@ -80,9 +93,65 @@ def check_task(task: str) -> TaskSpec:
 
 def check_positive(**values: int) -> None:
     """``ValueError`` naming the first argument that is not a positive integer."""
+    check_int(1, **values)
+
+
+def check_int(minimum: int, **values: int) -> None:
+    """``ValueError`` naming the first argument that is not an integer ``>= minimum``."""
     for name, value in values.items():
-        if int(value) < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def check_penalty(penalty: float) -> float:
+    """``penalty`` (MOPO λ) as a finite float ``>= 0``; ``ValueError`` otherwise."""
+    value = float(penalty)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"penalty (MOPO λ) must be a finite number >= 0, got {penalty}")
+    return value
+
+
+def check_eval(eval_freq: int, eval_episodes: int, eval_max_episode_steps: int | None, save_freq: int) -> None:
+    """``ValueError`` for a non-positive evaluation or checkpoint count (``eval_max_episode_steps`` may be ``None``)."""
+    check_positive(eval_freq=eval_freq, eval_episodes=eval_episodes, save_freq=save_freq)
+    if eval_max_episode_steps is not None:
+        check_positive(eval_max_episode_steps=eval_max_episode_steps)
+
+
+def show_bar(progress: bool) -> bool:
+    """Whether SB3's progress bar should show: ``progress`` on and stdout a terminal (the bar hides in logs)."""
+    return bool(progress) and _is_terminal(sys.stdout)
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def progress_printer(progress: bool, total: int) -> Callable[[dict[str, float]], None] | None:
+    """Off a terminal (``progress`` on, stdout not a TTY) a function printing one line per evaluation row to stderr.
+
+    The line reads ``dream-train step 1000/5000 (20%), 1m 03s: MuJoCo return 12.3 ± 4.5, dream-real gap +6.7``.
+    On a terminal (SB3's bar shows) or with ``progress`` off: ``None``.
+    """
+    if not progress or show_bar(progress):
+        return None
+    t0 = time.perf_counter()
+
+    def report(row: dict[str, float]) -> None:
+        steps = int(row["timesteps"])
+        elapsed = time.perf_counter() - t0
+        head = f"dream-train step {steps}/{total} ({100 * steps / max(total, 1):.0f}%), {elapsed:.0f} s"
+        parts = [f"MuJoCo return {row['real_return_mean']:.1f} ± {row['real_return_std']:.1f}"]
+        if "dream_real_gap" in row:
+            parts.append(f"dream-real gap {row['dream_real_gap']:+.1f}")
+        print(f"{head}: {', '.join(parts)}", file=sys.stderr, flush=True)
+
+    return report
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -159,6 +228,7 @@ class EvalCallback(BaseCallback):
         real_steps: ``(agent_steps) -> real env steps used so far`` for the CSV.
         max_episode_steps: evaluation time limit (default: the task's).
         dream_kwargs: further dream env arguments (``on_uncertain``, ``penalty``, ...).
+        report: called with each row after it is logged (progress lines; ``None``: nothing).
     """
 
     def __init__(
@@ -173,9 +243,11 @@ class EvalCallback(BaseCallback):
         real_steps: Callable[[int], int] = lambda steps: steps,
         max_episode_steps: int | None = None,
         dream_kwargs: dict[str, Any] | None = None,
+        report: Callable[[dict[str, float]], None] | None = None,
     ) -> None:
         super().__init__()
         check_positive(eval_freq=eval_freq, episodes=episodes)
+        self.report = report
         self.task = task
         self.log = log
         self.eval_freq = int(eval_freq)
@@ -236,6 +308,8 @@ class EvalCallback(BaseCallback):
             row.update(real_return_mean=float(rets.mean()), real_return_std=float(rets.std()))
         row["wall_s"] = time.perf_counter() - self._t0
         self.log.append(row)
+        if self.report is not None:
+            self.report(row)
         for key in ("real_return_mean", "dream_return_mean", "dream_real_gap"):
             if key in row:
                 self.logger.record(f"eval/{key}", row[key])
@@ -243,90 +317,120 @@ class EvalCallback(BaseCallback):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Checkpoints and resume
-
-
-def _replace(tmp: Path, final: Path) -> None:
-    os.replace(tmp, final)
-
-
-def save_run(
-    out: Path, agent: BaseAlgorithm, model: WorldModel | None, state: dict[str, Any], *, save_buffer: bool = True
-) -> None:
-    """Write agent, replay buffer, world model and ``state.json`` (each file replaced atomically, state last)."""
-    out.mkdir(parents=True, exist_ok=True)
-    agent.save(out / "agent.tmp.zip")
-    _replace(out / "agent.tmp.zip", out / AGENT_FILE)
-    if save_buffer and isinstance(agent, OffPolicyAlgorithm) and agent.replay_buffer is not None:
-        agent.save_replay_buffer(out / "replay_buffer.tmp.pkl")
-        _replace(out / "replay_buffer.tmp.pkl", out / BUFFER_FILE)
-    if model is not None:
-        save_checkpoint(model, out / "model.tmp.safetensors")
-        _replace(out / "model.tmp.safetensors", out / MODEL_FILE)
-    tmp = out / "state.tmp.json"
-    tmp.write_text(json.dumps({**state, "step": int(agent.num_timesteps)}, indent=2))
-    _replace(tmp, out / STATE_FILE)
-
-
-def load_state(out: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
-    """The saved ``state.json`` of a run folder, or ``None`` when there is none.
-
-    Raises:
-        ValueError: when the folder holds a run of another task, mode or algorithm.
-    """
-    path = out / STATE_FILE
-    if not path.exists():
-        return None
-    state = json.loads(path.read_text())
-    for key, value in expected.items():
-        if state.get(key) != value:
-            raise ValueError(
-                f"{out} holds a run with {key}={state.get(key)!r}, not {value!r}; use another --out or resume=False"
-            )
-    return state
-
-
-def load_model(out: Path, task: str, device: str) -> WorldModel:
-    """The world model saved in a run folder."""
-    return load_checkpoint(out / MODEL_FILE, task=task, device=device)
+# Checkpoints
 
 
 class CheckpointCallback(BaseCallback):
-    """Every ``save_freq`` agent steps (and at the end of training) save the run so it can resume.
+    """Every ``save_freq`` agent steps (and at the end of training) save the run as one generation so it can resume.
+
+    Saves happen at the start of a rollout, when every transition of the steps counted so far is in the replay buffer
+    and the agent has trained on them (a save inside ``on_step`` would miss the step's transition).
+    See :mod:`neural_gym.dream_rl.runfolder` for the layout and the commit protocol.
 
     Args:
         out: run folder.
         model: ``() -> WorldModel | None``, the current world model.
-        state: extra JSON-ready facts saved with the step (task, mode, algo, ...).
+        settings: the run's settings (JSON-ready), saved in ``state.json`` and compared on resume.
         save_freq: agent steps between saves.
+        generation: the generation committed before (``None``: none yet).
     """
 
     def __init__(
-        self, out: Path, *, model: Callable[[], WorldModel | None], state: dict[str, Any], save_freq: int
+        self,
+        out: Path,
+        *,
+        model: Callable[[], WorldModel | None],
+        settings: dict[str, Any],
+        save_freq: int,
+        generation: str | None = None,
     ) -> None:
         super().__init__()
         check_positive(save_freq=save_freq)
         self.out = out
         self.get_model = model
-        self.state = state
+        self.settings = settings
         self.save_freq = int(save_freq)
+        self.generation = generation
         self._last = 0
 
     def _on_training_start(self) -> None:
         self._last = self.num_timesteps
 
-    def _on_step(self) -> bool:
+    def _on_rollout_start(self) -> None:
         if self.num_timesteps - self._last >= self.save_freq:
             self.save()
+
+    def _on_step(self) -> bool:
         return True
 
     def _on_training_end(self) -> None:
-        self.save()
+        if self.num_timesteps != self._last or self.generation is None:
+            self.save()
 
     def save(self) -> None:
-        """Save now."""
-        save_run(self.out, self.model, self.get_model(), self.state)
+        """Save and commit a generation now."""
+        self.generation = save_generation(
+            self.out, agent=self.model, model=self.get_model(), settings=self.settings, previous=self.generation
+        )
         self._last = self.num_timesteps
+
+
+def load_agent(cls: type[BaseAlgorithm], generation: Generation, **kwargs: Any) -> BaseAlgorithm:
+    """The SB3 agent (and its replay buffer) of a committed generation, checked against ``state.json``.
+
+    Warning:
+        ``agent.zip`` is SB3's format, which SB3 **unpickles** on load: a malicious file runs arbitrary code. Only
+        load run folders you trust. Its sha256 is checked against ``state.json`` first, which catches corruption but
+        not a folder crafted as a whole. The replay buffer is a pickle-free ``.npz`` (``allow_pickle=False``).
+
+    Args:
+        cls: the SB3 class.
+        generation: what :func:`~neural_gym.dream_rl.runfolder.open_run` returned.
+        **kwargs: further ``cls.load`` arguments (``env``, ``device``, ``tensorboard_log``).
+
+    Raises:
+        CheckpointError: a file differs from ``state.json``, or the agent's or buffer's step count is not the saved
+            step.
+    """
+    data = generation.read(AGENT_FILE)
+    agent = cls.load(io.BytesIO(data), **kwargs)
+    if int(agent.num_timesteps) != generation.step:
+        raise CheckpointError(
+            f"{generation.folder / AGENT_FILE} is at step {agent.num_timesteps}, state.json says {generation.step}"
+        )
+    if isinstance(agent, OffPolicyAlgorithm):
+        if not generation.has(BUFFER_FILE):
+            raise CheckpointError(f"generation {generation.folder} of an off-policy agent has no {BUFFER_FILE}")
+        load_buffer(agent, generation.read(BUFFER_FILE), generation.state.get("buffer") or {}, generation.step)
+    agent._last_obs = None  # the saved last observation belongs to the interrupted env: start fresh episodes
+    return agent
+
+
+def load_model(generation: Generation, task: str, device: str) -> WorldModel | None:
+    """The world model of a committed generation (``None`` if it has none), its sha256 checked first."""
+    if not generation.has(MODEL_FILE):
+        return None
+    generation.read(MODEL_FILE)  # size and sha256 against state.json
+    return load_checkpoint(generation.folder / MODEL_FILE, task=task, device=device)
+
+
+def open_or_start(out: Path, settings: dict[str, Any], *, resume: bool, overwrite: bool) -> Generation | None:
+    """Resume (the committed generation, or ``None`` when nothing was saved) or start fresh, refusing to clobber.
+
+    Raises:
+        ValueError: ``resume`` and ``overwrite`` together; a fresh run on a run folder without ``overwrite``; a
+            resume whose settings differ from the saved run.
+        CheckpointError: an unreadable, older-layout or inconsistent run folder on resume.
+    """
+    if resume and overwrite:
+        raise ValueError("pass resume (--resume) or overwrite (--overwrite), not both")
+    if not resume:
+        start_fresh(out, overwrite=overwrite)
+        return None
+    generation = open_run(out, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    truncate_eval(out / EVAL_FILE, generation.step if generation else 0, EVAL_COLUMNS)
+    return generation
 
 
 @dataclass
@@ -336,7 +440,8 @@ class DreamRLResult:
     Attributes:
         agent: the trained SB3 agent.
         model: the world model at the end of training (dyna: ``None`` if the run ended before its first refit).
-        out_dir: the run folder (``agent.zip``, ``model.safetensors``, ``state.json``, ``eval.csv``, ...).
+        out_dir: the run folder (``state.json``, ``gen-NNNNNN/`` with the last saved agent, replay buffer and world
+            model, ``eval.csv``, ...; see :mod:`neural_gym.dream_rl.runfolder`).
         steps: agent steps done in total (dream steps in offline mode, real steps in dyna mode).
         real_steps: real env steps used by the agent (0 offline; the dataset is counted apart).
         evaluations: the MuJoCo evaluation rows (see :data:`EVAL_COLUMNS`).

@@ -9,40 +9,52 @@ SB3's SAC runs on the real env and fills its replay buffer as usual. Two public 
   the current policy, and stores the imagined transitions in the model buffer.
 
 Many gradient steps per real step (MBPO's high update-to-data ratio) is SAC's own ``gradient_steps`` argument.
+
+Security:
+    ``train_dyna(..., resume=True)`` loads the run folder's ``agent.zip``, SB3's format, which SB3 **unpickles**: a
+    malicious file runs arbitrary code. Only resume run folders you trust. The replay buffers (real and imagined) are
+    saved pickle-free (``replay_buffer.npz``).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from stable_baselines3.common.vec_env import VecNormalize
 
-from neural_gym.world_models import EnsembleConfig, WorldModel
+from neural_gym.world_models import CheckpointError, EnsembleConfig, WorldModel
 
 from ..train import fit_ensemble
 from ..vector_env import DreamVectorEnv
 from .common import (
-    AGENT_FILE,
-    BUFFER_FILE,
     EVAL_FILE,
     CheckpointCallback,
     DreamRLResult,
     EvalCallback,
     EvalLog,
     algo_class,
+    check_eval,
+    check_int,
+    check_penalty,
     check_positive,
     check_task,
+    load_agent,
     load_model,
-    load_state,
+    open_or_start,
+    progress_printer,
+    show_bar,
 )
+from .runfolder import jsonable
 
 
 def check_real_ratio(real_ratio: float) -> float:
@@ -251,6 +263,7 @@ class DynaCallback(BaseCallback):
             self.spec.name,
             self.world_model,
             self.rollout_batch_size,
+            autoreset_mode=AutoresetMode.SAME_STEP,  # the branch reads info["final_obs"] of ended rollouts
             on_uncertain=self.on_uncertain,
             penalty=self.penalty,
             max_episode_steps=self.horizon,
@@ -312,6 +325,7 @@ def train_dyna(
     save_freq: int = 1_000,
     out_dir: str | Path = "outputs/dream_rl/dyna",
     resume: bool = False,
+    overwrite: bool = False,
     seed: int = 0,
     device: str = "auto",
     tensorboard: bool = False,
@@ -341,12 +355,18 @@ def train_dyna(
         eval_episodes: episodes per evaluation.
         eval_max_episode_steps: evaluation time limit (default the task's).
         save_freq: real steps between checkpoints of the run.
-        out_dir: run folder (``agent.zip``, ``replay_buffer.pkl``, ``model.safetensors``, ``state.json``, ``eval.csv``).
-        resume: continue the run saved in ``out_dir`` from its saved step.
+        out_dir: run folder: ``state.json`` (the commit point), ``gen-NNNNNN/`` (``agent.zip``,
+            ``replay_buffer.npz`` with the real and the imagined transitions, ``model.safetensors``), ``eval.csv``;
+            see :mod:`neural_gym.dream_rl.runfolder`.
+        resume: continue the run saved in ``out_dir`` from its last complete save (a fresh run if nothing was
+            saved). Every setting must match the saved run except ``total_timesteps``, ``save_freq``, ``device``,
+            ``tensorboard`` and ``progress``. Loads ``agent.zip``, which SB3 unpickles: only resume folders you trust.
+        overwrite: start over in an ``out_dir`` that holds a run (its run files are deleted); without it (and
+            without ``resume``) such a folder is refused.
         seed: seeds SAC, the env, the model refits and the rollouts.
         device: device of the world model and the agent.
         tensorboard: also log to TensorBoard under ``out_dir/tb``.
-        progress: progress bars.
+        progress: SB3's progress bar on a terminal; off a terminal one line per evaluation on stderr.
         agent_kwargs: further keyword arguments of the SAC constructor.
 
     Returns:
@@ -354,7 +374,9 @@ def train_dyna(
 
     Raises:
         ValueError: for an algorithm other than SAC, ``real_ratio`` outside ``[0, 1]``, an unknown task or uncertainty
-            rule, non-positive budgets, or a run folder holding another run.
+            rule, non-positive counts, an existing run folder without ``resume`` or ``overwrite``, or a resume whose
+            settings differ from the saved run's.
+        CheckpointError: on resume, a run folder whose files are missing, changed or disagree with ``state.json``.
     """
     spec = check_task(task)
     cls = algo_class(algo)
@@ -368,24 +390,59 @@ def train_dyna(
 
     if on_uncertain not in UNCERTAINTY_RULES:
         raise ValueError(f"on_uncertain must be one of {list(UNCERTAINTY_RULES)}, got {on_uncertain!r}")
-    check_positive(total_timesteps=total_timesteps, gradient_steps=gradient_steps, batch_size=batch_size)
+    penalty = check_penalty(penalty)
+    check_positive(
+        total_timesteps=total_timesteps,
+        gradient_steps=gradient_steps,
+        batch_size=batch_size,
+        model_train_freq=model_train_freq,
+        rollout_batch_size=rollout_batch_size,
+        horizon=horizon,
+        model_buffer_size=model_buffer_size,
+        model_epochs=model_epochs,
+    )
+    check_int(0, learning_starts=learning_starts)
+    if model_steps_per_epoch is not None:
+        check_positive(model_steps_per_epoch=model_steps_per_epoch)
+    check_eval(eval_freq, eval_episodes, eval_max_episode_steps, save_freq)
     out = Path(out_dir)
-    identity = {"task": spec.name, "mode": "dyna", "algo": "SAC"}
-    state = load_state(out, identity) if resume else None
+    settings = {
+        "task": spec.name,
+        "mode": "dyna",
+        "algo": "SAC",
+        "real_ratio": real_ratio,
+        "gradient_steps": int(gradient_steps),
+        "batch_size": int(batch_size),
+        "learning_starts": int(learning_starts),
+        "model_train_freq": int(model_train_freq),
+        "rollout_batch_size": int(rollout_batch_size),
+        "horizon": int(horizon),
+        "model_buffer_size": int(model_buffer_size),
+        "on_uncertain": on_uncertain,
+        "penalty": penalty,
+        "model_config": jsonable(asdict(model_config)) if model_config is not None else None,
+        "model_epochs": int(model_epochs),
+        "model_steps_per_epoch": model_steps_per_epoch,
+        "eval_freq": int(eval_freq),
+        "eval_episodes": int(eval_episodes),
+        "eval_max_episode_steps": eval_max_episode_steps,
+        "seed": int(seed),
+        "agent_kwargs": jsonable(agent_kwargs or {}),
+    }
+    generation = open_or_start(out, settings, resume=resume, overwrite=overwrite)
     agent_device = "cpu" if device == "auto" else device
     env = Monitor(spec.make())
     tb = str(out / "tb") if tensorboard else None
     model: WorldModel | None = None
-    if state is not None:
-        if (out / "model.safetensors").exists():
-            model = load_model(out, spec.name, device)
-        agent = cls.load(out / AGENT_FILE, env=env, device=agent_device, tensorboard_log=tb)
-        agent.load_replay_buffer(out / BUFFER_FILE)
-        agent.replay_buffer.real_ratio = real_ratio
-        agent._last_obs = None  # the saved last observation belongs to the interrupted env: start fresh episodes
+    if generation is not None:
+        model = load_model(generation, spec.name, device)
+        agent = load_agent(cls, generation, env=env, device=agent_device, tensorboard_log=tb)
+        if not isinstance(agent.replay_buffer, MixedReplayBuffer):
+            raise CheckpointError(
+                f"{generation.folder} holds a SAC agent with a {type(agent.replay_buffer).__name__}, not the "
+                "MixedReplayBuffer of a dyna run"
+            )
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / EVAL_FILE).unlink(missing_ok=True)
         kwargs: dict[str, Any] = {
             "seed": seed,
             "device": agent_device,
@@ -424,17 +481,22 @@ def train_dyna(
         model=lambda: dyna.world_model,
         max_episode_steps=eval_max_episode_steps,
         dream_kwargs={"on_uncertain": on_uncertain, "penalty": penalty},
+        report=progress_printer(progress, int(total_timesteps)),
     )
     saver = CheckpointCallback(
-        out, model=lambda: dyna.world_model, state={**identity, "seed": seed}, save_freq=save_freq
+        out,
+        model=lambda: dyna.world_model,
+        settings=settings,
+        save_freq=save_freq,
+        generation=generation.state["generation"] if generation is not None else None,
     )
     remaining = int(total_timesteps) - int(agent.num_timesteps)
     if remaining > 0:
         agent.learn(
             remaining,
             callback=[dyna, evaluator, saver],
-            reset_num_timesteps=state is None,
-            progress_bar=progress,
+            reset_num_timesteps=generation is None,
+            progress_bar=show_bar(progress),
             tb_log_name="dyna",
         )
     if not log.rows or log.rows[-1]["timesteps"] < agent.num_timesteps:

@@ -3,33 +3,43 @@
 The dream starts every episode from a real state of the dataset (``start="dataset"``), runs at most ``horizon`` steps
 (the rollout horizon h of MOPO/MOReL-style offline model-based RL) and handles uncertain steps by truncating them or by
 the MOPO penalty ``r − λ·u`` (``on_uncertain="penalize"``, ``penalty=λ``).
+
+Security:
+    ``train_offline(..., resume=True)`` loads the run folder's ``agent.zip``, SB3's format, which SB3 **unpickles**:
+    a malicious file runs arbitrary code. Only resume run folders you trust.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neural_gym.envs import load_transitions
-from neural_gym.world_models import EnsembleConfig, WorldModel, load_checkpoint
+from neural_gym.world_models import CheckpointError, EnsembleConfig, WorldModel, load_checkpoint
 
 from ..train import fit_ensemble
 from ..vector_env import DreamVectorEnv
 from .common import (
-    AGENT_FILE,
     EVAL_FILE,
     CheckpointCallback,
     DreamRLResult,
     EvalCallback,
     EvalLog,
     algo_class,
+    check_eval,
+    check_penalty,
     check_positive,
     check_task,
+    load_agent,
     load_model,
-    load_state,
+    open_or_start,
+    progress_printer,
+    show_bar,
 )
+from .runfolder import jsonable
 
 UNCERTAINTY_RULES = ("truncate", "terminate", "penalize")
 
@@ -54,6 +64,7 @@ def train_offline(
     save_freq: int = 10_000,
     out_dir: str | Path = "outputs/dream_rl/offline",
     resume: bool = False,
+    overwrite: bool = False,
     seed: int = 0,
     device: str = "auto",
     tensorboard: bool = False,
@@ -81,13 +92,18 @@ def train_offline(
         eval_episodes: paired episodes per evaluation.
         eval_max_episode_steps: evaluation time limit (default the task's).
         save_freq: dream steps between checkpoints of the run.
-        out_dir: run folder: ``agent.zip``, ``replay_buffer.pkl`` (SAC), ``model.safetensors``, ``state.json``,
-            ``eval.csv`` (and ``tb/`` with ``tensorboard``).
-        resume: continue the run saved in ``out_dir`` from its saved step (a fresh run if nothing is saved).
+        out_dir: run folder: ``state.json`` (the commit point), ``gen-NNNNNN/`` (``agent.zip``,
+            ``replay_buffer.npz`` for SAC, ``model.safetensors``), ``eval.csv`` (and ``tb/`` with ``tensorboard``);
+            see :mod:`neural_gym.dream_rl.runfolder`.
+        resume: continue the run saved in ``out_dir`` from its last complete save (a fresh run if nothing was
+            saved). Every setting must match the saved run except ``total_timesteps``, ``save_freq``, ``device``,
+            ``tensorboard`` and ``progress``. Loads ``agent.zip``, which SB3 unpickles: only resume folders you trust.
+        overwrite: start over in an ``out_dir`` that holds a run (its run files are deleted); without it (and
+            without ``resume``) such a folder is refused.
         seed: seeds the model, the start states, the dream and the agent.
         device: device of the world model and the agent.
         tensorboard: also log to TensorBoard under ``out_dir/tb``.
-        progress: progress bars.
+        progress: SB3's progress bar on a terminal; off a terminal one line per evaluation on stderr.
         agent_kwargs: further keyword arguments of the SB3 constructor.
 
     Returns:
@@ -95,26 +111,53 @@ def train_offline(
 
     Raises:
         ValueError: on an unknown task or algorithm, an uncertainty rule that does not exist, neither a dataset nor a
-            checkpoint, a non-positive budget, or a run folder holding another run.
+            checkpoint, a non-positive count, an existing run folder without ``resume`` or ``overwrite``, or a resume
+            whose settings differ from the saved run's.
+        CheckpointError: on resume, a run folder whose files are missing, changed or disagree with ``state.json``.
     """
     spec = check_task(task)
     cls = algo_class(algo)
     if on_uncertain not in UNCERTAINTY_RULES:
         raise ValueError(f"on_uncertain must be one of {list(UNCERTAINTY_RULES)}, got {on_uncertain!r}")
-    if penalty < 0:
-        raise ValueError(f"penalty (MOPO λ) must be >= 0, got {penalty}")
+    penalty = check_penalty(penalty)
     check_positive(
-        total_timesteps=total_timesteps, num_envs=num_envs, horizon=horizon, max_start_states=max_start_states
+        total_timesteps=total_timesteps,
+        num_envs=num_envs,
+        horizon=horizon,
+        max_start_states=max_start_states,
+        model_epochs=model_epochs,
     )
+    check_eval(eval_freq, eval_episodes, eval_max_episode_steps, save_freq)
     if dataset_id is None and checkpoint is None:
         raise ValueError("offline mode needs a dataset_id (to train a world model on) or a checkpoint (or both)")
     out = Path(out_dir)
-    identity = {"task": spec.name, "mode": "offline", "algo": cls.__name__}
-    state = load_state(out, identity) if resume else None
+    settings = {
+        "task": spec.name,
+        "mode": "offline",
+        "algo": cls.__name__,
+        "dataset_id": dataset_id,
+        "checkpoint": _describe(checkpoint),
+        "num_envs": int(num_envs),
+        "horizon": int(horizon),
+        "on_uncertain": on_uncertain,
+        "penalty": penalty,
+        "max_start_states": int(max_start_states),
+        "model_config": jsonable(asdict(model_config)) if model_config is not None else None,
+        "model_epochs": int(model_epochs),
+        "eval_freq": int(eval_freq),
+        "eval_episodes": int(eval_episodes),
+        "eval_max_episode_steps": eval_max_episode_steps,
+        "seed": int(seed),
+        "agent_kwargs": jsonable(agent_kwargs or {}),
+    }
+    generation = open_or_start(out, settings, resume=resume, overwrite=overwrite)
     agent_device = "cpu" if device == "auto" else device
 
-    if state is not None:
-        model = load_model(out, spec.name, device)
+    model: WorldModel | None
+    if generation is not None:
+        model = load_model(generation, spec.name, device)
+        if model is None:
+            raise CheckpointError(f"generation {generation.folder} of an offline run has no world model")
     else:
         model = _prepare_model(
             spec.name, dataset_id, checkpoint, model_config, model_epochs, max_start_states, seed, device, progress
@@ -132,15 +175,9 @@ def train_offline(
     venv = dream.to_sb3()
     venv.seed(seed)
     tb = str(out / "tb") if tensorboard else None
-    if state is not None:
-        agent = cls.load(out / AGENT_FILE, env=venv, device=agent_device, tensorboard_log=tb)
-        if hasattr(agent, "load_replay_buffer") and (out / "replay_buffer.pkl").exists():
-            agent.load_replay_buffer(out / "replay_buffer.pkl")
-        agent._last_obs = None  # the saved last observation belongs to the interrupted env: start fresh episodes
+    if generation is not None:
+        agent = load_agent(cls, generation, env=venv, device=agent_device, tensorboard_log=tb)
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in (EVAL_FILE,):
-            (out / stale).unlink(missing_ok=True)
         kwargs: dict[str, Any] = {"seed": seed, "device": agent_device, "verbose": 0, "tensorboard_log": tb}
         if cls.__name__ == "PPO":
             kwargs.update(n_steps=max(64, 2048 // num_envs), batch_size=256)
@@ -158,17 +195,22 @@ def train_offline(
         real_steps=lambda steps: 0,
         max_episode_steps=eval_max_episode_steps,
         dream_kwargs={"on_uncertain": on_uncertain, "penalty": penalty},
+        report=progress_printer(progress, int(total_timesteps)),
     )
     saver = CheckpointCallback(
-        out, model=lambda: model, state={**identity, "dataset_id": dataset_id, "seed": seed}, save_freq=save_freq
+        out,
+        model=lambda: model,
+        settings=settings,
+        save_freq=save_freq,
+        generation=generation.state["generation"] if generation is not None else None,
     )
     remaining = int(total_timesteps) - done
     if remaining > 0:
         agent.learn(
             remaining,
             callback=[evaluator, saver],
-            reset_num_timesteps=state is None,
-            progress_bar=progress,
+            reset_num_timesteps=generation is None,
+            progress_bar=show_bar(progress),
             tb_log_name="offline",
         )
     if not log.rows or log.rows[-1]["timesteps"] < agent.num_timesteps:
@@ -178,6 +220,13 @@ def train_offline(
     return DreamRLResult(
         agent=agent, model=model, out_dir=out, steps=int(agent.num_timesteps), real_steps=0, evaluations=log.rows
     )
+
+
+def _describe(checkpoint: str | Path | WorldModel | None) -> str | None:
+    """What the run records about ``checkpoint``: its path or name, or the model's class for an in-memory model."""
+    if checkpoint is None or isinstance(checkpoint, (str, Path)):
+        return None if checkpoint is None else str(checkpoint)
+    return f"<in-memory {type(checkpoint).__name__}>"
 
 
 def _prepare_model(

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
+from neural_gym.envs import collect
+from neural_gym.world_models import EnsembleConfig
 from stable_baselines3 import PPO, SAC
 
-from neural_gym.envs import collect
 from neural_gym.dream_rl import MixedReplayBuffer, train_dyna, train_offline
 from neural_gym.dream_rl.cli import add_parser, run
-from neural_gym.world_models import EnsembleConfig
 
 TINY = EnsembleConfig(ensemble_size=3, num_elites=2, hidden_size=32, num_layers=2)
 DYNA = {
@@ -60,6 +60,11 @@ def _csv_steps(path: Path) -> list[int]:
         return [int(float(row["timesteps"])) for row in csv.DictReader(f)]
 
 
+def _agent_path(out: Path) -> Path:
+    """The agent of the generation ``state.json`` commits (``<out>/gen-NNNNNN/agent.zip``)."""
+    return out / json.loads((out / "state.json").read_text())["generation"] / "agent.zip"
+
+
 def _acts(agent_path: Path, cls: type) -> None:
     agent = cls.load(agent_path, device="cpu")
     action, _ = agent.predict(np.zeros(4, dtype=np.float32), deterministic=True)
@@ -94,7 +99,7 @@ def test_offline_ppo_trains_in_dream_and_scores_in_mujoco(noisy_expert: str, tmp
     assert last["dream_real_gap"] == pytest.approx(last["dream_return_mean"] - last["real_return_mean"])
     assert json.loads((tmp_path / "state.json").read_text())["step"] == 256
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
-    _acts(tmp_path / "agent.zip", PPO)
+    _acts(_agent_path(tmp_path), PPO)
 
 
 def test_dyna_sac_runs_then_resumes_from_saved_step(tmp_path: Path) -> None:
@@ -109,7 +114,7 @@ def test_dyna_sac_runs_then_resumes_from_saved_step(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "state.json").read_text())["step"] == 450
     assert _csv_steps(tmp_path / "eval.csv") == [150, 300, 450]
     assert second.agent.replay_buffer.size() == 450  # the real replay buffer came back with the agent
-    _acts(tmp_path / "agent.zip", SAC)
+    _acts(_agent_path(tmp_path), SAC)
 
 
 def test_cli_offline_sac_resume(noisy_expert: str, tmp_path: Path) -> None:
@@ -133,7 +138,7 @@ def test_cli_offline_sac_resume(noisy_expert: str, tmp_path: Path) -> None:
     assert run(parser.parse_args([*base, "--steps", "128", "--resume"])) == 0
     assert json.loads((tmp_path / "state.json").read_text())["step"] == 128
     assert _csv_steps(tmp_path / "eval.csv") == [64, 128]
-    _acts(tmp_path / "agent.zip", SAC)
+    _acts(_agent_path(tmp_path), SAC)
 
 
 def test_mixed_buffer_samples_the_real_ratio() -> None:
@@ -173,5 +178,5 @@ def test_resume_refuses_a_folder_of_another_run(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text(
         json.dumps({"task": "InvertedPendulum", "mode": "offline", "algo": "PPO", "step": 5})
     )
-    with pytest.raises(ValueError, match="mode='offline'"):
+    with pytest.raises(ValueError, match="mode='offline' saved, 'dyna' given"):
         train_dyna("InvertedPendulum", out_dir=tmp_path, resume=True)
