@@ -24,7 +24,16 @@ if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
     os.environ["MUJOCO_GL"] = "egl"
 
 from neural_gym.envs.collect import collect  # noqa: E402
-from neural_gym.envs.dataset import DatasetAlignmentError, Episode, Transitions, load_episodes, load_transitions  # noqa: E402
+from neural_gym.envs.dataset import (  # noqa: E402
+    DatasetAlignmentError,
+    DatasetTaskError,
+    Episode,
+    Transitions,
+    dataset_env_id,
+    dataset_path,
+    load_episodes,
+    load_transitions,
+)
 from neural_gym.envs.experts import EXPERTS, expert  # noqa: E402
 from neural_gym.envs.observations import (  # noqa: E402
     DEFAULT_IMAGE_SIZE,
@@ -54,11 +63,14 @@ __all__ = [
     "ObsMode",
     "RenderCurrentState",
     "DatasetAlignmentError",
+    "DatasetTaskError",
     "Episode",
     "TaskSpec",
     "Transitions",
     "as_policy",
     "collect",
+    "dataset_env_id",
+    "dataset_path",
     "expert",
     "get_physics_state",
     "get_task",

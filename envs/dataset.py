@@ -14,10 +14,13 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +32,10 @@ PHYSICS_STATE_KEY = "physics_state"
 
 class DatasetAlignmentError(ValueError):
     """Arrays of a dataset do not line up (lengths, shapes, non-finite values, or broken episode continuity)."""
+
+
+class DatasetTaskError(ValueError):
+    """A dataset was recorded on another environment than the task it is used for."""
 
 
 @dataclass
@@ -277,6 +284,14 @@ class Transitions:
             raise ValueError("No episodes to build transitions from.")
         for episode in episodes:
             episode.validate()
+        first = episodes[0]
+        for episode in episodes[1:]:
+            for key in ("observations", "actions"):
+                if getattr(episode, key).shape[1:] != getattr(first, key).shape[1:]:
+                    raise DatasetAlignmentError(
+                        f"Episode {episode.id}: {key} of shape {getattr(episode, key).shape[1:]} per step, but episode "
+                        f"{first.id} has {getattr(first, key).shape[1:]}."
+                    )
         with_states = all(ep.physics_states is not None for ep in episodes)
         return cls(
             observations=np.concatenate([ep.observations[:-1] for ep in episodes]).astype(np.float64),
@@ -322,6 +337,82 @@ def dataset_path(dataset_id: str) -> Path:
     return datasets_root() / dataset_id
 
 
+def _read_metadata(dataset_id: str) -> dict[str, Any]:
+    """The ``data/metadata.json`` Minari keeps beside a local dataset (JSON, never pickle)."""
+    path = dataset_path(dataset_id) / "data" / "metadata.json"
+    try:
+        text = path.read_text()
+    except FileNotFoundError as error:
+        raise FileNotFoundError(_missing_dataset_message(dataset_id)) from error
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DatasetAlignmentError(f"Dataset {dataset_id!r}: {path} is not valid JSON ({error}).") from error
+    if not isinstance(metadata, dict):
+        raise DatasetAlignmentError(f"Dataset {dataset_id!r}: {path} holds {type(metadata).__name__}, expected an object.")
+    return metadata
+
+
+def dataset_env_id(dataset_id: str) -> str | None:
+    """The gymnasium id of the environment a local dataset was recorded on.
+
+    Read from Minari's metadata: the recording env's ``env_spec`` (what :func:`neural_gym.envs.collect.collect`
+    stores), else the ``eval_env_spec``.
+
+    Args:
+        dataset_id: Minari id.
+
+    Returns:
+        E.g. ``"HalfCheetah-v5"``, or ``None`` when the dataset records no environment.
+
+    Raises:
+        FileNotFoundError: If the dataset is not in ``MINARI_DATASETS_PATH``.
+        DatasetAlignmentError: If the metadata is unreadable.
+    """
+    metadata = _read_metadata(dataset_id)
+    for key in ("env_spec", "eval_env_spec"):
+        raw = metadata.get(key)
+        if not raw:
+            continue
+        try:
+            spec = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError as error:
+            raise DatasetAlignmentError(f"Dataset {dataset_id!r}: metadata {key!r} is not valid JSON ({error}).") from error
+        env_id = spec.get("id") if isinstance(spec, dict) else None
+        if env_id:
+            return str(env_id)
+    return None
+
+
+def check_dataset_env(dataset_id: str, env_id: str) -> None:
+    """Refuse a dataset recorded on another environment than ``env_id``.
+
+    Args:
+        dataset_id: Minari id.
+        env_id: The task's gymnasium id, e.g. ``"Walker2d-v5"``.
+
+    Raises:
+        DatasetTaskError: If the dataset was recorded on another environment (even one with the same dimensions).
+        FileNotFoundError: If the dataset is not in ``MINARI_DATASETS_PATH``.
+
+    Warns:
+        UserWarning: If the dataset records no environment (it cannot be checked).
+    """
+    recorded = dataset_env_id(dataset_id)
+    if recorded is None:
+        warnings.warn(
+            f"Dataset {dataset_id!r} records no environment (no env_spec in its Minari metadata), so it cannot be "
+            f"checked against {env_id}.",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif recorded != env_id:
+        raise DatasetTaskError(
+            f"Dataset {dataset_id!r} was recorded on {recorded}, not on {env_id}: it is data of another task. Use a "
+            f"dataset collected on {env_id} (`neural-gym collect --task {env_id.split('-v')[0]}`)."
+        )
+
+
 def _missing_dataset_message(dataset_id: str) -> str:
     root = os.environ.get("MINARI_DATASETS_PATH", os.path.join("~", ".minari", "datasets") + " (default)")
     return (
@@ -331,11 +422,12 @@ def _missing_dataset_message(dataset_id: str) -> str:
     )
 
 
-def load_episodes(dataset_id: str) -> list[Episode]:
+def load_episodes(dataset_id: str, *, env_id: str | None = None) -> list[Episode]:
     """Load every episode of a local Minari dataset.
 
     Args:
         dataset_id: Minari id, e.g. ``"neural_gym/HalfCheetah/random-v0"``.
+        env_id: If given, the gymnasium id the dataset must have been recorded on (see :func:`check_dataset_env`).
 
     Returns:
         The episodes in stored order, arrays as float64/bool; ``physics_states`` from the ``"physics_state"`` info
@@ -344,10 +436,15 @@ def load_episodes(dataset_id: str) -> list[Episode]:
 
     Raises:
         FileNotFoundError: If the dataset is not in ``MINARI_DATASETS_PATH``.
-        DatasetAlignmentError: If an episode's arrays do not line up (names the episode id and the lengths).
+        DatasetAlignmentError: If an episode's arrays do not line up (names the dataset, the episode id and the
+            lengths).
+        DatasetTaskError: If ``env_id`` is given and the dataset was recorded on another environment.
         TypeError: If the observations are a dict other than ``{"pixels", "state"}``, or the actions a dict.
     """
     import minari
+
+    if env_id is not None:
+        check_dataset_env(dataset_id, env_id)
 
     try:
         dataset = minari.load_dataset(dataset_id)
@@ -381,24 +478,33 @@ def load_episodes(dataset_id: str) -> list[Episode]:
             physics_states=None if states is None else np.asarray(states, dtype=np.float64),
             frames=frames,
         )
-        episode.validate()
+        try:
+            episode.validate()
+        except DatasetAlignmentError as error:
+            raise DatasetAlignmentError(f"Dataset {dataset_id!r}: {error}") from error
         episodes.append(episode)
     return episodes
 
 
-def load_transitions(dataset_id: str) -> Transitions:
+def load_transitions(dataset_id: str, *, env_id: str | None = None) -> Transitions:
     """Load a local Minari dataset as validated flat transitions.
 
     Args:
         dataset_id: Minari id, e.g. ``"neural_gym/HalfCheetah/random-v0"``.
+        env_id: If given, the gymnasium id the dataset must have been recorded on (see :func:`check_dataset_env`).
 
     Returns:
         ``Transitions.from_episodes(load_episodes(dataset_id))``, validated.
 
     Raises:
         FileNotFoundError: If the dataset is not in ``MINARI_DATASETS_PATH``.
-        DatasetAlignmentError: If the data do not line up.
+        DatasetAlignmentError: If the data do not line up (the message names the dataset, and the episode and step).
+        DatasetTaskError: If ``env_id`` is given and the dataset was recorded on another environment.
     """
-    transitions = Transitions.from_episodes(load_episodes(dataset_id), dataset_id=dataset_id)
-    transitions.validate()
+    episodes = load_episodes(dataset_id, env_id=env_id)
+    try:
+        transitions = Transitions.from_episodes(episodes, dataset_id=dataset_id)
+        transitions.validate()
+    except DatasetAlignmentError as error:
+        raise DatasetAlignmentError(f"Dataset {dataset_id!r}: {error}") from error
     return transitions

@@ -75,6 +75,11 @@ def fit_ensemble(
             f"task {spec.name} has observations of size {obs_size}, got data of shape {obs.shape}: "
             "was it collected on another task?"
         )
+    if actions.ndim != 2 or actions.shape[1] != len(low):
+        raise ValueError(
+            f"task {spec.name} has actions of size {len(low)}, got data of shape {actions.shape}: "
+            "was it collected on another task?"
+        )
     return train_ensemble(
         obs,
         actions,
@@ -112,7 +117,7 @@ def _sequence_dataset(
     if obs not in ("state", "pixels"):
         raise ValueError(f"obs must be 'state' or 'pixels', got {obs!r}")
     spec = task if isinstance(task, TaskSpec) else get_task(task)
-    episodes = load_episodes(dataset_id)
+    episodes = load_episodes(dataset_id, env_id=spec.env_id)  # refuses data recorded on another environment
     if obs == "pixels" and any(ep.frames is None for ep in episodes):
         raise ValueError(
             f"dataset {dataset_id} has no frames; collect one with `neural-gym collect --task {spec.name} "
@@ -122,11 +127,17 @@ def _sequence_dataset(
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
     obs_size = env.observation_space.shape[0]
     env.close()
-    if obs == "state" and episodes and episodes[0].observations.shape[1] != obs_size:
-        raise ValueError(
-            f"task {spec.name} has observations of size {obs_size}, dataset {dataset_id} has "
-            f"{episodes[0].observations.shape[1]}: was it collected on another task?"
-        )
+    for ep in episodes:
+        if obs == "state" and ep.observations.shape[1] != obs_size:
+            raise ValueError(
+                f"task {spec.name} has observations of size {obs_size}, dataset {dataset_id} episode {ep.id} has "
+                f"{ep.observations.shape[1]}: was it collected on another task?"
+            )
+        if ep.actions.shape[1] != len(low):
+            raise ValueError(
+                f"task {spec.name} has actions of size {len(low)}, dataset {dataset_id} episode {ep.id} has "
+                f"{ep.actions.shape[1]}: was it collected on another task?"
+            )
     task_kwargs = {"task": spec.name, "task_env_id": spec.env_id, "action_low": low, "action_high": high}
     provenance = {
         "dataset_id": dataset_id,
@@ -246,9 +257,8 @@ def fit_world_model(
         return fit_latent(task, dataset_id, command=command, **kwargs)
     if family == "video":
         return fit_video(task, dataset_id, command=command, **kwargs)
-    if kwargs.get("config") is not None:
-        kwargs["config"].validate()  # a settings error names the setting, not the dataset
-    data = load_transitions(dataset_id)
+    spec = get_task(task)
+    data = load_transitions(dataset_id, env_id=spec.env_id)  # refuses data recorded on another environment
     provenance = {
         "dataset_id": dataset_id,
         "dataset_transitions": len(data),
@@ -256,7 +266,7 @@ def fit_world_model(
     }
     try:
         return fit_ensemble(
-            task,
+            spec,
             data.observations,
             data.actions,
             data.next_observations,
