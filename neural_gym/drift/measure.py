@@ -39,6 +39,7 @@ import platform
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,7 @@ def measure_drift(
     reground_every: int | Sequence[int] | None = None,
     action_noise: float | Sequence[float] = (0.0,),
     tau: float = 1.0,
-    baselines: Sequence[str] = ("copy_last", "linear", "single_mlp"),
+    baselines: Sequence[str] | None = None,
     baseline_models: Mapping[str, WorldModel] | None = None,
     start_window: int | None = None,
     heldout_steps: int = 10_000,
@@ -216,7 +217,11 @@ def measure_drift(
         action_noise: Gaussian action-noise scales (units of half the action range) added to the actions of both
             worlds; each gets its own setting. The first is the main table's.
         tau: normalized error above which a prediction counts as wrong.
-        baselines: names from ``("copy_last", "linear", "single_mlp")`` or keys of ``baseline_models``.
+        baselines: names from ``("copy_last", "linear", "single_mlp")`` or keys of ``baseline_models``. ``None``
+            (default) means all three, as ``neural-gym drift`` without ``--baselines`` does: the single MLP trains on
+            the checkpoint's own dataset, so when that dataset is not under ``MINARI_DATASETS_PATH`` (a fresh clone)
+            it is left out, with a note in ``meta["notes"]``, its name in ``meta["skipped_baselines"]`` and a
+            ``UserWarning``. Named explicitly, an unavailable single MLP is an error.
         baseline_models: predictors to compare by name (e.g. a single MLP trained earlier, another checkpoint).
         start_window: with recorded actions, starts need this many recorded actions after them; default the longest
             horizon that at least ``n_starts`` positions reach.
@@ -238,7 +243,8 @@ def measure_drift(
         ValueError: a checkpoint for another task, a dataset of another task or without physics states, the
             training dataset as held-out data, impossible horizons, a policy returning actions of the wrong shape,
             bad arguments.
-        FileNotFoundError: a dataset that is not under ``MINARI_DATASETS_PATH``.
+        FileNotFoundError: a dataset that is not under ``MINARI_DATASETS_PATH`` (the held-out one, or the training
+            dataset of a single MLP named in ``baselines``).
     """
     t_start = time.perf_counter()
     spec = get_task(task)
@@ -258,9 +264,10 @@ def measure_drift(
             f"with another seed (e.g. `neural-gym collect --task {spec.name} --seed 1000 --dataset-id "
             f"neural_gym/{spec.name}/heldout-v0`), leave dataset_id=None to collect it, or pass allow_training_data=True"
         )
+    notes: list[str] = []
+    baselines, skipped_baselines = _resolve_baselines(model, baselines, baseline_models, notes)
     if model_name in baselines:
         raise ValueError(f"baseline name {model_name!r} clashes with the checkpoint's family name")
-    notes: list[str] = []
 
     heldout: dict[str, Any]
     if dataset_id is None:
@@ -424,6 +431,7 @@ def measure_drift(
         "obs_std": obs_std.tolist(),
         "dim_groups": groups,
         "predictors": predictor_info,
+        "skipped_baselines": skipped_baselines,
         "reground_every": regrounds[1:],
         "action_noise": noises,
         "replay_max_abs_error": replay_err,
@@ -636,6 +644,58 @@ def _horizon_summary(steps: np.ndarray, censored: np.ndarray, counts: np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
+#: What ``baselines=None`` asks for (the single MLP only where its training data is on this machine).
+DEFAULT_BASELINES: tuple[str, ...] = ("copy_last", "linear", "single_mlp")
+
+
+def single_mlp_unavailable(model: WorldModel) -> str | None:
+    """Why the single-MLP baseline cannot be trained for ``model`` here, or ``None`` when it can.
+
+    It trains on the checkpoint's own dataset (``spec.provenance["dataset_id"]``), which must be under
+    ``MINARI_DATASETS_PATH``; the note's wording is the one ``neural-gym drift`` prints.
+
+    Args:
+        model: the checkpoint under test.
+
+    Returns:
+        The note to record, or ``None``.
+    """
+    from minari.storage.datasets_root_dir import get_dataset_path
+
+    dataset_id = (model.spec.provenance or {}).get("dataset_id")
+    if dataset_id and Path(get_dataset_path(dataset_id)).exists():
+        return None
+    return (
+        f"the single-MLP baseline trains on the checkpoint's dataset {dataset_id!r}, which is not under "
+        "MINARI_DATASETS_PATH; running without it (regenerate it with the collect command in "
+        "world_models/zoo/README.md, or `make zoo`)"
+    )
+
+
+def _resolve_baselines(
+    model: WorldModel,
+    baselines: Sequence[str] | None,
+    provided: Mapping[str, WorldModel] | None,
+    notes: list[str],
+) -> tuple[list[str], list[str]]:
+    """The baselines to build and those left out: ``None`` drops an unavailable single MLP with a note and a warning.
+
+    Explicit names are returned unchanged (an unavailable single MLP then fails in ``build_baselines`` with a message
+    saying which dataset is missing); so is a single MLP passed in ``provided``.
+    """
+    if baselines is not None:
+        return list(baselines), []
+    names = list(DEFAULT_BASELINES)
+    if "single_mlp" in (provided or {}):
+        return names, []
+    note = single_mlp_unavailable(model)
+    if note is None:
+        return names, []
+    notes.append(note)
+    warnings.warn(note, UserWarning, stacklevel=3)
+    return [n for n in names if n != "single_mlp"], ["single_mlp"]
+
+
 def _load_model(task: str, checkpoint: str | Path | WorldModel | None, device: str) -> tuple[WorldModel, str]:
     if isinstance(checkpoint, WorldModel):
         if checkpoint.spec.task.lower() != task.lower():

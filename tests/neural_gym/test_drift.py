@@ -414,3 +414,55 @@ def test_default_collects_fresh_heldout_data_in_a_temporary_folder(
     }
     assert os.environ["MINARI_DATASETS_PATH"] == str(minari_dir)
     assert not (minari_dir / "neural_gym" / "Hopper" / "heldout-v0").exists()
+
+
+# ------------------------------------------------------------------------------------------- unavailable baselines
+def _without_training_data(model: EnsembleModel) -> EnsembleModel:
+    """A copy of ``model`` whose recorded training dataset is not under ``MINARI_DATASETS_PATH`` (a fresh clone)."""
+    import copy
+
+    missing = copy.deepcopy(model)
+    missing.spec.provenance = {**missing.spec.provenance, "dataset_id": "drift/Hopper/not-on-this-machine-v0"}
+    return missing
+
+
+def test_default_baselines_skip_a_single_mlp_without_its_data(
+    hopper: tuple[EnsembleModel, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from neural_gym.cli import main as neural_gym_main
+
+    model, heldout = hopper
+    missing = _without_training_data(model)
+    small = {"dataset_id": heldout, "n_starts": 4, "horizons": (1, 2), "n_boot": 10, "progress": False, "device": "cpu"}
+    with pytest.warns(UserWarning, match="single-MLP baseline"):
+        r = measure_drift("Hopper", missing, **small)
+    assert r.predictors == ["ensemble", "copy_last", "linear"]
+    assert r.meta["skipped_baselines"] == ["single_mlp"]
+    assert any("not-on-this-machine" in n and "single-MLP" in n for n in r.meta["notes"])
+    assert "single-MLP" in json.dumps(r.to_json())
+    # the CLI runs the same predictors from the same checkpoint
+    path = save_checkpoint(missing, tmp_path / "missing.safetensors")
+    out = tmp_path / "cli"
+    args = ["drift", "--task", "Hopper", "--checkpoint", str(path), "--dataset-id", heldout, "--starts", "4"]
+    args += ["--horizons", "1,2", "--no-video", "--n-boot", "10", "--out", str(out), "--quiet"]
+    assert neural_gym_main(args) == 0
+    cli = json.loads((out / "drift.json").read_text())
+    assert list(cli["predictors"]) == r.predictors
+    assert "single-MLP baseline" in capsys.readouterr().err
+
+
+def test_a_single_mlp_asked_for_by_name_without_its_data_is_an_error(hopper: tuple[EnsembleModel, str]) -> None:
+    model, heldout = hopper
+    missing = _without_training_data(model)
+    with pytest.raises(FileNotFoundError, match="not-on-this-machine"):
+        measure_drift(
+            "Hopper",
+            missing,
+            dataset_id=heldout,
+            n_starts=4,
+            horizons=(1,),
+            baselines=("copy_last", "linear", "single_mlp"),
+            n_boot=5,
+            progress=False,
+            device="cpu",
+        )
