@@ -243,6 +243,8 @@ def test_step_sampling_is_seeded() -> None:
 def test_checkpoint_round_trip(tmp_path: Path, kind: str) -> None:
     model = make_model(kind, image_size=32)
     model.spec.provenance = {"note": "test"}
+    model.spec.calibration.thresholds = {"latent_std": 0.5}  # load_checkpoint refuses uncalibrated checkpoints
+    model.spec.calibration.measure = "latent_std"
     path = save_checkpoint(model, tmp_path / "latent.safetensors")
     assert FAMILIES["latent"] is LatentModel
     loaded = load_checkpoint(path, family="latent", device="cpu")
