@@ -1,19 +1,23 @@
-"""LatentModel (RSSM): presets, shapes, member selection, sampling, KL balancing, checkpoints, input checks, and a
-reconstruction round trip on real 64×64 Reacher frames."""
+"""LatentModel (RSSM): presets, shapes, member selection, sampling, KL balancing, checkpoints, input checks, the
+out-of-range check of start contexts, and a reconstruction round trip on real 64×64 Reacher frames."""
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from neural_gym.world_models import LatentModel, LatentState, Prediction, load_checkpoint, save_checkpoint
 from neural_gym.world_models.checkpoint import FAMILIES
 from neural_gym.world_models.latent import PRESETS, LatentConfig, preset, train_latent
 from neural_gym.world_models.latent.data import SequenceData, WindowSampler
+from neural_gym.world_models.latent.model import DERIVED_RANGE_STDS, LatentDreamState
 from neural_gym.world_models.latent.networks import symexp, symlog
 from neural_gym.world_models.latent.rssm import kl_loss, sample_onehot, unimix_logprobs
 
@@ -339,3 +343,124 @@ def test_pixel_reconstruction_beats_mean_frame_on_reacher() -> None:
     assert model.start_obs.shape == (32, 3, 64, 64, 3) and model.start_obs.dtype == torch.uint8
     frames = model.observe(model.initial_state(model.start_obs[:2]))
     assert frames.shape == (2, 64, 64, 3) and frames.min() >= 0 and frames.max() <= 255
+
+    # train_latent records the frame statistics: fresh real frames pass, unreal ones are out of distribution.
+    assert model.context_stats_fitted
+    fresh = torch.as_tensor(np.concatenate([ep.observations for ep in reacher_frames(2, seed=900)]))
+    real = model.context_ood_score(fresh)
+    assert float(real.max()) <= 1.0, f"held-out real frames scored up to {float(real.max()):.3f}, expected <= 1"
+    unreal = torch.stack(
+        [
+            torch.full((64, 64, 3), 255, dtype=torch.uint8),
+            torch.zeros(64, 64, 3, dtype=torch.uint8),
+            torch.randint(0, 256, (64, 64, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8),
+        ]
+    )
+    scores = model.context_ood_score(unreal)
+    assert (scores > 1.0).all(), f"white/black/noise frames scored {scores.tolist()}, expected > 1"
+
+
+def strip_context_stats(path: Path) -> None:
+    """Rewrite a checkpoint as one written before the context statistics existed (and before weight checksums)."""
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(f.metadata())
+    metadata.pop("weights_sha256", None)
+    tensors = {k: v for k, v in load_file(str(path)).items() if not k.startswith("context_")}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def test_vector_context_check_flags_far_starts() -> None:
+    """A context far outside the training range raises every step's disagreement above the threshold."""
+    model = make_model()
+    assert not model.context_stats_fitted
+    far = torch.full((B, OD), 1e20)
+    assert model.initial_state(far).context_ood.eq(0).all()  # unfitted: no check
+    rng = np.random.default_rng(3)
+    data = rng.normal(1.0, 3.0, size=(500, OD))
+    model.fit_context_stats([data[:200], data[200:]])
+    assert model.context_stats_fitted
+    torch.testing.assert_close(model.context_low, torch.as_tensor(data.min(0), dtype=torch.float32))
+    torch.testing.assert_close(model.context_high, torch.as_tensor(data.max(0), dtype=torch.float32))
+    model.spec.calibration.thresholds = {"latent_std": 0.01}
+    k = model.context_length
+    inside = torch.as_tensor(data[: 2 * k].reshape(2, k, OD), dtype=torch.float32)
+    ctx = torch.cat([inside, torch.full((1, k, OD), 1e20), inside[:1]])
+    ctx[3, 2, 1] = float(data[:, 1].max() + 0.6 * np.ptp(data[:, 1]))  # one value beyond the margin is enough
+    state = model.initial_state_from_history(ctx, torch.zeros(4, k - 1, A))
+    assert isinstance(state, LatentDreamState) and state.context_ood.shape == (4,)
+    assert state.context_ood[:2].eq(0).all() and (state.context_ood[2:] > 1).all()
+    for _ in range(3):  # the flag holds for the whole dream
+        pred = model.step(state, torch.zeros(4, A))
+        assert (pred.disagreement[2:] > 0.01).all()
+        torch.testing.assert_close(pred.disagreement[:2], pred.uncertainty["latent_std"][:2])
+        state = pred.state
+    assert state.index(torch.tensor([2])).context_ood.item() > 1 and state.clone().context_ood.shape == (4,)
+    assert model.initial_state(torch.full((1, OD), -1e20)).context_ood.item() > 1  # one observation, no history
+    plain = LatentState(state.deter, state.stoch)  # a plain carry (training code) counts as in range
+    from_plain = model.step(plain, torch.zeros(4, A))
+    torch.testing.assert_close(from_plain.disagreement, from_plain.uncertainty["latent_std"])
+
+
+@pytest.mark.parametrize("kind", ["vector", "pixels"])
+def test_checkpoint_without_context_stats_still_loads(tmp_path: Path, kind: str) -> None:
+    """Older checkpoints load; their statistics are derived from the stored start contexts (vectors: widened to the
+    encoder's mean ± 4 std)."""
+    model = make_model(kind, image_size=32)
+    model.spec.calibration.thresholds = {"latent_std": 0.01}
+    path = save_checkpoint(model, tmp_path / "old.safetensors")
+    strip_context_stats(path)
+    with warnings.catch_warnings():  # "no weights checksum" (it was stripped with the statistics)
+        warnings.simplefilter("ignore", UserWarning)
+        loaded = load_checkpoint(path, family="latent", device="cpu")
+    assert loaded.context_stats_fitted
+    starts = model.start_obs.flatten(0, 1).to(torch.float32)
+    if kind == "vector":
+        enc = model.encoder
+        low = torch.minimum(starts.amin(0), enc.obs_mean - DERIVED_RANGE_STDS * enc.obs_std)
+        high = torch.maximum(starts.amax(0), enc.obs_mean + DERIVED_RANGE_STDS * enc.obs_std)
+        torch.testing.assert_close(loaded.context_low, low)
+        torch.testing.assert_close(loaded.context_high, high)
+    else:
+        torch.testing.assert_close(loaded.context_mean, starts.mean(0))
+        assert float(loaded.context_ood_score(model.start_obs).max()) <= 1.0
+    # and a checkpoint that keeps no start context loads with the check off (pixels) or the encoder's range (vectors)
+    empty = make_model(kind, image_size=32)
+    empty.set_start_contexts(empty.start_obs[:0], empty.start_actions[:0])
+    empty.spec.calibration.thresholds = {"latent_std": 0.01}
+    path = save_checkpoint(empty, tmp_path / "empty.safetensors")
+    strip_context_stats(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert load_checkpoint(path, family="latent", device="cpu").context_stats_fitted == (kind == "vector")
+
+
+def test_train_latent_records_the_context_range() -> None:
+    """train_latent stores the training range; a far start is flagged, a training observation is not."""
+    rng = np.random.default_rng(0)
+    episodes = [
+        SequenceData(
+            rng.normal(size=(21, OD)).astype(np.float32),
+            rng.uniform(-1, 1, size=(20, A)).astype(np.float32),
+            rng.normal(size=20),
+            np.zeros(20, bool),
+        )
+        for _ in range(6)
+    ]
+    model, _ = train_latent(
+        episodes,
+        task="Toy",
+        task_env_id="Toy-v0",
+        action_low=[-1.0] * A,
+        action_high=[1.0] * A,
+        config="debug",
+        steps=2,
+        batch_size=4,
+        seq_len=8,
+        heldout_fraction=0.34,
+        device="cpu",
+        progress=False,
+    )
+    assert model.context_stats_fitted
+    train_obs = torch.as_tensor(model.start_obs)
+    assert float(model.context_ood_score(train_obs).max()) == 0.0
+    assert float(model.context_ood_score(torch.full((1, OD), 1e20))) > 1.0

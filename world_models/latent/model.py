@@ -24,6 +24,15 @@ steps (0.40 at one step, 0.13 at ten), ``ensemble_std`` 0.03 (0.15, 0.04), ``pai
 Decoding each head's *mode* discards how sure the head is, and heads that pick different but nearby classes decode to
 nearly the same observation. ``train_latent(measure=...)`` picks another.
 
+Out-of-range starts: ``initial_state`` / ``initial_state_from_history`` score the context against the training
+observations (:meth:`~neural_gym.world_models.context_model.HeadEnsembleModel.context_ood_score`: per-dimension
+training min/max for vectors, the RMS z-score against the per-pixel training mean/std for frames; see
+:mod:`neural_gym.world_models.context_model`) and return a :class:`LatentDreamState`, a ``LatentState`` that carries
+the score (``context_ood [B]``). Every :meth:`LatentModel.step` from it raises ``disagreement`` above the calibrated
+threshold where the score is above 1 (``Prediction.uncertainty`` keeps the raw measures). The statistics are recorded
+by ``train_latent``; checkpoints written before them (the zoo's ``*-latent*`` models) derive them on load from their
+stored start contexts, widened for vectors to the encoder's training mean ± :data:`DERIVED_RANGE_STDS` std.
+
 Shapes: ``B`` batch, ``k`` context length (``config.burn_in``), ``E`` prior heads, ``D`` deter, ``G × C`` stoch.
 
 Example:
@@ -38,6 +47,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,12 +70,43 @@ from neural_gym.world_models.latent.networks import (
 from neural_gym.world_models.latent.rssm import RSSM, LatentState
 from neural_gym.world_models.uncertainty import ensemble_std
 
-__all__ = ["LATENT_MEASURES", "LatentModel"]
+__all__ = ["LATENT_MEASURES", "LatentDreamState", "LatentModel"]
 
 #: Uncertainty measures :meth:`LatentModel.step` computes (keys of ``Prediction.uncertainty``).
 LATENT_MEASURES: tuple[str, ...] = ("latent_std", "ensemble_std", "pairwise_max")
 #: Continue logit written into the head when the data holds no terminal transition (P(terminate) ≈ 2e-9).
 NEVER_TERMINATES_LOGIT = 20.0
+#: Vector checkpoints without context statistics: the derived range reaches at least this many training stds from
+#: the training mean (the stored start contexts alone are a small sample of the training range).
+DERIVED_RANGE_STDS = 4.0
+
+
+@dataclass
+class LatentDreamState(LatentState):
+    """A :class:`~neural_gym.world_models.latent.rssm.LatentState` that also carries the start context's
+    out-of-distribution score (what :meth:`LatentModel.initial_state` and :meth:`LatentModel.step` return).
+
+    Attributes:
+        context_ood: ``[B]`` score of the context the dream started from (``> 1``: outside the training data; see
+            :mod:`neural_gym.world_models.context_model`); ``None`` reads as zeros.
+    """
+
+    context_ood: torch.Tensor | None = None
+
+    def clone(self) -> LatentDreamState:
+        """A copy whose tensors share no memory with this one."""
+        ood = None if self.context_ood is None else self.context_ood.clone()
+        return LatentDreamState(self.deter.clone(), self.stoch.clone(), ood)
+
+    def detach(self) -> LatentDreamState:
+        """The same values, cut from the autograd graph."""
+        ood = None if self.context_ood is None else self.context_ood.detach()
+        return LatentDreamState(self.deter.detach(), self.stoch.detach(), ood)
+
+    def index(self, idx: torch.Tensor | slice) -> LatentDreamState:
+        """Rows ``idx`` of every field."""
+        ood = None if self.context_ood is None else self.context_ood[idx]
+        return LatentDreamState(self.deter[idx], self.stoch[idx], ood)
 
 
 class LatentModel(HeadEnsembleModel):
@@ -84,7 +125,9 @@ class LatentModel(HeadEnsembleModel):
     Buffers (saved in checkpoints): ``encoder.obs_mean``/``encoder.obs_std`` ``[O]`` (vectors), ``frame_mean``
     ``[3, H, W]`` (frames, in ``[-0.5, 0.5]`` units), ``action_low``/
     ``action_high`` ``[A]``, ``start_obs`` ``[n, k, *obs_shape]`` (float32 vectors, uint8 frames) and ``start_actions``
-    ``[n, k - 1, A]``: real start contexts for ``start="dataset"`` (``n`` may be 0).
+    ``[n, k - 1, A]``: real start contexts for ``start="dataset"`` (``n`` may be 0); the context statistics
+    ``context_low``/``context_high`` ``[O]`` (vectors) or ``context_mean``/``context_std`` ``[H, W, 3]`` and
+    ``context_limit`` (frames), see :mod:`neural_gym.world_models.context_model`.
     """
 
     family = "latent"
@@ -186,6 +229,20 @@ class LatentModel(HeadEnsembleModel):
             enc.obs_mean.copy_(x.mean(dim=0).to(enc.obs_mean.dtype))
             enc.obs_std.copy_(std.to(enc.obs_std.dtype))
 
+    def _derive_context_stats(self) -> None:
+        """Context statistics of a checkpoint written without them: the range of the stored start contexts, and for
+        vectors at least the encoder's training mean ± :data:`DERIVED_RANGE_STDS` std (set even with no contexts)."""
+        super()._derive_context_stats()
+        if self.pixels:
+            return
+        enc = self.encoder
+        assert isinstance(enc, VectorEncoder)
+        low = enc.obs_mean - DERIVED_RANGE_STDS * enc.obs_std
+        high = enc.obs_mean + DERIVED_RANGE_STDS * enc.obs_std
+        if self.context_stats_fitted:
+            low, high = torch.minimum(low, self.context_low), torch.maximum(high, self.context_high)
+        self._set_context_range(low, high)
+
     # ------------------------------------------------------------------ pieces (used by training too)
     @property
     def context_length(self) -> int:
@@ -273,7 +330,7 @@ class LatentModel(HeadEnsembleModel):
     @torch.no_grad()
     def initial_state_from_history(
         self, observations: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None = None
-    ) -> LatentState:
+    ) -> LatentDreamState:
         """Posterior burn-in over ``k`` real steps; the carry after the last real observation.
 
         The first observation is read from the zero state after a zero action, as in training.
@@ -300,10 +357,10 @@ class LatentModel(HeadEnsembleModel):
         mid = ((self.action_low + self.action_high) / 2).expand(B, 1, self.action_dim)
         prev = torch.cat([mid, act], dim=1)  # (B, k, A)
         deter, stoch, _ = self.observe_sequence(obs, prev, generator)
-        return LatentState(deter[:, -1].contiguous(), stoch[:, -1].contiguous())
+        return LatentDreamState(deter[:, -1].contiguous(), stoch[:, -1].contiguous(), self.context_ood_score(obs))
 
     @torch.no_grad()
-    def initial_state(self, context: torch.Tensor, generator: torch.Generator | None = None) -> LatentState:
+    def initial_state(self, context: torch.Tensor, generator: torch.Generator | None = None) -> LatentDreamState:
         """Encode real context into a carry.
 
         Args:
@@ -326,12 +383,12 @@ class LatentModel(HeadEnsembleModel):
             f"[B, k={self.context_length}, {', '.join(map(str, self.obs_shape))}], got {tuple(t.shape)}"
         )
 
-    def _single(self, obs: torch.Tensor, generator: torch.Generator | None) -> LatentState:
+    def _single(self, obs: torch.Tensor, generator: torch.Generator | None) -> LatentDreamState:
         """Posterior of one observation ``[B, *obs_shape]`` from the zero state after a zero action."""
         B = obs.shape[0]
         mid = ((self.action_low + self.action_high) / 2).expand(B, 1, self.action_dim)
         deter, stoch, _ = self.observe_sequence(obs.unsqueeze(1), mid, generator)
-        return LatentState(deter[:, -1].contiguous(), stoch[:, -1].contiguous())
+        return LatentDreamState(deter[:, -1].contiguous(), stoch[:, -1].contiguous(), self.context_ood_score(obs))
 
     def _check_state(self, state: Any) -> LatentState:
         if not isinstance(state, LatentState):
@@ -343,6 +400,9 @@ class LatentModel(HeadEnsembleModel):
                 f"state must have deter [B, {D}] and stoch [B, {G}, {C}], got {tuple(state.deter.shape)} and "
                 f"{tuple(state.stoch.shape)}"
             )
+        ood = getattr(state, "context_ood", None)
+        if ood is not None and tuple(ood.shape) != (B,):
+            raise ValueError(f"state.context_ood must have shape [{B}] (one score per env), got {tuple(ood.shape)}")
         return state
 
     @torch.no_grad()
@@ -357,7 +417,8 @@ class LatentModel(HeadEnsembleModel):
         """Imagine one step for ``B`` envs with the prior.
 
         Args:
-            state: carry from :meth:`initial_state` or a previous step.
+            state: carry from :meth:`initial_state` or a previous step (a plain ``LatentState`` counts as an
+                in-distribution start).
             action: ``[B, A]`` raw actions.
             member: ``[B]`` long in ``[0, E)``: the prior head each env follows; ``None`` → the mixture of heads
                 (the mean of their probabilities).
@@ -367,7 +428,8 @@ class LatentModel(HeadEnsembleModel):
 
         Returns:
             A :class:`Prediction`: ``reward`` = ``symexp`` of the reward head, ``terminated`` = 1 − P(continue),
-            ``disagreement`` the calibrated measure; ``uncertainty`` holds ``latent_std`` always, and the decoded
+            ``disagreement`` the calibrated measure (raised above its threshold for an out-of-range start, see the
+            module docstring); ``uncertainty`` holds ``latent_std`` always, and the decoded
             measures (``ensemble_std``, ``pairwise_max``: E extra decodes) when ``return_members`` is set or the
             calibrated measure is one of them.
         """
@@ -401,11 +463,13 @@ class LatentModel(HeadEnsembleModel):
             uncertainty.update(ensemble_std=ensemble_std(flat), pairwise_max=_pairwise_max(flat))
             if return_members:
                 member_means = self.to_obs(decoded).view(E, B, *self.obs_shape)
+        ood = getattr(state, "context_ood", None)
+        ood = torch.zeros(B, device=act.device) if ood is None else ood
         return Prediction(
-            state=nxt,
+            state=LatentDreamState(nxt.deter, nxt.stoch, ood),
             reward=reward,
             terminated=terminated,
-            disagreement=uncertainty[self.spec.calibration.measure],
+            disagreement=self.flag_out_of_range(uncertainty[self.spec.calibration.measure], ood),
             uncertainty=uncertainty,
             member_means=member_means,
         )

@@ -29,6 +29,14 @@ the calibrated measure (``ensemble_std`` unless the spec says otherwise), so cut
 engine's propagation mode. ``member_means [E, B, H, W, 3]`` are the generated frame plus each head's deviation from
 the heads' mean, upsampled (their mean is the generated frame).
 
+Out-of-range starts: the heads only see the change of the next frame, and an all-white context changes nothing, so
+they agree on it. :meth:`VideoModel.initial_state_from_history` therefore scores the context frames against the
+training frames (the RMS z-score against the per-pixel training mean/std, divided by a limit taken from the training
+frames' own scores; :mod:`neural_gym.world_models.context_model` has the details) and carries the score in
+``VideoState.context_ood``; where it is above 1, every step's ``disagreement`` is raised above the calibrated threshold
+(``Prediction.uncertainty`` keeps the heads' raw measures). ``train_video`` records the statistics; checkpoints written
+before them (the zoo's ``Reacher-video``) derive them on load from their stored start contexts ``start_obs``.
+
 Shapes: ``B`` batch, ``k`` context frames, ``A`` action size, ``E`` heads, ``O`` probed state size, ``H = W`` frame size.
 
 Example:
@@ -73,10 +81,13 @@ class VideoState:
     Attributes:
         frames: ``[B, k, 3, H, W]`` float32 context frames in ``[-1, 1]``, oldest first.
         actions: ``[B, k - 1, A]`` scaled actions between them (``[-1, 1]`` by the action bounds).
+        context_ood: ``[B]`` out-of-distribution score of the real context the dream started from (``> 1``: outside
+            the training frames); ``None`` reads as zeros.
     """
 
     frames: torch.Tensor
     actions: torch.Tensor
+    context_ood: torch.Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -110,7 +121,8 @@ class VideoModel(HeadEnsembleModel):
     Buffers (saved in checkpoints): ``action_low``/``action_high`` ``[A]``; ``reward_mean``/``reward_std`` (scalars the
     reward head is normalized by); ``state_mean``/``state_std`` ``[O]`` (the probe's targets, ``O = 0`` without a
     probe); ``start_obs`` uint8 ``[n, k, H, W, 3]`` and ``start_actions`` ``[n, k - 1, A]`` raw actions: real start
-    contexts for ``start="dataset"`` (``n`` may be 0).
+    contexts for ``start="dataset"`` (``n`` may be 0); ``context_mean``/``context_std`` ``[H, W, 3]`` and
+    ``context_limit``: the training frames' statistics for the out-of-range check (see the module docstring).
     """
 
     family = "video"
@@ -309,6 +321,10 @@ class VideoModel(HeadEnsembleModel):
                 f"state must have frames [B, {k}, 3, {S}, {S}] and actions [B, {k - 1}, {A}], got "
                 f"{tuple(state.frames.shape)} and {tuple(state.actions.shape)}"
             )
+        if state.context_ood is not None and tuple(state.context_ood.shape) != (B,):
+            raise ValueError(
+                f"state.context_ood must have shape [{B}] (one score per env), got {tuple(state.context_ood.shape)}"
+            )
         return state
 
     def _check_member(self, member: Any, B: int) -> torch.Tensor | None:
@@ -348,7 +364,11 @@ class VideoModel(HeadEnsembleModel):
         frames = self._check_frames(t, (None, k), "observations")
         B = frames.shape[0]
         act = self._check_actions(actions, (B, k - 1), "actions")
-        return VideoState(frames=frames_to_model(frames).contiguous(), actions=self.scale_action(act).contiguous())
+        return VideoState(
+            frames=frames_to_model(frames).contiguous(),
+            actions=self.scale_action(act).contiguous(),
+            context_ood=self.context_ood_score(frames),
+        )
 
     @torch.no_grad()
     def initial_state(self, context: torch.Tensor) -> VideoState:
@@ -391,7 +411,8 @@ class VideoModel(HeadEnsembleModel):
 
         Returns:
             A :class:`Prediction`: ``reward`` from the reward head, ``terminated`` = 1 − P(continue),
-            ``uncertainty`` with every measure of :data:`VIDEO_MEASURES`, ``disagreement`` the calibrated one.
+            ``uncertainty`` with every measure of :data:`VIDEO_MEASURES`, ``disagreement`` the calibrated one (raised
+            above its threshold for an out-of-range start, see the module docstring).
         """
         state = self._check_state(state)
         B = state.batch_size
@@ -417,11 +438,12 @@ class VideoModel(HeadEnsembleModel):
             dev = (dyn - dyn.mean(dim=0)).view(E * B, 3, P, P) * 2.0  # back to [-1, 1] units
             up = F.interpolate(dev, size=nxt.shape[-2:], mode="nearest").view(E, B, *nxt.shape[1:])
             member_means = model_to_frames(nxt[None] + up)  # (E, B, H, W, 3)
+        ood = torch.zeros(B, device=act.device) if state.context_ood is None else state.context_ood
         return Prediction(
-            state=VideoState(frames=frames, actions=actions),
+            state=VideoState(frames=frames, actions=actions, context_ood=ood),
             reward=reward_n * self.reward_std + self.reward_mean,
             terminated=1.0 - torch.sigmoid(cont_logit),
-            disagreement=uncertainty[self.spec.calibration.measure],
+            disagreement=self.flag_out_of_range(uncertainty[self.spec.calibration.measure], ood),
             uncertainty=uncertainty,
             member_means=member_means,
         )

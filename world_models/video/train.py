@@ -263,6 +263,7 @@ def train_video(
         rewards=np.concatenate([ep.rewards for ep in train_eps]),
         states=np.concatenate([ep.observations for ep in train_states]) if train_states else None,
     )
+    model.fit_context_stats([ep.observations for ep in train_eps])  # the out-of-range check of start contexts
     model.to(dev)
     mid = (np.asarray(action_low, dtype=np.float32) + np.asarray(action_high, dtype=np.float32)) / 2
     train_windows = WindowSampler(train_eps, mid, dev)
