@@ -1,8 +1,23 @@
-"""The main job: train an SB3 agent inside the dream, then judge it in MuJoCo."""
+"""The main job: train an SB3 agent inside the dream, then judge it in MuJoCo, over several training seeds.
+
+One PPO seed is not a result: on InvertedPendulum the same 60 000-step budget gives MuJoCo returns from a few hundred to
+the 1000 ceiling depending on the seed (and on the torch thread count, which changes the floating-point order of SB3's
+updates). :func:`run_demo` therefore trains ``n_seeds`` agents (seeds ``seed, seed + 1, ...``), plays each for the same
+paired episodes (every pair starts from the same real state in MuJoCo and in the dream, start states seeded by
+``seed + 10_000`` for every agent), and reports per-seed returns beside their mean and a 95% Student-t interval over
+seeds. The random policy, which has no training seed, is played once.
+
+The demo's own SB3 training and evaluation run with ``torch.set_num_threads(num_threads)`` (default 1) inside a context
+that gives the previous setting back afterwards: SB3's small MLP updates gain nothing from a thread pool and collapse
+when another process holds a core.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +28,28 @@ import numpy as np
 from neural_gym.envs import get_task
 
 from .evaluate import PairedEpisodes, paired_episodes
+from .threads import torch_threads
 from .vector_env import DreamVectorEnv
+
+#: Coverage of the interval over training seeds.
+CI_LEVEL = 0.95
+
+
+@dataclass
+class DemoSeed:
+    """One trained agent of the demo.
+
+    Attributes:
+        seed: the seed of its dream envs and its SB3 training.
+        train_seconds: wall time of its training.
+        episodes: its paired dream/real episodes.
+        agent_path: where the agent was saved (``.zip``).
+    """
+
+    seed: int
+    train_seconds: float
+    episodes: PairedEpisodes
+    agent_path: Path
 
 
 @dataclass
@@ -23,10 +59,12 @@ class DemoResult:
     Attributes:
         task: the task trained on.
         algo: the SB3 algorithm.
-        timesteps: dream steps of training.
-        train_seconds: wall time of training.
-        agent: paired dream/real episodes of the trained agent.
+        timesteps: dream steps of training per seed.
+        runs: one :class:`DemoSeed` per training seed.
         random: paired dream/real episodes of a uniform random policy (the floor).
+        over_seeds: per ``"real_return"`` and ``"dream_return"``, the mean over seeds of each agent's mean return,
+            the std over seeds, the 95% t-interval (``None`` bounds with one seed) and the per-seed values.
+        num_threads: torch threads the demo trained and evaluated with (``None``: torch's own setting).
         plot: path of the PNG written.
         json: path of the JSON written.
     """
@@ -34,29 +72,45 @@ class DemoResult:
     task: str
     algo: str
     timesteps: int
-    train_seconds: float
-    agent: PairedEpisodes
+    runs: list[DemoSeed]
     random: PairedEpisodes
+    over_seeds: dict[str, dict[str, Any]]
+    num_threads: int | None
     plot: Path
     json: Path
 
+    @property
+    def seeds(self) -> list[int]:
+        """The training seeds."""
+        return [r.seed for r in self.runs]
+
     def table(self) -> str:
-        """A plain-text table of dream vs real returns."""
+        """A plain-text table of dream vs real returns per seed, their mean and interval over seeds, and the floor."""
+        secs = ", ".join(f"{r.train_seconds:.0f}" for r in self.runs)
+        threads = "torch's default" if self.num_threads is None else str(self.num_threads)
         lines = [
-            f"{self.algo} trained for {self.timesteps} steps inside the dream of {self.task} ({self.train_seconds:.0f} s)",
+            f"{self.algo} trained for {self.timesteps} steps inside the dream of {self.task}, "
+            f"{len(self.runs)} seed(s) (training {secs} s; torch threads: {threads})",
             "",
-            f"{'policy':<10} {'dream return':>18} {'MuJoCo return':>18} {'dream len':>10} {'real len':>9}",
+            f"{'policy':<10} {'seed':>5} {'dream return':>18} {'MuJoCo return':>18} {'dream len':>10} {'real len':>9}",
         ]
-        for name, p in (("agent", self.agent), ("random", self.random)):
-            s = p.summary()
-            lines.append(
-                f"{name:<10} {s['dream_return_mean']:>10.1f} ± {s['dream_return_std']:<5.1f} "
-                f"{s['real_return_mean']:>10.1f} ± {s['real_return_std']:<5.1f} "
-                f"{s['dream_length_mean']:>10.1f} {s['real_length_mean']:>9.1f}"
-            )
-        ends = self.agent.summary()["dream_end"]
+        for r in self.runs:
+            lines.append(_row(self.algo, str(r.seed), r.episodes))
+        lines.append(_row("random", "-", self.random))
+        real, dream = self.over_seeds["real_return"], self.over_seeds["dream_return"]
         lines.append("")
-        lines.append("agent's dream episodes ended by: " + ", ".join(f"{k} {v}" for k, v in ends.items()))
+        lines.append(
+            f"{self.algo} over {real['n_seeds']} seed(s), mean of the per-seed mean returns "
+            f"[{CI_LEVEL:.0%} t-interval over seeds]:"
+        )
+        lines.append(f"  MuJoCo return {_fmt(real['mean'])} {_interval_text(real)}, per seed {_values(real)}")
+        lines.append(f"  dream return  {_fmt(dream['mean'])} {_interval_text(dream)}, per seed {_values(dream)}")
+        ends: dict[str, int] = {}
+        for r in self.runs:
+            for k, v in r.episodes.summary()["dream_end"].items():
+                ends[k] = ends.get(k, 0) + v
+        lines.append("")
+        lines.append("agents' dream episodes ended by: " + ", ".join(f"{k} {v}" for k, v in ends.items()))
         return "\n".join(lines)
 
 
@@ -68,24 +122,40 @@ def run_demo(
     num_envs: int = 16,
     eval_episodes: int = 10,
     seed: int = 0,
+    n_seeds: int = 3,
     checkpoint: str | None = None,
     out_dir: str | Path = "outputs/demo",
     device: str = "auto",
+    num_threads: int | None = 1,
     progress: bool = True,
 ) -> DemoResult:
-    """Train ``algo`` inside ``neural_gym/<task>-v0`` and evaluate it in MuJoCo from paired start states.
+    """Train ``algo`` inside ``neural_gym/<task>-v0`` with ``n_seeds`` seeds and evaluate each in MuJoCo.
+
+    Every agent plays the same ``eval_episodes`` paired episodes (start states seeded by ``seed + 10_000``), so the
+    spread over seeds is the spread of training, not of start states. Files are written all or nothing into
+    ``out_dir``: ``demo_<Task>.json`` (per-seed returns and the interval over seeds), ``demo_<Task>.png`` and one agent
+    per seed, ``<algo>_<Task>_seed<k>.zip``.
 
     Args:
         task: ground-truth task (its shipped checkpoint is the dream).
         algo: ``"PPO"`` or ``"SAC"``.
-        timesteps: dream steps to train for.
+        timesteps: dream steps to train each seed for.
         num_envs: parallel dream envs (one model forward pass steps them all).
-        eval_episodes: paired episodes for the evaluation.
-        seed: seeds the dream, the agent and the evaluation.
+        eval_episodes: paired episodes per agent.
+        seed: first training seed (seeds ``seed .. seed + n_seeds - 1``); also seeds the evaluation.
+        n_seeds: number of agents trained.
         checkpoint: another world model to dream with.
-        out_dir: where the plot and JSON go.
+        out_dir: where the plot, JSON and agents go.
         device: device for the world model and the agent.
+        num_threads: torch intra-op threads for the demo's training and evaluation, set for the duration and
+            restored afterwards; ``None`` leaves torch's setting alone.
         progress: progress bars.
+
+    Returns:
+        A :class:`DemoResult`.
+
+    Raises:
+        ValueError: an unknown ``algo``, or a count that is not positive.
     """
     from stable_baselines3 import PPO, SAC
 
@@ -93,73 +163,177 @@ def run_demo(
     algos: dict[str, Any] = {"PPO": PPO, "SAC": SAC}
     if algo.upper() not in algos:
         raise ValueError(f"algo must be one of {sorted(algos)}, got {algo!r}")
+    for name, value in (("timesteps", timesteps), ("num_envs", num_envs), ("eval_episodes", eval_episodes),
+                        ("n_seeds", n_seeds)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1):
+        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    algo = algo.upper()
+    cls = algos[algo]
     out = Path(out_dir)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    venv = DreamVectorEnv(spec.name, checkpoint, num_envs=num_envs, device=device).to_sb3()
-    venv.seed(seed)
-    cls = algos[algo.upper()]
-    kwargs: dict[str, Any] = {"seed": seed, "device": "cpu" if device == "auto" else device, "verbose": 0}
-    if cls is PPO:
-        kwargs.update(n_steps=max(64, 2048 // num_envs), batch_size=256, n_epochs=10, learning_rate=3e-4)
-    agent = cls("MlpPolicy", venv, **kwargs)
-    t0 = time.perf_counter()
-    agent.learn(total_timesteps=timesteps, progress_bar=progress)
-    train_seconds = time.perf_counter() - t0
-    venv.close()
+    stage = Path(tempfile.mkdtemp(prefix=".demo-tmp-", dir=out))
+    eval_seed = seed + 10_000
+    common = {"checkpoint": checkpoint, "episodes": eval_episodes, "seed": eval_seed, "progress": progress}
+    try:
+        runs: list[tuple[int, float, PairedEpisodes, str]] = []
+        with torch_threads(num_threads):
+            for s in range(seed, seed + n_seeds):
+                agent, secs = _train(cls, spec.name, checkpoint, num_envs, s, timesteps, device, progress)
+                name = f"{algo.lower()}_{spec.name}_seed{s}"
+                agent.save(stage / name)
 
-    def policy(obs: np.ndarray) -> np.ndarray:
-        return agent.predict(obs, deterministic=True)[0]
+                def policy(obs: np.ndarray, agent: Any = agent) -> np.ndarray:
+                    return agent.predict(obs, deterministic=True)[0]
 
-    common = {"checkpoint": checkpoint, "episodes": eval_episodes, "seed": seed + 10_000, "progress": progress}
-    trained = paired_episodes(spec.name, policy, **common)
-    rand = paired_episodes(spec.name, "random", **common)
-    plot = out / f"demo_{spec.name}.png"
-    _plot(spec.name, algo.upper(), trained, rand, plot)
-    js = out / f"demo_{spec.name}.json"
-    payload = {
-        "task": spec.name,
-        "algo": algo.upper(),
-        "timesteps": timesteps,
-        "num_envs": num_envs,
-        "seed": seed,
-        "train_seconds": train_seconds,
-        "agent": {**trained.summary(), "real_returns": trained.real_returns.tolist(), "dream_returns": trained.dream_returns.tolist()},
-        "random": {**rand.summary(), "real_returns": rand.real_returns.tolist(), "dream_returns": rand.dream_returns.tolist()},
-    }
-    tmp = js.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    tmp.replace(js)
-    agent.save(out / f"{algo.lower()}_{spec.name}")
-    return DemoResult(spec.name, algo.upper(), timesteps, train_seconds, trained, rand, plot, js)
+                runs.append((s, secs, paired_episodes(spec.name, policy, **common), f"{name}.zip"))
+            rand = paired_episodes(spec.name, "random", **common)
+        over = {
+            "real_return": _over_seeds([p.real_returns.mean() for _, _, p, _ in runs]),
+            "dream_return": _over_seeds([p.dream_returns.mean() for _, _, p, _ in runs]),
+        }
+        plot_name, json_name = f"demo_{spec.name}.png", f"demo_{spec.name}.json"
+        _plot(spec.name, algo, [(s, p) for s, _, p, _ in runs], rand, stage / plot_name)
+        payload = {
+            "task": spec.name,
+            "algo": algo,
+            "timesteps": timesteps,
+            "num_envs": num_envs,
+            "seed": seed,
+            "seeds": [s for s, _, _, _ in runs],
+            "eval_seed": eval_seed,
+            "eval_episodes": eval_episodes,
+            "torch_threads": num_threads,
+            "train_seconds": [secs for _, secs, _, _ in runs],
+            "agent_over_seeds": over,
+            "per_seed": [
+                {"seed": s, "train_seconds": secs, "agent_file": f, **_episodes_json(p)} for s, secs, p, f in runs
+            ],
+            "random": _episodes_json(rand),
+        }
+        (stage / json_name).write_text(json.dumps(_jsonable(payload), indent=2, allow_nan=False))
+        for f in sorted(stage.iterdir()):  # everything exists: move it into place
+            f.replace(out / f.name)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
+    return DemoResult(
+        task=spec.name,
+        algo=algo,
+        timesteps=timesteps,
+        runs=[DemoSeed(s, secs, p, out / f) for s, secs, p, f in runs],
+        random=rand,
+        over_seeds=over,
+        num_threads=num_threads,
+        plot=out / plot_name,
+        json=out / json_name,
+    )
 
 
-def _plot(task: str, algo: str, agent: PairedEpisodes, rand: PairedEpisodes, path: Path) -> None:
-    import matplotlib
+def _train(
+    cls: Any, task: str, checkpoint: str | None, num_envs: int, seed: int, timesteps: int, device: str, progress: bool
+) -> tuple[Any, float]:
+    """One agent trained inside the dream; its wall time of training."""
+    from stable_baselines3 import PPO
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    venv = DreamVectorEnv(task, checkpoint, num_envs=num_envs, device=device).to_sb3()
+    try:
+        venv.seed(seed)
+        kwargs: dict[str, Any] = {"seed": seed, "device": "cpu" if device == "auto" else device, "verbose": 0}
+        if cls is PPO:
+            kwargs.update(n_steps=max(64, 2048 // num_envs), batch_size=256, n_epochs=10, learning_rate=3e-4)
+        agent = cls("MlpPolicy", venv, **kwargs)
+        t0 = time.perf_counter()
+        agent.learn(total_timesteps=timesteps, progress_bar=progress)
+        return agent, time.perf_counter() - t0
+    finally:
+        venv.close()
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    names = ["random", f"{algo} (dream-trained)"]
+
+def _over_seeds(values: list[float], level: float = CI_LEVEL) -> dict[str, Any]:
+    """Mean, std and Student-t interval of per-seed values (``None`` for what one seed cannot tell)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    mean = float(x.mean())
+    out: dict[str, Any] = {"n_seeds": n, "mean": mean, "std": None, "ci_low": None, "ci_high": None}
+    if n > 1:
+        sd = float(x.std(ddof=1))
+        half = float(stats.t.ppf((1 + level) / 2, n - 1)) * sd / math.sqrt(n)
+        out.update(std=sd, ci_low=mean - half, ci_high=mean + half)
+    return out | {"ci_level": level, "interval": "student_t_over_seeds", "per_seed": x.tolist()}
+
+
+def _episodes_json(p: PairedEpisodes) -> dict[str, Any]:
+    return {**p.summary(), "real_returns": p.real_returns.tolist(), "dream_returns": p.dream_returns.tolist()}
+
+
+def _jsonable(x: Any) -> Any:
+    """NaN and infinities become ``null`` (JSON has neither)."""
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _fmt(x: float | None, width: int = 0) -> str:
+    text = "n/a" if x is None or not math.isfinite(x) else f"{x:.1f}"
+    return f"{text:>{width}}"
+
+
+def _row(name: str, seed: str, p: PairedEpisodes) -> str:
+    s = p.summary()
+    return (
+        f"{name:<10} {seed:>5} {_fmt(s['dream_return_mean'], 10)} ± {_fmt(s['dream_return_std']):<5} "
+        f"{_fmt(s['real_return_mean'], 10)} ± {_fmt(s['real_return_std']):<5} "
+        f"{_fmt(s['dream_length_mean'], 10)} {_fmt(s['real_length_mean'], 9)}"
+    )
+
+
+def _interval_text(summary: dict[str, Any]) -> str:
+    if summary["ci_low"] is None:
+        return "[n/a: one seed gives no interval]"
+    return f"[{_fmt(summary['ci_low'])}, {_fmt(summary['ci_high'])}] (std over seeds {_fmt(summary['std'])})"
+
+
+def _values(summary: dict[str, Any]) -> str:
+    return ", ".join(_fmt(v) for v in summary["per_seed"])
+
+
+def _plot(task: str, algo: str, runs: list[tuple[int, PairedEpisodes]], rand: PairedEpisodes, path: Path) -> None:
+    """Per-seed mean returns in both worlds (left) and every paired episode (right)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4))
+    ax1, ax2 = fig.subplots(1, 2)
+    groups = [("random", rand), *((f"{algo} seed {s}", p) for s, p in runs)]
+    x = np.arange(len(groups))
     for k, (label, attr) in enumerate((("dream", "dream_returns"), ("MuJoCo", "real_returns"))):
-        vals = [getattr(rand, attr), getattr(agent, attr)]
-        ax1.bar(np.arange(2) + (k - 0.5) * 0.38, [v.mean() for v in vals], 0.38, yerr=[v.std() for v in vals],
-                label=label, capsize=4)
-    ax1.set_xticks(range(2), names)
-    ax1.set_ylabel("episode return")
-    ax1.set_title(f"{task}: dream vs MuJoCo")
+        vals = [getattr(p, attr) for _, p in groups]
+        ax1.bar(x + (k - 0.5) * 0.38, [v.mean() for v in vals], 0.38, yerr=[v.std() for v in vals], label=label,
+                capsize=4)
+    ax1.set_xticks(x, [g for g, _ in groups], rotation=15)
+    ax1.set_ylabel("episode return (mean ± std over episodes)")
+    ax1.set_title(f"{task}: dream vs MuJoCo, {len(runs)} training seed(s)")
     ax1.legend()
-    for p, name, marker in ((rand, "random", "x"), (agent, algo, "o")):
-        ax2.scatter(p.real_returns, p.dream_returns, label=name, marker=marker)
-    lo = min(np.min(agent.real_returns), np.min(rand.real_returns), np.min(agent.dream_returns), np.min(rand.dream_returns))
-    hi = max(np.max(agent.real_returns), np.max(rand.real_returns), np.max(agent.dream_returns), np.max(rand.dream_returns))
+    everything = [rand, *(p for _, p in runs)]
+    for (label, p), marker in zip(groups, ["x", "o", "s", "^", "v", "D", "P", "*"] * len(groups), strict=False):
+        ax2.scatter(p.real_returns, p.dream_returns, label=label, marker=marker)
+    lo = min(min(p.real_returns.min(), p.dream_returns.min()) for p in everything)
+    hi = max(max(p.real_returns.max(), p.dream_returns.max()) for p in everything)
     ax2.plot([lo, hi], [lo, hi], "k--", lw=1, label="dream = MuJoCo")
     ax2.set_xlabel("MuJoCo return")
     ax2.set_ylabel("dream return (same start state)")
     ax2.set_title("paired episodes")
-    ax2.legend()
+    ax2.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    fig.savefig(path, dpi=110, format="png")
