@@ -1,20 +1,28 @@
 """VideoModel (pixel-space few-step denoiser): presets, shapes at 32×32 and 64×64, the EDM pieces and the sampler's
-step counts, determinism under a seed and with ``generator=None``, member selection, checkpoints, input checks."""
+step counts, determinism under a seed and with ``generator=None``, member selection, checkpoints, input checks, and the
+out-of-range check of start frames (on real Reacher frames)."""
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from neural_gym.world_models import ModelSpec, Prediction, VideoModel, VideoState, load_checkpoint, save_checkpoint
 from neural_gym.world_models.checkpoint import FAMILIES
-from neural_gym.world_models.video import PRESETS, VideoConfig, edm, preset
+from neural_gym.world_models.video import PRESETS, VideoConfig, edm, preset, train_video
 from neural_gym.world_models.video.model import VIDEO_MEASURES
+
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 A, OD = 2, 3  # action size, probed state size
 
@@ -299,3 +307,145 @@ def test_bad_inputs_raise_clear_errors() -> None:
     assert not no_probe.has_probe
     with pytest.raises(ValueError, match="no state probe"):
         no_probe.probe_state(torch.zeros(1, 32, 32, 3, dtype=torch.uint8))
+
+
+# ---------------------------------------------------------------------------------------------- out-of-range contexts
+def reacher_frames(n: int, seed: int, size: int = 32) -> list[dict[str, Any]]:
+    """``n`` Reacher episodes (50 steps) of ``size``×``size`` frames under uniform random actions."""
+    from neural_gym.envs import get_task
+
+    env = get_task("Reacher").make(obs_mode="pixels", image_size=size)
+    rng = np.random.default_rng(seed)
+    episodes = []
+    try:
+        for e in range(n):
+            obs, _ = env.reset(seed=seed * 1000 + e)
+            frames, actions, rewards, terms = [obs], [], [], []
+            done = False
+            while not done:
+                a = rng.uniform(env.action_space.low, env.action_space.high)
+                obs, r, terminated, truncated, _ = env.step(a)
+                frames.append(obs)
+                actions.append(a)
+                rewards.append(r)
+                terms.append(terminated)
+                done = terminated or truncated
+            episodes.append(
+                {
+                    "observations": np.stack(frames),
+                    "actions": np.stack(actions),
+                    "rewards": np.asarray(rewards),
+                    "terminations": np.asarray(terms),
+                }
+            )
+    finally:
+        env.close()
+    return episodes
+
+
+def unreal_frames(lead: tuple[int, ...], size: int = 32) -> dict[str, torch.Tensor]:
+    """All-white, all-black and uniform-noise frames ``[*lead, size, size, 3]``."""
+    shape = (*lead, size, size, 3)
+    return {
+        "white": torch.full(shape, 255, dtype=torch.uint8),
+        "black": torch.zeros(shape, dtype=torch.uint8),
+        "noise": torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(0), dtype=torch.uint8),
+    }
+
+
+@pytest.fixture(scope="module")
+def reacher() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Training and held-out Reacher episodes (32×32 frames)."""
+    return reacher_frames(6, seed=1), reacher_frames(3, seed=2)
+
+
+def test_frame_context_check_flags_unreal_frames_but_not_real_ones(
+    reacher: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+) -> None:
+    train, held = reacher
+    model = make_model()
+    model.spec.calibration.thresholds = {"ensemble_std": 0.05}
+    k = model.context_length
+    acts = torch.zeros(1, k - 1, A)
+    assert model.initial_state_from_history(unreal_frames((1, k))["white"], acts).context_ood.eq(0).all()  # unfitted
+    model.fit_context_stats([ep["observations"] for ep in train])
+    assert model.context_stats_fitted and float(model.context_limit) > 0
+    real = model.context_ood_score(torch.as_tensor(np.concatenate([ep["observations"] for ep in held])))
+    assert float(real.max()) <= 1.0, f"held-out real frames scored up to {float(real.max()):.3f}, expected <= 1"
+    for what, x in unreal_frames((1, k)).items():
+        state = model.initial_state_from_history(x, acts)
+        assert float(state.context_ood) > 1.0, f"{what} frames scored {float(state.context_ood):.3f}, expected > 1"
+        pred = model.step(state, torch.zeros(1, A))
+        assert float(pred.disagreement) > 0.05 and float(model.step(pred.state, torch.zeros(1, A)).disagreement) > 0.05
+    # one unreal frame among real ones flags the context; a real context keeps the heads' own disagreement
+    ctx = torch.as_tensor(np.stack([held[0]["observations"][:k], held[1]["observations"][5 : 5 + k]]))
+    ctx[1, 0] = 255
+    state = model.initial_state_from_history(ctx, torch.zeros(2, k - 1, A))
+    assert float(state.context_ood[0]) <= 1.0 < float(state.context_ood[1])
+    pred = model.step(state, torch.zeros(2, A))
+    torch.testing.assert_close(pred.disagreement[0], pred.uncertainty["ensemble_std"][0])
+    assert model.initial_state(unreal_frames((2,))["black"]).context_ood.gt(1).all()  # one frame, repeated
+
+
+def strip_context_stats(path: Path) -> None:
+    """Rewrite a checkpoint as one written before the context statistics existed (and before weight checksums)."""
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(f.metadata())
+    metadata.pop("weights_sha256", None)
+    tensors = {k: v for k, v in load_file(str(path)).items() if not k.startswith("context_")}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def test_checkpoint_without_context_stats_derives_them_from_start_contexts(
+    tmp_path: Path, reacher: tuple[list[dict[str, Any]], list[dict[str, Any]]]
+) -> None:
+    train, held = reacher
+    model = make_model()
+    k = model.context_length
+    starts = np.stack([ep["observations"][s : s + k] for ep in train for s in range(0, 40, 8)])  # 30 contexts
+    model.set_start_contexts(starts, np.zeros((len(starts), k - 1, A)))
+    model.spec.calibration.thresholds = {"ensemble_std": 0.05}
+    path = save_checkpoint(model, tmp_path / "old.safetensors")
+    strip_context_stats(path)
+    with warnings.catch_warnings():  # "no weights checksum" (it was stripped with the statistics)
+        warnings.simplefilter("ignore", UserWarning)
+        loaded = load_checkpoint(path, family="video", device="cpu")
+    assert isinstance(loaded, VideoModel) and loaded.context_stats_fitted
+    torch.testing.assert_close(loaded.context_mean, torch.as_tensor(starts, dtype=torch.float32).flatten(0, 1).mean(0))
+    real = loaded.context_ood_score(torch.as_tensor(np.concatenate([ep["observations"] for ep in held])))
+    assert float(real.max()) <= 1.0
+    assert all(float(loaded.context_ood_score(x)) > 1.0 for x in unreal_frames((1,)).values())
+    # no start contexts stored: nothing to derive from, the check stays off
+    empty = make_model()
+    empty.set_start_contexts(empty.start_obs[:0], empty.start_actions[:0])
+    empty.spec.calibration.thresholds = {"ensemble_std": 0.05}
+    path = save_checkpoint(empty, tmp_path / "empty.safetensors")
+    strip_context_stats(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert not load_checkpoint(path, family="video", device="cpu").context_stats_fitted
+
+
+def test_train_video_records_the_context_statistics(
+    reacher: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+) -> None:
+    train, held = reacher
+    model, _ = train_video(
+        train,
+        task="Reacher",
+        task_env_id="Reacher-v5",
+        action_low=[-1.0, -1.0],
+        action_high=[1.0, 1.0],
+        config=preset("debug", image_size=32),
+        steps=2,
+        batch_size=4,
+        heldout_fraction=0.34,
+        eval_windows=16,
+        openloop_windows=2,
+        device="cpu",
+        progress=False,
+    )
+    assert model.context_stats_fitted
+    real = model.context_ood_score(torch.as_tensor(np.concatenate([ep["observations"] for ep in held])))
+    assert float(real.max()) <= 1.0
+    assert float(model.context_ood_score(unreal_frames((1,))["white"])) > 1.0
