@@ -24,7 +24,7 @@ result = train_dyna(
     horizon=1,  # of 1 step each
     eval_freq=500,
     out_dir=args.out,
-    resume=True,
+    resume=True,  # rerun after an interruption to continue (SB3 unpickles agent.zip: resume only your own folders)
 )
 for row in result.evaluations:
     print(

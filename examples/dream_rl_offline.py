@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from neural_gym.envs import collect
+
 from neural_gym.dream_rl import train_offline
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,6 +36,6 @@ result = train_offline(
     penalty=1.0,
     eval_freq=10_000,
     out_dir=args.out,
-    resume=True,  # rerun the script after an interruption to continue
+    resume=True,  # rerun after an interruption to continue (SB3 unpickles agent.zip: resume only your own folders)
 )
 print(f"MuJoCo return {result.final_return:.1f}; evaluations in {result.out_dir / 'eval.csv'}")

@@ -9,8 +9,16 @@ Two modes, both ending in MuJoCo:
   model rollouts from real replay states, and SAC updates on a ``real_ratio`` mix of real and imagined data
   (:class:`MixedReplayBuffer`, :class:`DynaCallback`).
 
-Both evaluate in MuJoCo every ``eval_freq`` steps (returns and the dream-vs-real gap, ``eval.csv``), save the agent,
-replay buffer, world model and step to their run folder, and continue from there with ``resume=True``.
+Both evaluate in MuJoCo every ``eval_freq`` steps (returns and the dream-vs-real gap, ``eval.csv``) and save the agent,
+replay buffer, world model and step to their run folder as one generation committed by an atomic ``state.json``
+(:mod:`neural_gym.dream_rl.runfolder`): a run killed at any moment continues from its last complete save with
+``resume=True``. A fresh run refuses a folder that holds a run unless ``overwrite=True``; a resume refuses settings
+that differ from the saved run's (only ``total_timesteps``, ``save_freq``, ``device``, ``tensorboard`` and ``progress``
+may change).
+
+Security:
+    ``resume=True`` loads ``agent.zip``, SB3's format, which SB3 **unpickles**: a malicious file runs arbitrary code.
+    Only resume run folders you trust. The project's own run files (JSON, ``.npz``, safetensors, CSV) are pickle-free.
 
 Example:
     >>> from neural_gym.dream_rl import train_dyna
@@ -49,6 +57,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     globals()[name] = value
     return value
+
 
 __all__ = [
     "EVAL_COLUMNS",

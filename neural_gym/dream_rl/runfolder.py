@@ -71,6 +71,7 @@ FLAGS = {
     "eval_freq": "--eval-freq",
     "eval_episodes": "--eval-episodes",
     "save_freq": "--save-freq",
+    "progress": "--quiet",
 }
 """Setting → ``dream-train`` flag, where the flag is not simply ``--<setting>``."""
 
@@ -476,12 +477,12 @@ def _compare(saved: Mapping[str, Any], given: Mapping[str, Any], out: Path) -> N
         if not _same(a, b):
             a_text = "(not saved)" if a is missing else repr(a)
             b_text = "(not given)" if b is missing else repr(b)
-            diffs.append(f"  {key}={a_text} saved, {b_text} given ({flag(key)})")
+            diffs.append(f"{key}={a_text} saved, {b_text} given ({flag(key)})")
     if diffs:
         raise ValueError(
-            f"cannot resume {out}: the saved run has other settings:\n"
-            + "\n".join(diffs)
-            + "\nresume with the saved settings, or start over with --overwrite (or another --out). Only "
+            f"cannot resume {out}: the saved run has other settings: "
+            + "; ".join(diffs)
+            + ". Resume with the saved settings, or start over with --overwrite (or another --out). Only "
             + ", ".join(f"{k} ({flag(k)})" for k in MAY_CHANGE_ON_RESUME)
             + " may change on resume"
         )

@@ -19,6 +19,8 @@ from neural_gym.world_models import CheckpointError, EnsembleConfig
 
 from neural_gym.dream_rl import train_dyna
 from neural_gym.dream_rl.cli import DESCRIPTION, add_parser, run
+from neural_gym.dream_rl.common import EVAL_COLUMNS, open_or_start
+from neural_gym.dream_rl.runfolder import truncate_eval
 
 TINY = {"ensemble_size": 3, "num_elites": 2, "hidden_size": 32, "num_layers": 2}
 DYNA = {
@@ -199,3 +201,37 @@ def test_progress_lines_off_a_terminal(tmp_path: Path) -> None:
     lines = [line for line in err.getvalue().splitlines() if line.startswith("dream-train")]
     assert any("step 150/300" in line and "MuJoCo return" in line for line in lines), err.getvalue()
     assert any("step 300/300" in line for line in lines)
+
+
+SETTINGS = {"task": "InvertedPendulum", "mode": "dyna", "algo": "SAC", "horizon": 2}
+
+
+def test_resume_refuses_the_layout_without_generations(tmp_path: Path) -> None:
+    (tmp_path / "agent.zip").write_bytes(b"PK")
+    (tmp_path / "state.json").write_text(json.dumps({"task": "InvertedPendulum", "mode": "dyna", "algo": "SAC"}))
+    with pytest.raises(CheckpointError, match="older neural_gym.*--overwrite"):
+        open_or_start(tmp_path, SETTINGS, resume=True, overwrite=False)
+    (tmp_path / "state.json").write_text('{"step": 3')  # cut by a kill of a foreign writer
+    with pytest.raises(CheckpointError, match="not a readable run state"):
+        open_or_start(tmp_path, SETTINGS, resume=True, overwrite=False)
+
+
+def test_resume_with_nothing_committed_starts_from_zero_and_drops_leftovers(tmp_path: Path) -> None:
+    (tmp_path / "gen-000001").mkdir()  # a first save killed before its commit
+    (tmp_path / "gen-000001" / "agent.zip").write_bytes(b"half")
+    (tmp_path / "eval.csv").write_text("timesteps,real_steps\n150,150\n")
+    (tmp_path / "notes.txt").write_text("mine")
+    assert open_or_start(tmp_path, SETTINGS, resume=True, overwrite=False) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # only run files were removed
+
+
+def test_eval_rows_after_the_committed_step_and_cut_rows_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "eval.csv"
+    header = ",".join(EVAL_COLUMNS)
+    full = ",".join(["1.5"] * (len(EVAL_COLUMNS) - 1))
+    path.write_text(f"{header}\n100,{full}\n200,{full}\n300,{full}\n400,1.5,2")  # 400: cut mid-row by a kill
+    truncate_eval(path, 200, EVAL_COLUMNS)
+    assert _csv_steps(path) == [100, 200]
+    path.write_text(f"{header}\n300,{full}\n")
+    truncate_eval(path, 0, EVAL_COLUMNS)
+    assert not path.exists()
