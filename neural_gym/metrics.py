@@ -1,4 +1,4 @@
-"""Metric functions every report uses (``shared/DESIGN.md``, "Metric definitions").
+"""Metric functions every report uses (``docs/DESIGN.md``, "Metric definitions").
 
 Pure NumPy/SciPy (scikit-image for frames), no global RNG.
 

@@ -1,4 +1,4 @@
-"""The ``WorldModel`` protocol every family implements (see ``shared/DESIGN.md``).
+"""The ``WorldModel`` protocol every family implements (see ``docs/DESIGN.md``).
 
 One batched, torch-native contract. ``B`` is the number of parallel imagined environments. The *state* is an opaque
 carry (a tensor or a dataclass of tensors) that the Dream env holds between steps and hands back to the model.
@@ -161,7 +161,7 @@ class WorldModel(nn.Module, abc.ABC):
     def obs_std(self) -> torch.Tensor | None:
         """Per-dimension std of the training observations (``[*obs_shape]``), or ``None`` where the family keeps none.
 
-        Reports use it to normalize errors (``shared/DESIGN.md``, "Metric definitions").
+        Reports use it to normalize errors (``docs/DESIGN.md``, "Metric definitions").
         """
         return None
 

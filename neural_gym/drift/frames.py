@@ -15,7 +15,7 @@ RGB frame ``(H, W, 3)``. For each start state (frame ``t`` of a held-out pixel e
   permutation of the starts without fixed points, so no start keeps its own actions);
 - **copy_last**: :class:`~neural_gym.world_models.baselines.CopyLastFrameModel`, frame ``t`` forever.
 
-Figures (``shared/DESIGN.md``, "Metric definitions"):
+Figures (``docs/DESIGN.md``, "Metric definitions"):
 
 - **PSNR and SSIM after step h** (:func:`neural_gym.metrics.psnr`, capped at 100 dB for identical frames;
   :func:`neural_gym.metrics.ssim`) of each predictor's frame against the render, averaged over start states, with a

@@ -1,7 +1,7 @@
 """``measure_drift``: error-by-horizon of a world model against MuJoCo, its uncertainty against the true error, and
 baselines, in one run.
 
-Every figure follows ``shared/DESIGN.md`` ("Metric definitions"); how each is pooled over start states:
+Every figure follows ``docs/DESIGN.md`` ("Metric definitions"); how each is pooled over start states:
 
 - **Normalized RMSE at horizon h** (overall, per dimension, per dimension group): the RMS over start states alive at
   ``h`` (and over the dimensions) of ``(pred_d − true_d) / σ_d`` at step ``h``; ``σ_d`` is the per-dimension std of the

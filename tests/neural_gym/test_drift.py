@@ -466,3 +466,22 @@ def test_a_single_mlp_asked_for_by_name_without_its_data_is_an_error(hopper: tup
             progress=False,
             device="cpu",
         )
+
+
+def test_the_metric_definitions_the_docstrings_point_at_exist() -> None:
+    import re
+
+    import neural_gym.drift.frames as frames_module
+    import neural_gym.drift.measure as measure_module
+    import neural_gym.metrics as metrics_module
+    import neural_gym.world_models.base as base_module
+
+    root = Path(__file__).resolve().parents[2]
+    for module in (metrics_module, measure_module, frames_module, base_module):
+        docs = re.findall(r"``([\w/]+\.md)``", module.__doc__ or "")
+        assert docs, f"{module.__name__} names no design document"
+        for doc in docs:
+            text = (root / doc).read_text()
+            assert "## 7. Metric definitions" in text and "trusted horizon" in text.lower()
+    readme = (root / "README.md").read_text()
+    assert "shared/DESIGN.md" not in readme and "docs/DESIGN.md" in readme
