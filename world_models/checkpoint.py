@@ -273,6 +273,37 @@ def save_checkpoint(model: WorldModel, path: str | Path) -> Path:
     return path
 
 
+def stamp_checksum(path: str | Path) -> bool:
+    """Add the weights checksum to a checkpoint written before checksums existed, changing nothing else.
+
+    The tensors and the other metadata entries are copied as stored (bit for bit), and the file is replaced
+    atomically.
+
+    Args:
+        path: a checkpoint file.
+
+    Returns:
+        True if the checksum was added, False if the file already had one (the file is then left alone).
+
+    Raises:
+        CheckpointError: the file is unreadable or not a neural_gym checkpoint, or its weights are non-finite.
+    """
+    path = Path(path)
+    metadata, _ = _read_header(path)
+    _spec_from_metadata(path, metadata)
+    if CHECKSUM_KEY in metadata:
+        return False
+    try:
+        tensors = load_safetensors_bytes(path.read_bytes())
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: weights are unreadable (truncated or corrupt): {err}") from err
+    bad = _nonfinite_message(tensors)
+    if bad is not None:
+        raise CheckpointError(f"{path}: {bad}; not stamping a checksum on non-finite weights")
+    _atomic_write(path, save_safetensors_bytes(tensors, metadata={**metadata, CHECKSUM_KEY: weights_checksum(tensors)}))
+    return True
+
+
 def resolve_checkpoint_path(path_or_name: str | Path) -> Path:
     """``"zoo:<Task>"``, a bare zoo task name, or a file path → existing file path.
 

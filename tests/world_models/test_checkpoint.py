@@ -426,3 +426,25 @@ def test_fallback_temporaries_of_killed_saves_are_removed_by_the_next_save(model
     (tmp_path / ".other.tmp").write_text("not ours")
     save_checkpoint(model, path)
     assert sorted(os.listdir(tmp_path)) == [".other.tmp", "m.safetensors"]
+
+
+def test_stamp_checksum_adds_only_the_checksum(saved: Path, tmp_path: Path) -> None:
+    import warnings
+
+    from neural_gym.world_models.checkpoint import CHECKSUM_KEY, stamp_checksum
+
+    tensors, meta = _tensors_and_metadata(saved)
+    del meta[CHECKSUM_KEY]
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, str(old), metadata=meta)
+    assert stamp_checksum(old) is True
+    stamped_tensors, stamped_meta = _tensors_and_metadata(old)
+    assert {k: v for k, v in stamped_meta.items() if k != CHECKSUM_KEY} == meta
+    assert sorted(stamped_tensors) == sorted(tensors)
+    for key, value in tensors.items():
+        assert value.dtype == stamped_tensors[key].dtype and torch.equal(value, stamped_tensors[key])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_checkpoint(old, device="cpu")
+    assert stamp_checksum(old) is False
+    assert os.listdir(tmp_path) == ["old.safetensors"] or "old.safetensors" in os.listdir(tmp_path)

@@ -1,4 +1,9 @@
-"""``python -m neural_gym.world_models.zoo`` writes ``world_models/zoo/README.md`` from the shipped checkpoints' own metadata."""
+"""``python -m neural_gym.world_models.zoo`` writes ``world_models/zoo/README.md`` from the shipped checkpoints' own metadata.
+
+``python -m neural_gym.world_models.zoo --stamp`` first adds the weights checksum to shipped checkpoints written before
+checksums existed (tensors and other metadata unchanged, bit for bit; see
+:func:`neural_gym.world_models.checkpoint.stamp_checksum`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import sys
 from typing import Any
 
 from neural_gym.world_models.base import ModelSpec
-from neural_gym.world_models.checkpoint import read_spec
+from neural_gym.world_models.checkpoint import read_spec, stamp_checksum
 from neural_gym.world_models.zoo import ZOO_DIR, available
 
 HEADER = """# Shipped checkpoints
@@ -103,8 +108,21 @@ def _video_row(name: str, spec: ModelSpec, size_mb: float) -> str:
     )
 
 
-def main() -> int:
-    """Write the README tables and the regeneration commands."""
+def stamp_all() -> list[str]:
+    """Add the weights checksum to every shipped checkpoint that lacks one; returns the names stamped."""
+    return [name for name in available() if stamp_checksum(ZOO_DIR / f"{name}.safetensors")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the README tables and the regeneration commands (``--stamp``: add missing checksums first)."""
+    args = sys.argv[1:] if argv is None else argv
+    unknown = [a for a in args if a != "--stamp"]
+    if unknown:
+        print(f"unknown arguments {unknown}; usage: python -m neural_gym.world_models.zoo [--stamp]", file=sys.stderr)
+        return 2
+    if "--stamp" in args:
+        for name in stamp_all():
+            print(f"added the weights checksum to {name}.safetensors", file=sys.stderr)
     rows: dict[str, list[str]] = {"ensemble": [], "latent": [], "video": []}
     commands = []
     for name in available():
