@@ -28,6 +28,7 @@ from neural_gym.envs import TaskSpec, get_task
 from neural_gym.world_models import CheckpointError, WorldModel, load_checkpoint
 
 from ..evaluate import paired_episodes
+from ..progress import ProgressBar, format_duration, progress_bar
 from .runfolder import (
     AGENT_FILE,
     BUFFER_FILE,
@@ -120,9 +121,75 @@ def check_eval(eval_freq: int, eval_episodes: int, eval_max_episode_steps: int |
         check_positive(eval_max_episode_steps=eval_max_episode_steps)
 
 
-def show_bar(progress: bool) -> bool:
-    """Whether SB3's progress bar should show: ``progress`` on and stdout a terminal (the bar hides in logs)."""
-    return bool(progress) and _is_terminal(sys.stdout)
+class ProgressCallback(BaseCallback):
+    """Training progress through :func:`neural_gym.progress.progress_bar`, with one line per evaluation in logs.
+
+    On a terminal (stderr a TTY) a tqdm bar whose postfix shows the last MuJoCo return. Off a terminal (a log file,
+    CI, a pipe) plain lines on stderr: the helper's periodic ones (every 10 % or 30 s) and, from :meth:`report`, one
+    per evaluation::
+
+        dream-train InvertedPendulum dyna: step 150/300 (50%), 61 s: MuJoCo return 17.0 ± 0.0, dream-real gap -5.0
+
+    Args:
+        desc: what trains, e.g. ``"dream-train InvertedPendulum dyna"``.
+        total_timesteps: the run's step budget (counting steps done before a resume).
+        enabled: ``False`` shows nothing.
+        stream: where to write (default ``sys.stderr`` when training starts).
+    """
+
+    def __init__(self, desc: str, total_timesteps: int, *, enabled: bool = True, stream: IO[str] | None = None) -> None:
+        super().__init__()
+        self.desc = desc
+        self.total_timesteps = int(total_timesteps)
+        self.enabled = bool(enabled)
+        self.stream = stream
+        self.bar: ProgressBar[Any] | None = None
+        self._start = 0
+        self._t0 = time.perf_counter()
+
+    def _out(self) -> IO[str]:
+        return sys.stderr if self.stream is None else self.stream
+
+    def _on_training_start(self) -> None:
+        self._start = int(self.num_timesteps)
+        self._t0 = time.perf_counter()
+        resumed = f" (resumed at step {self._start})" if self._start else ""
+        self.bar = progress_bar(
+            total=max(self.total_timesteps - self._start, 0),
+            desc=self.desc + resumed,
+            unit="step",
+            enabled=self.enabled,
+            stream=self._out(),
+        )
+
+    def _on_step(self) -> bool:
+        if self.bar is not None:
+            done = int(self.num_timesteps) - self._start - self.bar.n
+            if done > 0:
+                self.bar.update(done)
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None  # evaluations after training (the final one) print as lines, not into a closed bar
+
+    def report(self, row: dict[str, float]) -> None:
+        """Show an evaluation row: the bar's postfix on a terminal, one plain line elsewhere."""
+        if not self.enabled:
+            return
+        ret = f"{row['real_return_mean']:.1f}"
+        if self.bar is not None:
+            self.bar.set_postfix(mujoco_return=ret)
+        if _is_terminal(self._out()):
+            return
+        steps = int(row["timesteps"])
+        elapsed = time.perf_counter() - self._t0
+        head = f"{self.desc}: step {steps}/{self.total_timesteps} ({100 * steps / max(self.total_timesteps, 1):.0f}%)"
+        parts = [f"MuJoCo return {ret} ± {row['real_return_std']:.1f}"]
+        if "dream_real_gap" in row and math.isfinite(row["dream_real_gap"]):
+            parts.append(f"dream-real gap {row['dream_real_gap']:+.1f}")
+        print(f"{head}, {format_duration(elapsed)}: {', '.join(parts)}", file=self._out(), flush=True)
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -130,28 +197,6 @@ def _is_terminal(stream: IO[str]) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
-
-
-def progress_printer(progress: bool, total: int) -> Callable[[dict[str, float]], None] | None:
-    """Off a terminal (``progress`` on, stdout not a TTY) a function printing one line per evaluation row to stderr.
-
-    The line reads ``dream-train step 1000/5000 (20%), 1m 03s: MuJoCo return 12.3 ± 4.5, dream-real gap +6.7``.
-    On a terminal (SB3's bar shows) or with ``progress`` off: ``None``.
-    """
-    if not progress or show_bar(progress):
-        return None
-    t0 = time.perf_counter()
-
-    def report(row: dict[str, float]) -> None:
-        steps = int(row["timesteps"])
-        elapsed = time.perf_counter() - t0
-        head = f"dream-train step {steps}/{total} ({100 * steps / max(total, 1):.0f}%), {elapsed:.0f} s"
-        parts = [f"MuJoCo return {row['real_return_mean']:.1f} ± {row['real_return_std']:.1f}"]
-        if "dream_real_gap" in row:
-            parts.append(f"dream-real gap {row['dream_real_gap']:+.1f}")
-        print(f"{head}: {', '.join(parts)}", file=sys.stderr, flush=True)
-
-    return report
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from .common import (
     DreamRLResult,
     EvalCallback,
     EvalLog,
+    ProgressCallback,
     algo_class,
     check_eval,
     check_int,
@@ -51,8 +52,6 @@ from .common import (
     load_agent,
     load_model,
     open_or_start,
-    progress_printer,
-    show_bar,
 )
 from .runfolder import jsonable
 
@@ -366,7 +365,8 @@ def train_dyna(
         seed: seeds SAC, the env, the model refits and the rollouts.
         device: device of the world model and the agent.
         tensorboard: also log to TensorBoard under ``out_dir/tb``.
-        progress: SB3's progress bar on a terminal; off a terminal one line per evaluation on stderr.
+        progress: a progress bar on a terminal; off a terminal plain lines on stderr (periodic, and one per
+            evaluation). See :class:`~neural_gym.dream_rl.common.ProgressCallback`.
         agent_kwargs: further keyword arguments of the SAC constructor.
 
     Returns:
@@ -472,6 +472,7 @@ def train_dyna(
         device=device,
     )
     log = EvalLog(out / EVAL_FILE)
+    shown = ProgressCallback(f"dream-train {spec.name} dyna", int(total_timesteps), enabled=progress)
     evaluator = EvalCallback(
         spec.name,
         log,
@@ -481,7 +482,7 @@ def train_dyna(
         model=lambda: dyna.world_model,
         max_episode_steps=eval_max_episode_steps,
         dream_kwargs={"on_uncertain": on_uncertain, "penalty": penalty},
-        report=progress_printer(progress, int(total_timesteps)),
+        report=shown.report,
     )
     saver = CheckpointCallback(
         out,
@@ -494,9 +495,9 @@ def train_dyna(
     if remaining > 0:
         agent.learn(
             remaining,
-            callback=[dyna, evaluator, saver],
+            callback=[shown, dyna, evaluator, saver],
             reset_num_timesteps=generation is None,
-            progress_bar=show_bar(progress),
+            progress_bar=False,
             tb_log_name="dyna",
         )
     if not log.rows or log.rows[-1]["timesteps"] < agent.num_timesteps:

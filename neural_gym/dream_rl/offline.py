@@ -28,6 +28,7 @@ from .common import (
     DreamRLResult,
     EvalCallback,
     EvalLog,
+    ProgressCallback,
     algo_class,
     check_eval,
     check_penalty,
@@ -36,8 +37,6 @@ from .common import (
     load_agent,
     load_model,
     open_or_start,
-    progress_printer,
-    show_bar,
 )
 from .runfolder import jsonable
 
@@ -103,7 +102,8 @@ def train_offline(
         seed: seeds the model, the start states, the dream and the agent.
         device: device of the world model and the agent.
         tensorboard: also log to TensorBoard under ``out_dir/tb``.
-        progress: SB3's progress bar on a terminal; off a terminal one line per evaluation on stderr.
+        progress: a progress bar on a terminal; off a terminal plain lines on stderr (periodic, and one per
+            evaluation). See :class:`~neural_gym.dream_rl.common.ProgressCallback`.
         agent_kwargs: further keyword arguments of the SB3 constructor.
 
     Returns:
@@ -185,6 +185,7 @@ def train_offline(
         agent = cls("MlpPolicy", venv, **kwargs)
     done = int(agent.num_timesteps)
     log = EvalLog(out / EVAL_FILE)
+    shown = ProgressCallback(f"dream-train {spec.name} offline", int(total_timesteps), enabled=progress)
     evaluator = EvalCallback(
         spec.name,
         log,
@@ -195,7 +196,7 @@ def train_offline(
         real_steps=lambda steps: 0,
         max_episode_steps=eval_max_episode_steps,
         dream_kwargs={"on_uncertain": on_uncertain, "penalty": penalty},
-        report=progress_printer(progress, int(total_timesteps)),
+        report=shown.report,
     )
     saver = CheckpointCallback(
         out,
@@ -208,9 +209,9 @@ def train_offline(
     if remaining > 0:
         agent.learn(
             remaining,
-            callback=[evaluator, saver],
+            callback=[shown, evaluator, saver],
             reset_num_timesteps=generation is None,
-            progress_bar=show_bar(progress),
+            progress_bar=False,
             tb_log_name="offline",
         )
     if not log.rows or log.rows[-1]["timesteps"] < agent.num_timesteps:
