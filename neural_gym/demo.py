@@ -195,7 +195,7 @@ def run_demo(
             "dream_return": _over_seeds([p.dream_returns.mean() for _, _, p, _ in runs]),
         }
         plot_name, json_name = f"demo_{spec.name}.png", f"demo_{spec.name}.json"
-        _plot(spec.name, algo, [(s, p) for s, _, p, _ in runs], rand, stage / plot_name)
+        _plot(spec.name, algo, [(s, p) for s, _, p, _ in runs], rand, over, stage / plot_name)
         payload = {
             "task": spec.name,
             "algo": algo,
@@ -309,8 +309,15 @@ def _values(summary: dict[str, Any]) -> str:
     return ", ".join(_fmt(v) for v in summary["per_seed"])
 
 
-def _plot(task: str, algo: str, runs: list[tuple[int, PairedEpisodes]], rand: PairedEpisodes, path: Path) -> None:
-    """Per-seed mean returns in both worlds (left) and every paired episode (right)."""
+def _plot(
+    task: str,
+    algo: str,
+    runs: list[tuple[int, PairedEpisodes]],
+    rand: PairedEpisodes,
+    over: dict[str, dict[str, Any]],
+    path: Path,
+) -> None:
+    """Per-seed mean returns in both worlds and their mean over seeds with its interval (left); every episode (right)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 4))
@@ -321,7 +328,14 @@ def _plot(task: str, algo: str, runs: list[tuple[int, PairedEpisodes]], rand: Pa
         vals = [getattr(p, attr) for _, p in groups]
         ax1.bar(x + (k - 0.5) * 0.38, [v.mean() for v in vals], 0.38, yerr=[v.std() for v in vals], label=label,
                 capsize=4)
-    ax1.set_xticks(x, [g for g, _ in groups], rotation=15)
+    # the mean over seeds, with its t-interval (no bar when one seed gives no interval)
+    xm = len(groups)
+    for k, key in enumerate(("dream_return", "real_return")):
+        o = over[key]
+        err = None if o["ci_low"] is None else [[o["mean"] - o["ci_low"]], [o["ci_high"] - o["mean"]]]
+        ax1.bar(xm + (k - 0.5) * 0.38, o["mean"], 0.38, yerr=err, capsize=4, color=f"C{k}", hatch="//",
+                edgecolor="white")
+    ax1.set_xticks([*x, xm], [*(g for g, _ in groups), f"mean of {len(runs)}\n(95% t-int.)"], rotation=15)
     ax1.set_ylabel("episode return (mean ± std over episodes)")
     ax1.set_title(f"{task}: dream vs MuJoCo, {len(runs)} training seed(s)")
     ax1.legend()
