@@ -256,6 +256,15 @@ class HeadEnsembleModel(WorldModel):
         """Per-pixel mean/std of ``n`` frames (two passes in float64, chunked), then the limit of the RMS z-score."""
         total = torch.zeros(self.obs_shape, dtype=torch.float64)
         for c in chunks:
+            in_range = c.dtype == torch.uint8 or not c.numel()
+            in_range = in_range or (
+                c.is_floating_point() and bool(torch.isfinite(c).all() & (c.min() >= 0) & (c.max() <= 255))
+            )
+            if not in_range:
+                raise ValueError(
+                    f"frames must be uint8, or float in [0, 255], to fit the context statistics; got dtype "
+                    f"{c.dtype} with range [{float(c.min()):.3g}, {float(c.max()):.3g}]"
+                )
             for i in range(0, c.shape[0], _CHUNK):
                 total += c[i : i + _CHUNK].to(torch.float64).sum(dim=0)
         mean = total / n
@@ -264,8 +273,6 @@ class HeadEnsembleModel(WorldModel):
             for i in range(0, c.shape[0], _CHUNK):
                 sq += (c[i : i + _CHUNK].to(torch.float64) - mean).square().sum(dim=0)
         std = (sq / n).sqrt().clamp(min=FRAME_STD_FLOOR)
-        if not (torch.isfinite(mean).all() and float(mean.min()) >= 0.0 and float(mean.max()) <= 255.0):
-            raise ValueError("frames must be uint8, or float in [0, 255], to fit the context statistics")
         dev = self.context_mean.device
         with torch.no_grad():
             self.context_mean.copy_(mean.to(device=dev, dtype=self.context_mean.dtype))
@@ -286,10 +293,15 @@ class HeadEnsembleModel(WorldModel):
 
     @torch.no_grad()
     def context_ood_score(self, observations: torch.Tensor) -> torch.Tensor:
-        """How far each context lies outside the training data: ``[B, k, *obs_shape]`` (or ``[B, *obs_shape]``) raw
-        observations → ``[B]`` float32 score, above 1 when out of distribution (see the module docstring).
+        """How far each context lies outside the training data (see the module docstring).
 
-        All zeros while the statistics are unfitted. Scores are capped at :data:`OOD_SCORE_CAP`.
+        Args:
+            observations: ``[B, k, *obs_shape]`` (or ``[B, *obs_shape]``) raw observations, already checked by the
+                caller (finite vectors; uint8 or float frames in ``[0, 255]``).
+
+        Returns:
+            ``[B]`` float32 score, above 1 when out of distribution: the worst of the ``k`` steps. All zeros while
+            the statistics are unfitted; capped at :data:`OOD_SCORE_CAP`.
         """
         x = torch.as_tensor(observations, device=self.action_low.device)
         if x.ndim == 1 + len(self.obs_shape):
@@ -307,10 +319,16 @@ class HeadEnsembleModel(WorldModel):
         return torch.nan_to_num(score, nan=OOD_SCORE_CAP).clamp(max=OOD_SCORE_CAP).to(torch.float32)
 
     def flag_out_of_range(self, disagreement: torch.Tensor, context_ood: torch.Tensor | None) -> torch.Tensor:
-        """``disagreement [B]`` raised to ``threshold * score`` where the carried context score is above 1.
+        """Raise the disagreement of envs whose start context was out of distribution.
 
-        ``threshold`` is the calibrated threshold of ``spec.calibration.measure`` (1.0 while there is none), so a
-        flagged step exceeds it by the factor the context lies outside the training data.
+        Args:
+            disagreement: ``[B]`` the calibrated measure of one step.
+            context_ood: ``[B]`` the score carried in the state (:meth:`context_ood_score`), or ``None`` (no check).
+
+        Returns:
+            ``[B]``: ``max(disagreement, threshold * score)`` where the score is above 1, else ``disagreement``.
+            ``threshold`` is the calibrated one of ``spec.calibration.measure`` (1.0 while there is none), so a
+            flagged step exceeds it by the factor its context lies outside the training data.
         """
         if context_ood is None:
             return disagreement

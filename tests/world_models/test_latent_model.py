@@ -377,6 +377,10 @@ def test_vector_context_check_flags_far_starts() -> None:
     assert model.initial_state(far).context_ood.eq(0).all()  # unfitted: no check
     rng = np.random.default_rng(3)
     data = rng.normal(1.0, 3.0, size=(500, OD))
+    with pytest.raises(ValueError, match=r"observations must have shape \[N, 5\], got \(10, 4\)"):
+        model.fit_context_stats(data[:10, :4])
+    with pytest.raises(ValueError, match="finite"):
+        model.fit_context_stats(np.full((3, OD), np.nan))
     model.fit_context_stats([data[:200], data[200:]])
     assert model.context_stats_fitted
     torch.testing.assert_close(model.context_low, torch.as_tensor(data.min(0), dtype=torch.float32))

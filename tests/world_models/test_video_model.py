@@ -368,6 +368,10 @@ def test_frame_context_check_flags_unreal_frames_but_not_real_ones(
     k = model.context_length
     acts = torch.zeros(1, k - 1, A)
     assert model.initial_state_from_history(unreal_frames((1, k))["white"], acts).context_ood.eq(0).all()  # unfitted
+    with pytest.raises(ValueError, match=r"uint8, or float in \[0, 255\].*range \[-1, -1\]"):
+        model.fit_context_stats(-torch.ones(4, 32, 32, 3))  # normalized frames
+    with pytest.raises(ValueError, match=r"shape \[N, 32, 32, 3\], got \(4, 3, 32, 32\)"):
+        model.fit_context_stats(torch.zeros(4, 3, 32, 32, dtype=torch.uint8))
     model.fit_context_stats([ep["observations"] for ep in train])
     assert model.context_stats_fitted and float(model.context_limit) > 0
     real = model.context_ood_score(torch.as_tensor(np.concatenate([ep["observations"] for ep in held])))
