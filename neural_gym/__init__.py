@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
 
     from .dream_env import DreamEnv
+    from .rl_zoo import rl_zoo_config
     from .sb3 import DreamSB3VecEnv
     from .uncertainty import UncertaintyRule
     from .vector_env import DreamVectorEnv
@@ -56,6 +57,7 @@ _LAZY: dict[str, str] = {
     "DreamSB3VecEnv": "neural_gym.sb3",
     "UncertaintyRule": "neural_gym.uncertainty",
     "DreamVectorEnv": "neural_gym.vector_env",
+    "rl_zoo_config": "neural_gym.rl_zoo",
 }
 """Public name -> the module that defines it, imported on first access."""
 
@@ -101,6 +103,7 @@ __all__ = [
     "get_task",
     "load_checkpoint",
     "load_transitions",
+    "rl_zoo_config",
     "save_checkpoint",
     "train_ensemble",
 ]
