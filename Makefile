@@ -23,7 +23,7 @@ ZOO_STEPS_Walker2d := 50000
 ZOO_POLICY_InvertedPendulum := expert --action-noise 0.6
 ZOO_LABEL_InvertedPendulum := expert
 
-.PHONY: demo test lint bench bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video clean
+.PHONY: demo test lint bench bench-peers bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,16 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/drift.py
+
+# DreamVectorEnv against mbrl-lib's ModelEnv and torchrl's ModelBasedEnvBase; mbrl (which pins old gymnasium and hydra
+# releases) gets its own venv, built on first use with torch from $(TORCH_SPEC).
+MBRL_VENV ?= benchmarks/.venv-mbrl
+
+$(MBRL_VENV)/.installed: | $(VENV)/.installed-test
+	$(BIN)/python benchmarks/peers.py --setup-only --mbrl-venv $(MBRL_VENV) --torch-spec "$(TORCH_SPEC)"
+
+bench-peers: $(VENV)/.installed-test $(MBRL_VENV)/.installed
+	$(BIN)/python benchmarks/peers.py --mbrl-venv $(MBRL_VENV)
 
 bench-latent: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/latent.py
