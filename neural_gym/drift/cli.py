@@ -252,17 +252,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m neural_gym.drift.cli ARGS`` is ``neural-gym drift ARGS``.
+    """``python -m neural_gym.drift.cli [drift] ARGS`` is ``neural-gym drift ARGS`` (same errors and exit status).
 
     Args:
-        argv: the arguments after ``drift`` (default ``sys.argv[1:]``).
+        argv: the arguments, with or without the leading ``"drift"`` (default ``sys.argv[1:]``).
 
     Returns:
         The exit status.
     """
     from ..cli import main as neural_gym_main
 
-    return neural_gym_main(["drift", *(sys.argv[1:] if argv is None else argv)])
+    args = list(sys.argv[1:] if argv is None else argv)
+    return neural_gym_main(args if args[:1] == ["drift"] else ["drift", *args])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from neural_gym.cli import fmt, main
+from neural_gym.cli import main
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -138,4 +138,6 @@ def test_ensemble_settings_error_names_the_setting_not_the_dataset(minari_dir):
     [(float("nan"), 2, "n/a"), (None, 2, "n/a"), (float("inf"), 2, "n/a"), (1.23456, 2, "1.23"), (-0.5, 4, "-0.5000")],
 )
 def test_fmt(value, digits, text):
+    from neural_gym.cli import fmt
+
     assert fmt(value, digits) == text

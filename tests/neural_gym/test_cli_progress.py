@@ -8,7 +8,16 @@ import re
 import subprocess
 import sys
 
-from neural_gym.progress import ProgressBar, format_duration, progress_bar
+import pytest
+
+
+@pytest.fixture(scope="module")
+def progress():
+    """The module under test (imported here so the subprocess test below stands on its own)."""
+    from neural_gym import progress
+
+    return progress
+
 
 
 class _Clock:
@@ -19,9 +28,9 @@ class _Clock:
         return self.t
 
 
-def test_plain_lines_every_tenth_with_count_elapsed_and_rate():
+def test_plain_lines_every_tenth_with_count_elapsed_and_rate(progress):
     stream, clock = io.StringIO(), _Clock()
-    bar = ProgressBar(range(50), desc="latent Hopper", unit="step", stream=stream, every_s=0, clock=clock)
+    bar = progress.ProgressBar(range(50), desc="latent Hopper", unit="step", stream=stream, every_s=0, clock=clock)
     for _ in bar:
         clock.t += 2.0
         bar.set_postfix(loss="0.123")
@@ -32,9 +41,9 @@ def test_plain_lines_every_tenth_with_count_elapsed_and_rate():
     assert lines[-1].startswith("latent Hopper: 50/50 step (100%), 1m 40s elapsed")
 
 
-def test_plain_line_every_30_s_when_the_tenths_are_far_apart():
+def test_plain_line_every_30_s_when_the_tenths_are_far_apart(progress):
     stream, clock = io.StringIO(), _Clock()
-    with ProgressBar(total=1000, desc="collect Hopper", unit="step", stream=stream, clock=clock) as bar:
+    with progress.ProgressBar(total=1000, desc="collect Hopper", unit="step", stream=stream, clock=clock) as bar:
         for _ in range(50):  # 5 % of the total, one step every 2 s
             clock.t += 2.0
             bar.update(1)
@@ -43,9 +52,9 @@ def test_plain_line_every_30_s_when_the_tenths_are_far_apart():
     assert text.splitlines()[-1].endswith("stopped")
 
 
-def test_early_stop_counts_the_last_item_and_says_stopped():
+def test_early_stop_counts_the_last_item_and_says_stopped(progress):
     stream = io.StringIO()
-    bar = progress_bar(range(100), desc="ensemble Hopper", unit="epoch", stream=stream, every_fraction=0.5, every_s=0)
+    bar = progress.progress_bar(range(100), desc="ensemble Hopper", unit="epoch", stream=stream, every_fraction=0.5, every_s=0)
     for epoch in bar:
         if epoch == 6:  # early stopping after the 7th epoch
             break
@@ -54,15 +63,15 @@ def test_early_stop_counts_the_last_item_and_says_stopped():
     assert stream.getvalue().rstrip().endswith("stopped")
 
 
-def test_disabled_prints_nothing():
+def test_disabled_prints_nothing(progress):
     stream = io.StringIO()
-    for _ in progress_bar(range(20), enabled=False, stream=stream):
+    for _ in progress.progress_bar(range(20), enabled=False, stream=stream):
         pass
     assert stream.getvalue() == ""
 
 
-def test_format_duration():
-    assert [format_duration(s) for s in (0.4, 59.6, 185, 3725)] == ["0 s", "1m 00s", "3m 05s", "1h 02m"]
+def test_format_duration(progress):
+    assert [progress.format_duration(s) for s in (0.4, 59.6, 185, 3725)] == ["0 s", "1m 00s", "3m 05s", "1h 02m"]
 
 
 def test_collect_and_train_print_progress_lines_when_output_is_redirected(tmp_path):
