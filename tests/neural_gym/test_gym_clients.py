@@ -79,6 +79,9 @@ class Case:
     """A module the wrapper imports (the test skips without it)."""
     render: bool = False
     """Make the dream with ``render_mode="rgb_array"``."""
+    broken: tuple[AutoresetMode, ...] = ()
+    """Modes the wrapper accepts but cannot run in, on gymnasium's own vector envs too (strict xfail: a gymnasium fix
+    shows up as a failure here, to drop the entry)."""
 
 
 CASES: dict[str, Case] = {
@@ -121,9 +124,16 @@ CASES: dict[str, Case] = {
         needs="moviepy",
         render=True,
     ),
-    "NumpyToTorch": Case(env_only(lambda env: vw.NumpyToTorch(env, device="cpu")), needs="array_api_compat"),
+    # SAME_STEP's info["final_obs"] is an object array (gymnasium's format), which the DLPack conversion refuses
+    "NumpyToTorch": Case(
+        env_only(lambda env: vw.NumpyToTorch(env, device="cpu")),
+        needs="array_api_compat",
+        broken=(AutoresetMode.SAME_STEP,),
+    ),
     "ArrayConversion": Case(
-        env_only(lambda env: vw.ArrayConversion(env, env_xp=np, target_xp=np)), needs="array_api_compat"
+        env_only(lambda env: vw.ArrayConversion(env, env_xp=np, target_xp=np)),
+        needs="array_api_compat",
+        broken=(AutoresetMode.SAME_STEP,),
     ),
 }
 """Every vector wrapper that applies to a state dream (Box observations, Box actions)."""
@@ -203,8 +213,28 @@ def run_episodes(env: VectorEnv, mode: AutoresetMode, n_steps: int = N_STEPS, se
 
 # What gymnasium 1.4's wrappers declare: the observation wrappers (VectorObservationWrapper and its subclasses)
 # refuse SAME_STEP, NormalizeObservation also refuses DISABLED; the others take every mode.
-@pytest.mark.parametrize("mode", ALL_MODES, ids=lambda m: m.name)
-@pytest.mark.parametrize("name", sorted(CASES))
+WRAPPER_MODES = [
+    pytest.param(
+        name,
+        mode,
+        id=f"{name}-{mode.name}",
+        marks=[
+            pytest.mark.xfail(
+                raises=BufferError,
+                strict=True,
+                reason="gymnasium's array conversion cannot convert SAME_STEP's object-dtype final_obs "
+                "(its SyncVectorEnv fails the same way)",
+            )
+        ]
+        if mode in CASES[name].broken
+        else [],
+    )
+    for name in sorted(CASES)
+    for mode in ALL_MODES
+]
+
+
+@pytest.mark.parametrize(("name", "mode"), WRAPPER_MODES)
 def test_vector_wrapper_on_native_dream(name: str, mode: AutoresetMode, tmp_path: Path, shipped_model: Any) -> None:
     """Each applicable wrapper runs on the native DreamVectorEnv through episode ends in every autoreset mode it
     accepts. A wrapper may refuse a mode (gymnasium's wrappers read ``metadata["autoreset_mode"]`` and raise
@@ -237,6 +267,8 @@ def test_vector_wrapper_on_native_dream(name: str, mode: AutoresetMode, tmp_path
 @pytest.mark.parametrize("name", ["GrayscaleObservation", "ResizeObservation"])
 def test_image_wrappers_on_pixel_dream(name: str) -> None:
     """The image wrappers run on a pixel dream (the shipped latent model of 64x64 Reacher frames)."""
+    if name == "ResizeObservation" and importlib.util.find_spec("cv2") is None:
+        pytest.skip('ResizeObservation needs OpenCV (pip install "gymnasium[other]"), which is not installed')
     env = gym.make_vec(
         "neural_gym/Reacher-v0",
         num_envs=2,
