@@ -97,8 +97,8 @@ def mbrl_worker(num_envs: int, seconds: float) -> dict[str, Any]:
 
     ``expectation`` is the elite mean, as neural_gym's ``propagation="mean"``. Every propagation mode of mbrl's
     ``GaussianMLP`` refuses a batch that is not a multiple of the elite count (5), so the batch is ``num_envs`` rounded
-    up to one (5, 65, 1025 for 1, 64, 1024). ``env_steps_per_s`` counts every row of that padded batch (generous to
-    mbrl); ``useful_env_steps_per_s`` counts only ``num_envs``.
+    up to one (5, 65, 1025 for 1, 64, 1024). ``env_steps_per_s`` counts the ``num_envs`` envs asked for (what a user
+    of that many envs gets); ``padded_env_steps_per_s`` counts every row of the padded batch.
     """
     batch = -(-num_envs // ELITES) * ELITES
     import mbrl.env.termination_fns as termination_fns
@@ -141,8 +141,8 @@ def mbrl_worker(num_envs: int, seconds: float) -> dict[str, Any]:
 
     per, calls = timed(step, seconds)
     return {
-        "env_steps_per_s": batch / per,
-        "useful_env_steps_per_s": num_envs / per,
+        "env_steps_per_s": num_envs / per,
+        "padded_env_steps_per_s": batch / per,
         "batch": batch,
         "calls": calls,
         "members": ELITES,
