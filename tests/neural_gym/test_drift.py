@@ -469,15 +469,12 @@ def test_a_single_mlp_asked_for_by_name_without_its_data_is_an_error(hopper: tup
 
 
 def test_the_metric_definitions_the_docstrings_point_at_exist() -> None:
+    import importlib
     import re
 
-    import neural_gym.drift.frames as frames_module
-    import neural_gym.drift.measure as measure_module
-    import neural_gym.metrics as metrics_module
-    import neural_gym.world_models.base as base_module
-
     root = Path(__file__).resolve().parents[2]
-    for module in (metrics_module, measure_module, frames_module, base_module):
+    names = ["neural_gym.metrics", "neural_gym.drift.measure", "neural_gym.drift.frames", "neural_gym.world_models.base"]
+    for module in map(importlib.import_module, names):
         docs = re.findall(r"``([\w/]+\.md)``", module.__doc__ or "")
         assert docs, f"{module.__name__} names no design document"
         for doc in docs:
