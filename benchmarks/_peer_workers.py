@@ -127,8 +127,9 @@ def mbrl_worker(num_envs: int, seconds: float) -> dict[str, Any]:
         observation_space = None
         action_space = None
 
-    env = mbrl.models.ModelEnv(_Spaces(), model, termination_fns.no_termination, reward_fn=None,
-                               generator=torch.Generator().manual_seed(0))
+    env = mbrl.models.ModelEnv(
+        _Spaces(), model, termination_fns.no_termination, reward_fn=None, generator=torch.Generator().manual_seed(0)
+    )
     state = [env.reset(_start_obs(batch), return_as_np=True)]
     acts = _actions(batch, np.float32)  # ModelEnv sends numpy actions to the model as they are: float32
     i = [0]
@@ -209,8 +210,13 @@ def _vmap_ensemble() -> Any:
     from tensordict.nn import EnsembleModule, TensorDictModule
     from torchrl.modules import MLP
 
-    mlp = MLP(in_features=OBS_DIM + ACT_DIM, out_features=2 * (OBS_DIM + 1), depth=LAYERS, num_cells=HIDDEN,
-              activation_class=torch.nn.SiLU)
+    mlp = MLP(
+        in_features=OBS_DIM + ACT_DIM,
+        out_features=2 * (OBS_DIM + 1),
+        depth=LAYERS,
+        num_cells=HIDDEN,
+        activation_class=torch.nn.SiLU,
+    )
     members = EnsembleModule(TensorDictModule(mlp, in_keys=["x"], out_keys=["out"]), num_copies=MEMBERS)
     with torch.no_grad():  # keep the elites' parameters only (torch.vmap then runs 5 copies), last layer scaled
         members.params_td = type(members.params_td)(members.params_td[:ELITES].clone())
@@ -269,8 +275,9 @@ def torchrl_worker(num_envs: int, seconds: float, ensemble: str) -> dict[str, An
 
         def _reset(self, tensordict: Any = None, **kwargs: Any) -> Any:
             zeros = torch.zeros(*batch, 1, dtype=torch.bool)
-            return TensorDict({"observation": start.clone(), "done": zeros, "terminated": zeros.clone()},
-                              batch_size=batch)
+            return TensorDict(
+                {"observation": start.clone(), "done": zeros, "terminated": zeros.clone()}, batch_size=batch
+            )
 
     env = DreamCheetah()
     acts = torch.as_tensor(_actions(num_envs, np.float32))

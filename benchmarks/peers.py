@@ -107,7 +107,9 @@ def _ahead(results: dict[str, Any], ours: str, sizes: list[int]) -> dict[str, An
     targets = {}
     for n in map(str, sizes):
         mine = results.get(ours, {}).get(n, {}).get("env_steps_per_s")
-        peers = {p: results[p][n]["env_steps_per_s"] for p in PEERS if "env_steps_per_s" in results.get(p, {}).get(n, {})}
+        peers = {
+            p: results[p][n]["env_steps_per_s"] for p in PEERS if "env_steps_per_s" in results.get(p, {}).get(n, {})
+        }
         best = max(peers, key=peers.__getitem__) if peers else None
         targets[n] = {
             ours: mine,
@@ -132,8 +134,13 @@ def _machine(threads: int) -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu_model": model, "cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "torch_threads": threads}
+    return {
+        "cpu_model": model,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch_threads": threads,
+    }
 
 
 def _pip_freeze(python: Path) -> list[str]:
@@ -172,8 +179,10 @@ def main() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     load_before = os.getloadavg()
     if load_before[0] > 0.5:
-        print(f"warning: 1-minute load average is {load_before[0]:.2f} before the run; other processes will distort "
-              "these timings")
+        print(
+            f"warning: 1-minute load average is {load_before[0]:.2f} before the run; other processes will distort "
+            "these timings"
+        )
     timeout = 120 + 10 * args.seconds
     results: dict[str, Any] = {engine: {} for engine in args.engines}
     for n in args.sizes:  # engines interleaved per N so slow drifts of the machine hit them alike
@@ -190,8 +199,15 @@ def main() -> None:
     targets = _ahead(results, "neural_gym", args.sizes)
     report: dict[str, Any] = {
         "task": "HalfCheetah (17 obs, 6 act)",
-        "ensemble": {"members": 7, "elites_run": 5, "hidden": [200] * 4, "activation": "SiLU",
-                     "propagation": "elite mean, deterministic", "reward": "learned", "termination": "known, never"},
+        "ensemble": {
+            "members": 7,
+            "elites_run": 5,
+            "hidden": [200] * 4,
+            "activation": "SiLU",
+            "propagation": "elite mean, deterministic",
+            "reward": "learned",
+            "termination": "known, never",
+        },
         "weights": {"neural_gym": f"trained ({args.checkpoint})", "peers": "random (last layer scaled by 0.01)"},
         "seconds_per_measurement": args.seconds,
         "torch_threads": threads,
@@ -204,11 +220,11 @@ def main() -> None:
         "machine": _machine(threads),
         "notes": {
             "mbrl": "batch rounded up to a multiple of 5 elites (mbrl refuses others); env_steps_per_s counts the N "
-                    "envs asked for, padded_env_steps_per_s every row. "
-                    "Venv deviates from mbrl's pins: hydra-core 1.3 / omegaconf 2.3 (hydra-core 1.0.3 fails to import "
-                    "on Python 3.11).",
+            "envs asked for, padded_env_steps_per_s every row. "
+            "Venv deviates from mbrl's pins: hydra-core 1.3 / omegaconf 2.3 (hydra-core 1.0.3 fails to import "
+            "on Python 3.11).",
             "torchrl": "torchrl has no probabilistic-ensemble dynamics model; torchrl_bmm gives ModelBasedEnvBase the "
-                       "same batched-matmul ensemble neural_gym uses, torchrl_vmap tensordict's EnsembleModule.",
+            "same batched-matmul ensemble neural_gym uses, torchrl_vmap tensordict's EnsembleModule.",
             "neural_gym": "also computes three disagreement measures per step (the peers compute none).",
         },
     }
@@ -225,9 +241,13 @@ def main() -> None:
         print(f"{engine:<20}" + "".join(f"{c:>14.0f}" if c else f"{'skipped':>14}" for c in cells))
     for n, t in targets.items():
         ratio = f"{t['ratio']:.2f}x" if t["ratio"] else "-"
-        print(f"target N={n}: neural_gym vs fastest peer ({t['fastest_peer']}): {ratio} {'met' if t['met'] else 'MISSED'}")
-    print(f"torch threads {threads}; load average {load_before[0]:.2f} before, {report['load_average_after'][0]:.2f} "
-          f"after; wrote {args.out}")
+        print(
+            f"target N={n}: neural_gym vs fastest peer ({t['fastest_peer']}): {ratio} {'met' if t['met'] else 'MISSED'}"
+        )
+    print(
+        f"torch threads {threads}; load average {load_before[0]:.2f} before, {report['load_average_after'][0]:.2f} "
+        f"after; wrote {args.out}"
+    )
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
@@ -239,13 +259,23 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     engines = list(report["engines"])
     sizes = list(report["ahead_of_every_peer"])
     width = 0.8 / len(engines)
-    colors = {"neural_gym": "#2a7", "neural_gym_default": "#8d8", "mbrl": "#c55", "torchrl_bmm": "#46b",
-              "torchrl_vmap": "#9ad"}
+    colors = {
+        "neural_gym": "#2a7",
+        "neural_gym_default": "#8d8",
+        "mbrl": "#c55",
+        "torchrl_bmm": "#46b",
+        "torchrl_vmap": "#9ad",
+    }
     fig, ax = plt.subplots(figsize=(8, 4))
     for j, engine in enumerate(engines):
         vals = [report["engines"][engine][n].get("env_steps_per_s", 0.0) for n in sizes]
-        ax.bar([i + (j - (len(engines) - 1) / 2) * width for i in range(len(sizes))], vals, width,
-               label=engine, color=colors.get(engine))
+        ax.bar(
+            [i + (j - (len(engines) - 1) / 2) * width for i in range(len(sizes))],
+            vals,
+            width,
+            label=engine,
+            color=colors.get(engine),
+        )
     ax.set_xticks(range(len(sizes)), [f"N={n}" for n in sizes])
     ax.set_yscale("log")
     ax.set_ylabel("env steps per second")
