@@ -141,6 +141,7 @@ class DreamEngine:
         self.obs = np.zeros((num_envs, *self.obs_shape), dtype=self.obs_dtype)
         self.steps = np.zeros(num_envs, dtype=np.int64)
         self.members = np.zeros(num_envs, dtype=np.int64)
+        self._member_t: torch.Tensor | None = None  # self.members as a tensor on the model's device
         self._state: Any = None
 
     # ----------------------------------------------------------------------------------------------------------------
@@ -258,6 +259,7 @@ class DreamEngine:
         self.obs[idx] = ctx_obs[:, -1]
         self.steps[idx] = 0
         self.members[idx] = [r.integers(0, self.model.num_members) for r in rngs]
+        self._member_t = None
         if self._takes_generator and (idx.size == self.num_envs or self._generator is None):
             self._generator = torch.Generator(device=self.device).manual_seed(int(rngs[0].integers(0, 2**63 - 1)))
         fresh = self._encode(ctx_obs, ctx_actions)
@@ -295,21 +297,29 @@ class DreamEngine:
         # reward rules (like gymnasium's) charge the control cost on the action as given.
         clipped = np.clip(actions, self.action_low, self.action_high)
         action_t = torch.as_tensor(clipped, dtype=torch.float32, device=self.device)
-        member = torch.as_tensor(self.members, device=self.device) if self.propagation == "member" else None
+        if self.propagation == "member":
+            if self._member_t is None:  # members change only at resets
+                self._member_t = torch.as_tensor(self.members, device=self.device)
+            member = self._member_t
+        else:
+            member = None
         extra = {"generator": self._generator} if self._takes_generator else {}
+        n = self.num_envs
         with torch.inference_mode(), torch_threads(self.num_threads):
             pred = self.model.step(self._state, action_t, member=member, **extra)
-            next_obs_t = self.model.observe(pred.state)
-            next_obs_t = next_obs_t.reshape(self.num_envs, *self.obs_shape)
-            finite_obs = torch.isfinite(next_obs_t).flatten(1).all(dim=1).cpu().numpy()
+            next_obs_t = self.model.observe(pred.state).reshape(n, *self.obs_shape)
+            scalars = torch.stack([pred.reward.reshape(n), pred.terminated.reshape(n), pred.disagreement.reshape(n)], 1)
             if self.pixels:  # decoded frames are floats in [0, 255]; the env serves uint8 like the ground truth
+                finite_obs = torch.isfinite(next_obs_t).flatten(1).all(dim=1).cpu().numpy()
                 frames = torch.nan_to_num(next_obs_t, nan=0.0).clamp_(0.0, 255.0).round_().to(torch.uint8)
                 next_obs = frames.cpu().numpy()
+                packed = scalars.double().cpu().numpy()
             else:
-                next_obs = next_obs_t.double().cpu().numpy()
-        learned_reward = pred.reward.double().cpu().numpy()
-        learned_term = pred.terminated.double().cpu().numpy()
-        unc = pred.disagreement.double().cpu().numpy()
+                # one device-to-host copy for everything the step returns (each small copy costs as much as a big one)
+                packed = torch.cat([next_obs_t.reshape(n, -1), scalars], 1).double().cpu().numpy()
+                next_obs = packed[:, :-3].reshape(n, *self.obs_shape)
+                finite_obs = np.isfinite(next_obs).reshape(n, -1).all(axis=1)
+        learned_reward, learned_term, unc = packed[:, -3].copy(), packed[:, -2].copy(), packed[:, -1].copy()
 
         ok = finite_obs & np.isfinite(learned_reward) & np.isfinite(learned_term) & np.isfinite(unc)
         model_error = ~ok

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -129,7 +130,7 @@ class Prediction:
     reward: torch.Tensor
     terminated: torch.Tensor
     disagreement: torch.Tensor
-    uncertainty: dict[str, torch.Tensor] = field(default_factory=dict)
+    uncertainty: Mapping[str, torch.Tensor] = field(default_factory=dict)
     member_means: torch.Tensor | None = None
 
 

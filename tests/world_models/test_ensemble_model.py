@@ -233,3 +233,32 @@ def test_resolve_device() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_step_picks_members_and_means_as_the_per_member_pass_does() -> None:
+    from neural_gym.world_models import EnsembleConfig, EnsembleModel
+
+    config = EnsembleConfig(ensemble_size=4, num_elites=3, hidden_size=16, num_layers=2)
+    model = EnsembleModel(
+        task="T", task_env_id="T-v0", obs_dim=5, action_dim=2, action_low=[-1, -1], action_high=[1, 1], config=config
+    )
+    model.target_std.copy_(torch.linspace(0.5, 2.0, 6))  # denormalizing after picking members must change nothing
+    model.target_mean.copy_(torch.linspace(-1.0, 1.0, 6))
+    obs = torch.randn(6, 5, generator=torch.Generator().manual_seed(1))
+    act = torch.rand(6, 2, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    member = torch.tensor([0, 1, 2, 2, 1, 0])
+    with torch.inference_mode():
+        mean_n, _, logit = model.forward_members(obs, act)
+        raw = mean_n * model.target_std + model.target_mean
+        nxt, rew, term = obs + raw[..., :5], raw[..., 5], torch.sigmoid(logit)
+        picked = model.step(obs, act, member=member, return_members=True)
+        averaged = model.step(obs, act)
+    rows = torch.arange(6)
+    torch.testing.assert_close(picked.state, nxt[member, rows])
+    torch.testing.assert_close(picked.reward, rew[member, rows])
+    torch.testing.assert_close(picked.terminated, term[member, rows])
+    torch.testing.assert_close(picked.member_means, nxt)
+    torch.testing.assert_close(averaged.state, nxt.mean(0))
+    torch.testing.assert_close(averaged.terminated, term.mean(0))
+    with pytest.raises(ValueError, match=r"in \[0, 3\)"):
+        model.step(obs, act, member=torch.full((6,), 3))

@@ -7,7 +7,14 @@ import math
 import pytest
 import torch
 
-from neural_gym.world_models.uncertainty import MEASURES, aleatoric_max, all_measures, ensemble_std, pairwise_max
+from neural_gym.world_models.uncertainty import (
+    MEASURES,
+    LazyMeasures,
+    aleatoric_max,
+    all_measures,
+    ensemble_std,
+    pairwise_max,
+)
 
 
 @pytest.fixture
@@ -64,3 +71,19 @@ def test_all_measures_has_every_measure(two_members: tuple[torch.Tensor, torch.T
 def test_fewer_than_two_members_is_refused(fn: object) -> None:
     with pytest.raises(ValueError, match="at least 2 members"):
         fn(torch.zeros(1, 4, 3))  # type: ignore[operator]
+
+
+def test_lazy_measures_equal_all_measures_and_compute_only_what_is_read() -> None:
+    gen = torch.Generator().manual_seed(0)
+    means, logvars = torch.randn(5, 7, 3, generator=gen), torch.randn(5, 7, 3, generator=gen)
+    lazy = LazyMeasures(means, logvars)
+    assert lazy._values == {}
+    torch.testing.assert_close(lazy["ensemble_std"], ensemble_std(means))
+    assert set(lazy._values) == {"ensemble_std"}  # the env reads one measure; the others cost nothing
+    eager = all_measures(means, (0.5 * logvars).exp())
+    assert list(lazy) == list(MEASURES) and len(lazy) == 3
+    for name in MEASURES:
+        torch.testing.assert_close(lazy[name], eager[name])
+    with pytest.raises(KeyError, match="expected one of"):
+        lazy["nope"]
+

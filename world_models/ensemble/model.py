@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from neural_gym.world_models.base import ModelSpec, Prediction, WorldModel
 from neural_gym.world_models.ensemble.layers import EnsembleLinear, SoftBoundedLogVar, ensemble_linear, soft_bound
-from neural_gym.world_models.uncertainty import all_measures
+from neural_gym.world_models.uncertainty import LazyMeasures
 
 Members = torch.Tensor | Literal["all"] | None
 """Which members to run: ``None`` → the elites, ``"all"`` → every member in order, or a ``[E']`` long index tensor."""
@@ -361,31 +361,32 @@ class EnsembleModel(WorldModel):
                 f"state and action batch sizes differ: state {tuple(obs.shape)}, action {tuple(act.shape)}"
             )
         mean_n, logvar_n, term_logit = self.forward_members(obs, act)  # (E, B, T), (E, B, T), (E, B)
-        uncertainty = all_measures(mean_n, (0.5 * logvar_n).exp())
-        mean = mean_n * self.target_std + self.target_mean  # (E, B, T) raw units
-        next_members = obs + mean[..., : self.obs_dim]  # (E, B, O)
-        reward_members = mean[..., self.obs_dim]  # (E, B)
-        term_members = torch.sigmoid(term_logit)  # (E, B)
+        uncertainty = LazyMeasures(mean_n, logvar_n)  # each measure computed when read (the env reads one)
+        O = self.obs_dim
         if member is None:
-            next_obs = next_members.mean(dim=0)
-            reward = reward_members.mean(dim=0)
-            terminated = term_members.mean(dim=0)
+            mean = mean_n.mean(dim=0) * self.target_std + self.target_mean  # (B, T) raw units
+            terminated = torch.sigmoid(term_logit).mean(dim=0)
         else:
             m = torch.as_tensor(member, dtype=torch.long, device=obs.device)
-            E = next_members.shape[0]
+            E = mean_n.shape[0]
             if m.shape != (B,):
                 raise ValueError(f"member must have shape [{B}] (one elite per env), got {tuple(m.shape)}")
-            if bool(((m < 0) | (m >= E)).any()):
+            if int(m.min()) < 0 or int(m.max()) >= E:
                 raise ValueError(f"member indices must be in [0, {E}) (the elites), got {m.tolist()[:8]}...")
-            rows = torch.arange(B, device=obs.device)
-            next_obs = next_members[m, rows]
-            reward = reward_members[m, rows]
-            terminated = term_members[m, rows]
+            # Pick each env's member before denormalizing: B rows instead of E x B.
+            flat = m * B + torch.arange(B, device=obs.device)
+            mean = mean_n.reshape(E * B, -1).index_select(0, flat) * self.target_std + self.target_mean  # (B, T)
+            terminated = torch.sigmoid(term_logit.reshape(E * B).index_select(0, flat))
+        next_obs = obs + mean[:, :O]
+        reward = mean[:, O]
+        next_members = None
+        if return_members:
+            next_members = obs + (mean_n[..., :O] * self.target_std[:O] + self.target_mean[:O])  # (E, B, O)
         return Prediction(
             state=next_obs,
             reward=reward,
             terminated=terminated,
             disagreement=uncertainty[self.spec.calibration.measure],
             uncertainty=uncertainty,
-            member_means=next_members if return_members else None,
+            member_means=next_members,
         )
