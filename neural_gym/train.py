@@ -257,6 +257,8 @@ def fit_world_model(
         return fit_latent(task, dataset_id, command=command, **kwargs)
     if family == "video":
         return fit_video(task, dataset_id, command=command, **kwargs)
+    if kwargs.get("config") is not None:
+        kwargs["config"].validate()  # a settings error names the setting, not the dataset
     spec = get_task(task)
     data = load_transitions(dataset_id, env_id=spec.env_id)  # refuses data recorded on another environment
     provenance = {
