@@ -43,8 +43,8 @@ import torch  # noqa: E402
 from stable_baselines3 import SAC  # noqa: E402
 from stable_baselines3.common.monitor import Monitor  # noqa: E402
 
-from neural_gym.envs import collect, get_task, load_transitions  # noqa: E402
 from neural_gym.dream_rl import EvalCallback, EvalLog, train_dyna, train_offline  # noqa: E402
+from neural_gym.envs import collect, get_task, load_transitions  # noqa: E402
 
 DEFAULT_STEPS = {"InvertedPendulum": 5_000, "Hopper": 50_000, "HalfCheetah": 50_000}
 

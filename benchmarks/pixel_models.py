@@ -17,9 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from neural_gym.envs import get_task  # noqa: E402
 from neural_gym import DreamVectorEnv  # noqa: E402
 from neural_gym.drift import measure_frame_drift, write_frame_report  # noqa: E402
+from neural_gym.envs import get_task  # noqa: E402
 from neural_gym.world_models import read_spec  # noqa: E402
 from neural_gym.world_models.checkpoint import resolve_checkpoint_path  # noqa: E402
 

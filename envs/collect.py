@@ -30,6 +30,7 @@ from minari.data_collector.episode_buffer import EpisodeBuffer
 from minari.dataset.minari_dataset import parse_dataset_id
 from minari.dataset.minari_storage import MinariStorage
 from minari.namespace import create_namespace, list_local_namespaces
+
 from neural_gym.envs.dataset import PHYSICS_STATE_KEY, dataset_path
 from neural_gym.envs.experts import expert
 from neural_gym.envs.observations import (
@@ -44,7 +45,6 @@ from neural_gym.envs.observations import (
 from neural_gym.envs.physics import get_physics_state
 from neural_gym.envs.policies import PolicyLike, as_policy, policy_label
 from neural_gym.envs.tasks import get_task
-
 from neural_gym.progress import progress_bar
 
 _FLUSH_STEPS = 20_000

@@ -43,7 +43,9 @@ def _inverted_pendulum() -> LinearFeedback:
 
 
 def _kuka_reach() -> Callable[[np.ndarray], np.ndarray]:
-    from neural_gym.envs.bullet import KukaReachExpert  # optional extra: raises an ImportError that says how to install it
+    from neural_gym.envs.bullet import (
+        KukaReachExpert,  # optional extra: raises an ImportError that says how to install it
+    )
 
     return KukaReachExpert()
 

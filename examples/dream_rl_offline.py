@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from neural_gym.envs import collect
-
 from neural_gym.dream_rl import train_offline
+from neural_gym.envs import collect
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--steps", type=int, default=50_000, help="dream steps of SAC training")

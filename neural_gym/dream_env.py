@@ -11,8 +11,8 @@ from neural_gym.envs import get_task
 from neural_gym.world_models import WorldModel
 
 from .engine import Propagation, Source, Start, make_engine, to_real_array
-from .threads import NumThreads
 from .render import ObsRenderer
+from .threads import NumThreads
 
 
 class DreamEnv(gym.Env[np.ndarray, np.ndarray]):

@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from neural_gym.envs import TaskSpec, get_task, load_episodes, load_transitions
-from neural_gym.world_models import EnsembleConfig, EnsembleModel, TrainReport, WorldModel, save_checkpoint, train_ensemble
+from neural_gym.world_models import (
+    EnsembleConfig,
+    EnsembleModel,
+    TrainReport,
+    WorldModel,
+    save_checkpoint,
+    train_ensemble,
+)
 
 #: World-model families :func:`fit_world_model` can train.
 FAMILIES = ("ensemble", "latent", "video")

@@ -18,7 +18,14 @@ from neural_gym.world_models.checkpoint import (
 )
 from neural_gym.world_models.device import resolve_device
 from neural_gym.world_models.ensemble import EnsembleConfig, EnsembleModel, TrainReport, train_ensemble
-from neural_gym.world_models.latent import LatentConfig, LatentModel, LatentState, LatentTrainReport, SequenceData, train_latent
+from neural_gym.world_models.latent import (
+    LatentConfig,
+    LatentModel,
+    LatentState,
+    LatentTrainReport,
+    SequenceData,
+    train_latent,
+)
 from neural_gym.world_models.video import VideoConfig, VideoModel, VideoState, VideoTrainReport, train_video
 from neural_gym.world_models.zoo import zoo_path
 

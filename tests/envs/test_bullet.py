@@ -250,9 +250,9 @@ def test_success_rule_matches_the_env_and_reaches_the_dream():
     import numpy as np
     import torch
 
+    from neural_gym import DreamEnv
     from neural_gym.envs import get_task
     from neural_gym.envs.bullet import KukaReachExpert
-    from neural_gym import DreamEnv
     from neural_gym.world_models import EnsembleConfig, EnsembleModel
 
     task = get_task("KukaReach")

@@ -6,9 +6,9 @@ import json
 import re
 
 import pytest
-from neural_gym.world_models import load_checkpoint
 
 from neural_gym.cli import main
+from neural_gym.world_models import load_checkpoint
 
 
 @pytest.mark.parametrize("command", ["collect", "train", "dream", "demo", "drift", "dream-train"])

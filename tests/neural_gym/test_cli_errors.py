@@ -122,9 +122,8 @@ def test_subprocess_bad_counts_exit_2_without_traceback(tmp_path):
 
 def test_ensemble_settings_error_names_the_setting_not_the_dataset(minari_dir):
     from neural_gym.envs import collect
-    from neural_gym.world_models import EnsembleConfig
-
     from neural_gym.train import fit_world_model
+    from neural_gym.world_models import EnsembleConfig
 
     dataset_id = collect("InvertedPendulum", 100, dataset_id="cli_errors/settings-v0", progress=False, overwrite=True)
     with pytest.raises(ValueError, match=r"^num_elites must be in \[2, ensemble_size=3\], got 4"):

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
-from neural_gym.envs import collect
-from neural_gym.world_models import EnsembleConfig
 from stable_baselines3 import PPO, SAC
 
 from neural_gym.dream_rl import MixedReplayBuffer, train_dyna, train_offline
 from neural_gym.dream_rl.cli import add_parser, run
+from neural_gym.envs import collect
+from neural_gym.world_models import EnsembleConfig
 
 TINY = EnsembleConfig(ensemble_size=3, num_elites=2, hidden_size=32, num_layers=2)
 DYNA = {

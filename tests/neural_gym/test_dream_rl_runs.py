@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from neural_gym.world_models import CheckpointError, EnsembleConfig
 
 from neural_gym.dream_rl import train_dyna
 from neural_gym.dream_rl.cli import DESCRIPTION, add_parser, run
 from neural_gym.dream_rl.common import EVAL_COLUMNS, open_or_start
 from neural_gym.dream_rl.runfolder import truncate_eval
+from neural_gym.world_models import CheckpointError, EnsembleConfig
 
 TINY = {"ensemble_size": 3, "num_elites": 2, "hidden_size": 32, "num_layers": 2}
 DYNA = {

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from neural_gym.envs import collect, get_task, load_episodes
 from neural_gym.drift import measure_drift, replay_ground_truth, roll_model, write_report
 from neural_gym.drift import report as report_module
 from neural_gym.drift.cli import main as drift_main
+from neural_gym.envs import collect, get_task, load_episodes
 from neural_gym.train import fit_world_model
 from neural_gym.world_models import CheckpointError, EnsembleConfig, EnsembleModel, WorldModel, save_checkpoint
 from neural_gym.world_models.baselines import CopyLastModel, LinearExtrapolationModel

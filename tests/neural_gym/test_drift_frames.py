@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from neural_gym.envs import collect, get_physics_state, get_task, load_episodes, set_physics_state
 from neural_gym.drift import FRAME_REPORT_FILES, FrameDriftResult, measure_frame_drift, write_frame_report
 from neural_gym.drift import frame_report as frame_report_module
 from neural_gym.drift.cli import main as drift_main
 from neural_gym.drift.frames import FrameRenderer, score_frame_uncertainty
+from neural_gym.envs import collect, get_physics_state, get_task, load_episodes, set_physics_state
 from neural_gym.metrics import PSNR_CAP_DB
 from neural_gym.world_models import LatentModel, ModelSpec, Prediction, WorldModel, save_checkpoint
 from neural_gym.world_models.baselines import CopyLastFrameModel

@@ -10,8 +10,8 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from neural_gym.envs import get_task
 from neural_gym import DreamEnv, DreamVectorEnv
+from neural_gym.envs import get_task
 from neural_gym.world_models import LatentModel, load_checkpoint, save_checkpoint
 from neural_gym.world_models.latent import preset
 

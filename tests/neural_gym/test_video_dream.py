@@ -8,8 +8,8 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from neural_gym.envs import get_task
 from neural_gym import DreamEnv, DreamVectorEnv
+from neural_gym.envs import get_task
 from neural_gym.world_models import VideoModel, load_checkpoint, save_checkpoint
 from neural_gym.world_models.video import preset
 

@@ -362,7 +362,7 @@ class EnsembleModel(WorldModel):
             )
         mean_n, logvar_n, term_logit = self.forward_members(obs, act)  # (E, B, T), (E, B, T), (E, B)
         uncertainty = LazyMeasures(mean_n, logvar_n)  # each measure computed when read (the env reads one)
-        O = self.obs_dim
+        n_obs = self.obs_dim
         if member is None:
             mean = mean_n.mean(dim=0) * self.target_std + self.target_mean  # (B, T) raw units
             terminated = torch.sigmoid(term_logit).mean(dim=0)
@@ -377,11 +377,11 @@ class EnsembleModel(WorldModel):
             flat = m * B + torch.arange(B, device=obs.device)
             mean = mean_n.reshape(E * B, -1).index_select(0, flat) * self.target_std + self.target_mean  # (B, T)
             terminated = torch.sigmoid(term_logit.reshape(E * B).index_select(0, flat))
-        next_obs = obs + mean[:, :O]
-        reward = mean[:, O]
+        next_obs = obs + mean[:, :n_obs]
+        reward = mean[:, n_obs]
         next_members = None
         if return_members:
-            next_members = obs + (mean_n[..., :O] * self.target_std[:O] + self.target_mean[:O])  # (E, B, O)
+            next_members = obs + (mean_n[..., :n_obs] * self.target_std[:n_obs] + self.target_mean[:n_obs])  # (E, B, O)
         return Prediction(
             state=next_obs,
             reward=reward,

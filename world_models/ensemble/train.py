@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from neural_gym.progress import progress_bar
 from neural_gym.world_models.base import Calibration
 from neural_gym.world_models.device import resolve_device
 from neural_gym.world_models.ensemble.model import EnsembleConfig, EnsembleModel
 from neural_gym.world_models.training import calibration_from_values, summary_writer
 from neural_gym.world_models.uncertainty import MEASURES
-
-from neural_gym.progress import progress_bar
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
 #: A member counts as improving (resetting ``patience``) when its held-out MSE drops by more than this fraction.

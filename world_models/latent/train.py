@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from neural_gym.progress import progress_bar
 from neural_gym.world_models.base import Calibration
 from neural_gym.world_models.device import resolve_device
 from neural_gym.world_models.latent.config import LatentConfig, preset
@@ -45,8 +47,6 @@ from neural_gym.world_models.training import (
     store_start_contexts,
     summary_writer,
 )
-
-from neural_gym.progress import progress_bar
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
 #: Start contexts kept in the checkpoint for ``start="dataset"``.

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from neural_gym.progress import progress_bar
 from neural_gym.world_models.base import Calibration
 from neural_gym.world_models.device import resolve_device
 from neural_gym.world_models.latent.data import Batch, SequenceData, WindowSampler, as_sequences
@@ -58,8 +60,6 @@ from neural_gym.world_models.video.model import (
     VideoState,
     frames_to_model,
 )
-
-from neural_gym.progress import progress_bar
 
 #: Reported held-out quantiles (keys of ``Calibration.heldout_quantiles[measure]``, besides ``"max"``).
 #: Open-loop horizons reported (those the held-out episodes reach).
