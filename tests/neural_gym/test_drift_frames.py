@@ -302,7 +302,7 @@ def test_cli_takes_the_frame_path_for_a_pixel_checkpoint(
         action_high=[1.0, 1.0],
         config=preset("debug", obs_kind="pixels", image_size=SIZE),
     )
-    model.spec.calibration.thresholds = {"ensemble_std": 1.0}  # load_checkpoint refuses uncalibrated checkpoints
+    model.spec.calibration.thresholds = {model.spec.calibration.measure: 1.0}  # uncalibrated checkpoints are refused
     path = save_checkpoint(model, tmp_path / "latent.safetensors")
     out = tmp_path / "cli"
     args = ["drift", "--task", "Reacher", "--checkpoint", str(path), "--dataset-id", PIXELS_ID, "--starts", "3"]
