@@ -74,6 +74,7 @@ def test_format_duration(progress):
     assert [progress.format_duration(s) for s in (0.4, 59.6, 185, 3725)] == ["0 s", "1m 00s", "3m 05s", "1h 02m"]
 
 
+@pytest.mark.slow
 def test_collect_and_train_print_progress_lines_when_output_is_redirected(tmp_path):
     env = {**os.environ, "MINARI_DATASETS_PATH": str(tmp_path / "minari")}
 

@@ -83,6 +83,7 @@ def _state(out: Path) -> dict:
     return json.loads((out / "state.json").read_text())
 
 
+@pytest.mark.slow
 def test_sigkill_between_saves_resumes_from_last_complete_generation(tmp_path: Path) -> None:
     script = KILL_SCRIPT.format(tiny=TINY, dyna=DYNA)
     proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=600)

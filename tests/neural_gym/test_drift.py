@@ -312,6 +312,7 @@ def test_models_say_how_much_context_they_want(hopper: tuple[EnsembleModel, str]
 
 
 # --------------------------------------------------------------------------------------------------------- reporting
+@pytest.mark.slow
 def test_write_report_is_complete(result: Any, tmp_path: Path) -> None:
     out = write_report(result, tmp_path / "report", video=True)
     for name in report_module.REPORT_FILES.values():

@@ -318,6 +318,7 @@ def test_window_sampler_masks_short_episodes() -> None:
     assert batch.conts[0, :3].tolist() == [1.0, 1.0, 0.0] and batch.rewards[:, 0].abs().sum() == 0
 
 
+@pytest.mark.slow
 def test_pixel_reconstruction_beats_mean_frame_on_reacher() -> None:
     """Encode/decode of held-out real frames beats the training mean frame after ~20 s of training."""
     episodes = reacher_frames(6, seed=100)  # 306 frames of 64×64

@@ -77,6 +77,7 @@ def fit(episodes: list[Any], **kw: Any) -> tuple[LatentModel, LatentTrainReport]
     return train_latent(episodes, **args)
 
 
+@pytest.mark.slow
 def test_vector_reconstruction_beats_mean_on_reacher(tmp_path: Path) -> None:
     episodes = reacher_episodes(40, frames=False, seed=0)
     model, report = fit(episodes, steps=150, seq_len=24, log_dir=str(tmp_path / "tb"))
@@ -101,6 +102,7 @@ def test_vector_reconstruction_beats_mean_on_reacher(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_one_step_prior_beats_copy_last() -> None:
     model, report = fit(rotor_episodes(20, 40, seed=0), action_low=[-1.0], action_high=[1.0], steps=150, seq_len=24)
     assert report.heldout_openloop_mse[0] < 0.7 * report.heldout_copy_last_mse[0]

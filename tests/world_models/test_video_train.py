@@ -87,6 +87,7 @@ def trained(episodes: list[dict[str, Any]]) -> tuple[VideoModel, VideoTrainRepor
     return train(episodes, steps=300, provenance={"dataset_id": "test/frames"})
 
 
+@pytest.mark.slow
 def test_generator_beats_copy_last_frame_on_heldout_frames(trained: tuple[VideoModel, VideoTrainReport]) -> None:
     model, report = trained
     assert report.n_heldout_episodes == 2 and report.heldout_onestep_windows > 50
