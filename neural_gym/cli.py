@@ -116,7 +116,7 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--policy",
         default="random",
-        help="'random', 'expert' (scripted, see envs/experts.py) or a path to a saved SB3 model (.zip)",
+        help="'random', 'expert' (scripted, see envs/experts.py) or a path to a saved SB3 model (.zip) (SB3 unpickles .zip files: a malicious one runs code, so load only files you trust)",
     )
     p.add_argument("--algo", default="SAC", help="SB3 class of --policy when it is a path (default SAC)")
     p.add_argument(
@@ -221,7 +221,11 @@ def _add_dream(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--task", required=True, help="task name")
     p.add_argument("--checkpoint", default=None, help="checkpoint path or zoo name (default: shipped for the task)")
-    p.add_argument("--policy", default="random", help="'random', 'expert' or a path to a saved SB3 model (.zip)")
+    p.add_argument(
+        "--policy",
+        default="random",
+        help="'random', 'expert' or a path to a saved SB3 model (.zip) (SB3 unpickles .zip files: a malicious one runs code, so load only files you trust)",
+    )
     p.add_argument("--algo", default="PPO", help="SB3 class of --policy when it is a path (default PPO)")
     p.add_argument("--episodes", type=positive_int, default=5, help="paired episodes (default 5)")
     p.add_argument("--on-uncertain", default="truncate", choices=["truncate", "terminate", "penalize"])

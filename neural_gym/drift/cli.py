@@ -72,7 +72,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--policy",
         default=None,
-        help="actions from 'random', 'expert' or a saved SB3 model (.zip); default: the held-out episodes' recorded actions",
+        help="actions from 'random', 'expert' or a saved SB3 model (.zip) (SB3 unpickles .zip files: a malicious one runs code, so load only files you trust); default: the held-out "
+        "episodes' recorded actions",
     )
     p.add_argument("--algo", default="SAC", help="SB3 class of --policy when it is a path (default SAC)")
     p.add_argument(

@@ -140,3 +140,13 @@ def test_fmt(value, digits, text):
     from neural_gym.cli import fmt
 
     assert fmt(value, digits) == text
+
+
+@pytest.mark.parametrize("command", ["collect", "dream", "drift", "dream-train"])
+def test_help_of_every_command_that_loads_sb3_files_warns_about_unpickling(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "unpickle" in text and "trust" in text
