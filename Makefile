@@ -29,7 +29,7 @@ ZOO_LABEL_InvertedPendulum := expert
 ZOO_POLICY_KukaReach := expert --action-noise 0.5
 ZOO_LABEL_KukaReach := expert
 
-.PHONY: demo test lint bench bench-peers bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video clean
+.PHONY: demo test test-fast lint bench bench-peers bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,12 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-test
 	$(BIN)/neural-gym demo
 
-# CI installs the optional PyBullet extra so the PyBullet task is tested too.
+# CI installs the optional PyBullet extra so the PyBullet task is tested too, and runs every test (slow ones included).
 test: $(VENV)/.installed-test,bullet
+	$(BIN)/python -m pytest -q
+
+# The quick loop while editing: skips the tests marked slow (model-quality and kill tests, a few seconds each).
+test-fast: $(VENV)/.installed-test,bullet
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed-dev

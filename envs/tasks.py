@@ -106,10 +106,11 @@ class TaskSpec:
         )
 
     def set_state_from_obs(self, env: gym.Env, obs: np.ndarray, x_position: float = 0.0) -> None:
-        """Put the MuJoCo scene of ``env`` into the state that one observation vector describes.
+        """Put the scene of ``env`` into the state that one observation vector describes.
 
-        Meant for rendering a *predicted* observation. It sets ``qpos``/``qvel`` with ``env.unwrapped.set_state``
-        (which runs ``mj_forward``). Whatever the observation lacks is filled in: the root ``x`` position from
+        Meant for rendering a *predicted* observation. MuJoCo tasks: it sets ``qpos``/``qvel`` with
+        ``env.unwrapped.set_state`` (which runs ``mj_forward``). Tasks whose observation is their whole physics state and
+        whose env has ``physics_state_from_obs`` (the PyBullet ``KukaReach``) get ``set_physics_state`` of it. Whatever the observation lacks is filled in: the root ``x`` position from
         ``x_position`` (HalfCheetah, Hopper, Walker2d), zero object/goal velocities (Pusher, Reacher target).
 
         Afterwards ``env.unwrapped._get_obs()`` equals ``obs`` whenever ``obs`` is kinematically consistent. Note that
@@ -119,25 +120,29 @@ class TaskSpec:
         arm from the joint angles. Hopper and Walker2d velocities are clipped to ``[-10, 10]`` in the observation.
 
         Args:
-            env: An env of this task in any observation mode (its ``unwrapped`` must be the MuJoCo env).
+            env: An env of this task in any observation mode (its ``unwrapped`` must be the task's own env).
             obs: One state observation, shape of the unwrapped env's ``observation_space``.
             x_position: Root ``x`` position for tasks whose observation excludes it; ignored otherwise.
 
         Raises:
             ValueError: If ``obs`` has the wrong shape or is not finite, or the task cannot be set from observations.
-            TypeError: If ``env`` is not a gymnasium MuJoCo env.
+            TypeError: If ``env`` is not a gymnasium MuJoCo env (for MuJoCo tasks).
         """
-        if self.state_from_obs is None:
-            raise ValueError(f"Task {self.name} has no rule to set its state from an observation.")
         unwrapped = env.unwrapped
-        if not isinstance(unwrapped, MujocoEnv):
-            raise TypeError(f"Expected a gymnasium MuJoCo env of {self.env_id}, got {type(unwrapped).__name__}.")
+        from_obs = getattr(unwrapped, "physics_state_from_obs", None)
+        if self.state_from_obs is None and from_obs is None:
+            raise ValueError(f"Task {self.name} has no rule to set its state from an observation.")
         obs = np.asarray(obs, dtype=np.float64)
         expected = state_space(env).shape  # the state vector also in the pixel and dict modes
         if obs.shape != expected:
             raise ValueError(f"{self.name}: expected one observation of shape {expected}, got shape {obs.shape}.")
         if not np.all(np.isfinite(obs)):
             raise ValueError(f"{self.name}: observation is not finite: {obs}")
+        if self.state_from_obs is None:  # a non-MuJoCo task whose observation is its whole state (KukaReach)
+            unwrapped.set_physics_state(from_obs(obs))
+            return
+        if not isinstance(unwrapped, MujocoEnv):
+            raise TypeError(f"Expected a gymnasium MuJoCo env of {self.env_id}, got {type(unwrapped).__name__}.")
         qpos, qvel = self.state_from_obs(unwrapped.model, obs, float(x_position))
         unwrapped.set_state(qpos, qvel)
 

@@ -286,3 +286,22 @@ def test_success_rule_matches_the_env_and_reaches_the_dream():
     dream.reset(seed=0)
     _, _, _, _, info = dream.step(np.zeros(7))
     assert isinstance(info["is_success"], bool)
+
+
+def test_set_state_from_obs_renders_a_predicted_state_like_the_ground_truth() -> None:
+    """The dream draws a predicted KukaReach observation in the ground-truth scene (``render_mode="rgb_array"``)."""
+    from neural_gym.envs import get_task
+
+    task = get_task("KukaReach")
+    truth = task.make(render_mode="rgb_array")
+    scene = task.make(render_mode="rgb_array")
+    try:
+        obs, _ = truth.reset(seed=3)
+        for _ in range(5):
+            obs, *_ = truth.step(truth.action_space.sample())
+        scene.reset(seed=11)
+        task.set_state_from_obs(scene, obs)
+        np.testing.assert_array_equal(scene.render(), truth.render())
+    finally:
+        truth.close()
+        scene.close()

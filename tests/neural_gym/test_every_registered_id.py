@@ -66,10 +66,7 @@ def test_make_reset_step_check_env(id_: str) -> None:
         env.close()
 
 
-NO_RENDER = {
-    "neural_gym/KukaReach-v0": "the dream draws predicted states in the ground-truth scene, and KukaReach's TaskSpec has "
-    "no state_from_obs rule (neural_gym.render.ObsRenderer only sets MuJoCo states): render() raises ValueError"
-}
+NO_RENDER: dict[str, str] = {}
 """Known render failures (strict xfail: a fix shows up here as XPASS, to drop the entry)."""
 
 
