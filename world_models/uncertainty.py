@@ -54,15 +54,20 @@ class LazyMeasures(Mapping[str, torch.Tensor]):
     A dream step reads only the calibrated measure; computing the other two (MOReL's pairwise distance builds an
     ``[E, E, B, D]`` tensor) on every step was a sixth of a step's cost at batch 1. Reports that read every measure
     get every measure, with the same values :func:`all_measures` gives.
+
+    Args:
+        means: ``[E, B, D]`` normalized member means.
+        logvars: ``[E, B, D]`` normalized member log-variances, or a callable that returns them (called only when
+            ``aleatoric_max`` is read).
     """
 
-    def __init__(self, means: torch.Tensor, logvars: torch.Tensor) -> None:
+    def __init__(self, means: torch.Tensor, logvars: torch.Tensor | Callable[[], torch.Tensor]) -> None:
         self._means = means
         self._logvars = logvars
         self._values: dict[str, torch.Tensor] = {}
         self._compute: dict[str, Callable[[], torch.Tensor]] = {
             "ensemble_std": lambda: ensemble_std(self._means),
-            "aleatoric_max": lambda: aleatoric_max((0.5 * self._logvars).exp()),
+            "aleatoric_max": lambda: aleatoric_max((0.5 * self._read_logvars()).exp()),
             "pairwise_max": lambda: pairwise_max(self._means),
         }
 
@@ -72,6 +77,11 @@ class LazyMeasures(Mapping[str, torch.Tensor]):
                 raise KeyError(f"unknown disagreement measure {name!r}; expected one of {list(MEASURES)}")
             self._values[name] = self._compute[name]()
         return self._values[name]
+
+    def _read_logvars(self) -> torch.Tensor:
+        if callable(self._logvars):
+            self._logvars = self._logvars()
+        return self._logvars
 
     def __iter__(self) -> Iterator[str]:
         return iter(MEASURES)

@@ -248,7 +248,7 @@ def test_step_picks_members_and_means_as_the_per_member_pass_does() -> None:
     act = torch.rand(6, 2, generator=torch.Generator().manual_seed(2)) * 2 - 1
     member = torch.tensor([0, 1, 2, 2, 1, 0])
     with torch.inference_mode():
-        mean_n, _, logit = model.forward_members(obs, act)
+        mean_n, logvar_n, logit = model.forward_members(obs, act)
         raw = mean_n * model.target_std + model.target_mean
         nxt, rew, term = obs + raw[..., :5], raw[..., 5], torch.sigmoid(logit)
         picked = model.step(obs, act, member=member, return_members=True)
@@ -260,5 +260,9 @@ def test_step_picks_members_and_means_as_the_per_member_pass_does() -> None:
     torch.testing.assert_close(picked.member_means, nxt)
     torch.testing.assert_close(averaged.state, nxt.mean(0))
     torch.testing.assert_close(averaged.terminated, term.mean(0))
+    from neural_gym.world_models.uncertainty import all_measures
+
+    for name, value in all_measures(mean_n, (0.5 * logvar_n).exp()).items():  # read lazily, same values
+        torch.testing.assert_close(picked.uncertainty[name], value)
     with pytest.raises(ValueError, match=r"in \[0, 3\)"):
         model.step(obs, act, member=torch.full((6,), 3))

@@ -144,6 +144,7 @@ class EnsembleModel(WorldModel):
             config=asdict(config),
         )
         self._elite_cache: tuple[tuple[Any, ...], list[torch.Tensor]] | None = None
+        self._param_refs: list[torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -221,6 +222,7 @@ class EnsembleModel(WorldModel):
         if isinstance(incoming, torch.Tensor) and incoming.ndim == 2 and incoming.shape[1] == self.obs_dim:
             self.start_states = torch.empty_like(incoming, dtype=torch.float32, device=self.input_mean.device)
         self._elite_cache = None
+        self._param_refs = None
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ------------------------------------------------------------------ bare network
@@ -229,11 +231,23 @@ class EnsembleModel(WorldModel):
         return (torch.cat([obs, action], dim=-1) - self.input_mean) / self.input_std
 
     def _all_params(self) -> list[torch.Tensor]:
-        """Every member-indexed tensor in forward order: weight, bias per layer, then min/max log-variance."""
-        params: list[torch.Tensor] = []
-        for layer in [*self.hidden_layers, self.head]:
-            params += [layer.weight, layer.bias]
-        return [*params, self.logvar_bounds.min_logvar, self.logvar_bounds.max_logvar]
+        """Every member-indexed tensor in forward order: weight, bias per layer, then min/max log-variance.
+
+        The list is built once (reading it through ``nn.Module`` attribute lookups cost 20 µs a step at batch 1) and
+        rebuilt after ``to()``/``load_state_dict``; the tensors' storage and versions still key the elite cache.
+        """
+        if self._param_refs is None:
+            params: list[torch.Tensor] = []
+            for layer in [*self.hidden_layers, self.head]:
+                params += [layer.weight, layer.bias]
+            self._param_refs = [*params, self.logvar_bounds.min_logvar, self.logvar_bounds.max_logvar]
+        return self._param_refs
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> EnsembleModel:
+        """``nn.Module._apply`` (``to``, ``cuda``, ``float``, ...), forgetting the cached parameter list."""
+        self._param_refs = None
+        self._elite_cache = None
+        return super()._apply(fn, *args, **kwargs)
 
     def _member_params(self, members: Members) -> list[torch.Tensor]:
         """The member-indexed tensors restricted to ``members`` (see :data:`Members`)."""
@@ -260,18 +274,25 @@ class EnsembleModel(WorldModel):
         return self._elite_cache[1]
 
     def forward_normalized(
-        self, x: torch.Tensor, members: Members = None
+        self, x: torch.Tensor, members: Members = None, bound_logvar: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Ensemble pass on already-normalized inputs.
 
         Args:
             x: ``[B, O + A]`` (the same batch for every member) or ``[E', B, O + A]`` (each member its own batch).
             members: see :data:`Members`.
+            bound_logvar: soft-bound the log-variance (``False`` returns the head's raw output, for callers that
+                bound it only if they read it, see :meth:`step`).
 
         Returns:
             ``mean [E', B, T]``, ``logvar [E', B, T]`` (normalized target units), ``term_logit [E', B]``.
         """
-        params = self._member_params(members)
+        return self._forward_params(x, self._member_params(members), bound_logvar)
+
+    def _forward_params(
+        self, x: torch.Tensor, params: list[torch.Tensor], bound_logvar: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`forward_normalized` with the member-indexed tensors already picked (see :meth:`_member_params`)."""
         n_members = params[0].shape[0]
         if x.ndim == 2:
             x = x.unsqueeze(0).expand(n_members, -1, -1)  # (E', B, O+A)
@@ -287,7 +308,7 @@ class EnsembleModel(WorldModel):
         out = ensemble_linear(h, params[2 * n_hidden], params[2 * n_hidden + 1])  # (E', B, 2T + 1)
         T = self.target_dim
         mean, raw_logvar, term_logit = out.split([T, T, 1], dim=-1)
-        logvar = soft_bound(raw_logvar, params[-2], params[-1])
+        logvar = soft_bound(raw_logvar, params[-2], params[-1]) if bound_logvar else raw_logvar
         return mean, logvar, term_logit.squeeze(-1)
 
     def forward_members(
@@ -360,8 +381,11 @@ class EnsembleModel(WorldModel):
             raise ValueError(
                 f"state and action batch sizes differ: state {tuple(obs.shape)}, action {tuple(act.shape)}"
             )
-        mean_n, logvar_n, term_logit = self.forward_members(obs, act)  # (E, B, T), (E, B, T), (E, B)
-        uncertainty = LazyMeasures(mean_n, logvar_n)  # each measure computed when read (the env reads one)
+        params = self._member_params(None)
+        mean_n, raw_logvar, term_logit = self._forward_params(self.normalize_inputs(obs, act), params, False)
+        bounds = params[-2:]
+        # Each measure is computed when read (the env reads one); the log-variance is bounded only if one needs it.
+        uncertainty = LazyMeasures(mean_n, lambda: soft_bound(raw_logvar, *bounds))
         n_obs = self.obs_dim
         if member is None:
             mean = mean_n.mean(dim=0) * self.target_std + self.target_mean  # (B, T) raw units
