@@ -225,7 +225,7 @@ def main() -> None:
             "on Python 3.11).",
             "torchrl": "torchrl has no probabilistic-ensemble dynamics model; torchrl_bmm gives ModelBasedEnvBase the "
             "same batched-matmul ensemble neural_gym uses, torchrl_vmap tensordict's EnsembleModule.",
-            "neural_gym": "also computes three disagreement measures per step (the peers compute none).",
+            "neural_gym": "also computes its calibrated disagreement measure every step (the peers compute none).",
         },
     }
     if mbrl_python is not None:

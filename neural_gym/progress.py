@@ -2,8 +2,9 @@
 
 On a terminal :func:`progress_bar` is a tqdm bar. Off a terminal (output redirected to a file, a CI log, a pipe) tqdm
 would hide itself, and a nine-minute training run would print nothing; there it prints one plain line every
-``every_fraction`` of the total (default 10 %) or every ``every_s`` seconds (default 30), whichever comes first, and
-one when it closes::
+``every_fraction`` of the total (default 10 %) or every ``every_s`` seconds (default 30), whichever comes first, but
+never two within ``min_s`` seconds (default 5, so a loop that takes seconds prints only its closing line), and one
+when it closes::
 
     ensemble Hopper: 30/100 epoch (30%), 1m 12s elapsed, 0.417 epoch/s, loss=0.0123, holdout_mse=0.0456
 
@@ -29,6 +30,8 @@ EVERY_FRACTION = 0.1
 """Default share of the total between two plain progress lines."""
 EVERY_S = 30.0
 """Default longest wait, in seconds, between two plain progress lines."""
+MIN_S = 5.0
+"""Default shortest gap, in seconds, between two plain progress lines (the closing line excepted)."""
 
 
 def format_duration(seconds: float) -> str:
@@ -70,6 +73,7 @@ class ProgressBar(Generic[T]):
         stream: where to write (default ``sys.stderr`` at creation time, as tqdm).
         every_fraction: off a terminal, print a line each time this share of ``total`` is done (``0`` never).
         every_s: off a terminal, print a line at least this often, in seconds, while units get done (``0`` never).
+        min_s: off a terminal, never print two lines within this many seconds (the closing line excepted).
         clock: monotonic clock in seconds (tests pass a fake one).
     """
 
@@ -84,14 +88,15 @@ class ProgressBar(Generic[T]):
         stream: IO[str] | None = None,
         every_fraction: float = EVERY_FRACTION,
         every_s: float = EVERY_S,
+        min_s: float = MIN_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)  # type: ignore[arg-type]
         if not 0.0 <= every_fraction <= 1.0:
             raise ValueError(f"every_fraction must be in [0, 1], got {every_fraction}")
-        if every_s < 0:
-            raise ValueError(f"every_s must be >= 0 seconds, got {every_s}")
+        if every_s < 0 or min_s < 0:
+            raise ValueError(f"every_s and min_s must be >= 0 seconds, got every_s={every_s}, min_s={min_s}")
         self.iterable = iterable
         self.total = total
         self.desc = desc
@@ -100,6 +105,7 @@ class ProgressBar(Generic[T]):
         self._stream = sys.stderr if stream is None else stream
         self._every_fraction = every_fraction
         self._every_s = every_s
+        self._min_s = min_s
         self._clock = clock
         self._start = clock()
         self._last_time = self._start
@@ -123,6 +129,7 @@ class ProgressBar(Generic[T]):
             yield item
             self._in_item = False
             self.update(1)
+        self.close()  # as tqdm does when its iterable runs out
 
     def __enter__(self) -> ProgressBar[T]:
         """The bar itself."""
@@ -170,7 +177,12 @@ class ProgressBar(Generic[T]):
             self._print(final=True)
 
     def _due(self) -> bool:
-        if self._every_s > 0 and self._clock() - self._last_time >= self._every_s:
+        if self.total and self.n >= self.total > self._last_n:
+            return True  # done: always say so
+        since = self._clock() - self._last_time
+        if since < self._min_s:
+            return False
+        if self._every_s > 0 and since >= self._every_s:
             return True
         if self.total and self._every_fraction > 0:
             step = self.total * self._every_fraction
@@ -187,7 +199,7 @@ class ProgressBar(Generic[T]):
             rate = self.n / elapsed
             parts.append(f"{rate:.0f} {self.unit}/s" if rate >= 100 else f"{rate:.3g} {self.unit}/s")
         parts += [f"{k}={v}" for k, v in self._postfix.items()]
-        if final:
+        if final or (self.total and self.n >= self.total):
             parts.append("done" if self.total is None or self.n >= self.total else "stopped")
         head = f"{self.desc}: " if self.desc else ""
         print(head + ", ".join(parts), file=self._stream, flush=True)
