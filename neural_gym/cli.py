@@ -247,8 +247,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-envs", type=positive_int, default=16, help="parallel dream envs (default 16)")
     p.add_argument("--episodes", type=positive_int, default=10, help="paired evaluation episodes (default 10)")
     p.add_argument("--checkpoint", default=None, help="dream with this checkpoint instead of the shipped one")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="outputs/demo", help="folder for the plot, JSON and agent (default outputs/demo)")
+    p.add_argument("--seed", type=int, default=0, help="first training seed (default 0)")
+    p.add_argument(
+        "--seeds", type=positive_int, default=5, help="agents trained, seeds --seed, --seed + 1, ... (default 5)"
+    )
+    p.add_argument("--out", default="outputs/demo", help="folder for the plot, JSON and agents (default outputs/demo)")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -418,6 +421,7 @@ def _demo(args: argparse.Namespace) -> int:
         num_envs=args.num_envs,
         eval_episodes=args.episodes,
         seed=args.seed,
+        n_seeds=args.seeds,
         checkpoint=args.checkpoint,
         out_dir=args.out,
         device=args.device,

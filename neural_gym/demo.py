@@ -122,7 +122,7 @@ def run_demo(
     num_envs: int = 16,
     eval_episodes: int = 10,
     seed: int = 0,
-    n_seeds: int = 3,
+    n_seeds: int = 5,
     checkpoint: str | None = None,
     out_dir: str | Path = "outputs/demo",
     device: str = "auto",

@@ -64,6 +64,7 @@ def _assert_one_line(err: str, command: str, *fragments: str) -> None:
         (["demo", "--timesteps", "-5"], ["--timesteps", "positive integer, got -5"]),
         (["demo", "--episodes", "0"], ["--episodes"]),
         (["demo", "--num-envs", "0"], ["--num-envs"]),
+        (["demo", "--seeds", "0"], ["--seeds", "positive integer, got 0"]),
         (["drift", "--task", "Hopper", "--starts", "0"], ["--starts"]),
         (["drift", "--task", "NoSuchTask"], ["Unknown task 'NoSuchTask'"]),
         (["dream-train", "--task", "InvertedPendulum", "--algo", "TD3"], ["--algo", "'TD3'"]),
