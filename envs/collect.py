@@ -31,6 +31,7 @@ from minari.dataset.minari_dataset import parse_dataset_id
 from minari.dataset.minari_storage import MinariStorage
 from minari.namespace import create_namespace, list_local_namespaces
 
+from neural_gym.durable import fsync_path, pid_alive
 from neural_gym.envs.dataset import PHYSICS_STATE_KEY, dataset_path
 from neural_gym.envs.experts import expert
 from neural_gym.envs.observations import (
@@ -141,37 +142,11 @@ _TRASH_TAG = ".ng-trash-"
 """Folders ``.<name>.ng-trash-<pid>`` beside a dataset hold the old one while ``overwrite`` swaps in the new one."""
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (a reused id counts as alive: its folder is left alone)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _fsync_tree(folder: Path) -> None:
     """Flush every file of ``folder`` and the folder entries themselves to disk (best effort)."""
     entries = sorted(folder.rglob("*"))
     for path in [*(p for p in entries if p.is_file()), *(p for p in entries if p.is_dir()), folder]:
-        _fsync_path(path)
-
-
-def _fsync_path(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        fsync_path(path)
 
 
 def recover_dataset(dataset_id: str) -> None:
@@ -198,12 +173,12 @@ def recover_dataset(dataset_id: str) -> None:
             continue
         staging_pid, trash_pid = match.groups()
         pid = int(staging_pid or trash_pid)
-        if _pid_alive(pid):
+        if pid_alive(pid):
             continue
         path = parent / entry
         if trash_pid is not None and not final.exists():
             os.rename(path, final)  # the old dataset was moved aside and the new one never arrived
-            _fsync_path(parent)
+            fsync_path(parent)
         else:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -258,7 +233,7 @@ class _DatasetWriter:
         if self.final.exists():
             os.rename(self.final, self._trash)
         os.rename(self.staging, self.final)
-        _fsync_path(self.final.parent)
+        fsync_path(self.final.parent)
         shutil.rmtree(self._trash, ignore_errors=True)
         self._storage = None
         return self.final

@@ -39,6 +39,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
+from neural_gym.durable import fsync_path, pid_alive
 from neural_gym.world_models.base import CHECKPOINT_FORMAT_VERSION, ModelSpec, WorldModel
 from neural_gym.world_models.device import resolve_device
 from neural_gym.world_models.ensemble.model import EnsembleModel
@@ -128,19 +129,6 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (a reused id counts as alive: its temporary is left alone)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_temporaries(path: Path) -> None:
     """Delete ``.<name>.<pid>.<hex>.tmp`` files beside ``path`` whose writing process is gone (a killed save)."""
     pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]{{16}}\.tmp$")
@@ -150,23 +138,9 @@ def _remove_stale_temporaries(path: Path) -> None:
         return
     for name in names:
         match = pattern.match(name)
-        if match and not _pid_alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path.parent / name)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename/link in ``folder`` durable (best effort: some file systems refuse to open folders)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -228,7 +202,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 def save_checkpoint(model: WorldModel, path: str | Path) -> Path:

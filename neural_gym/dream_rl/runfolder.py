@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from neural_gym.durable import fsync_path
 from neural_gym.world_models import CheckpointError
 
 FORMAT = "neural_gym.dream_rl.run"
@@ -92,19 +93,6 @@ def jsonable(value: Any) -> Any:
 # Atomic files
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # platforms that cannot open a folder (Windows): the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes) -> str:
     """Write ``data`` to ``path`` through a flushed temporary file and a rename; returns its sha256 (hex)."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -113,7 +101,7 @@ def write_atomic(path: Path, data: bytes) -> str:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -355,7 +343,7 @@ def save_generation(
     if model is not None:
         path = save_checkpoint(model, folder / MODEL_FILE)  # atomic (temporary file + rename)
         files[MODEL_FILE] = {"size": path.stat().st_size, "sha256": _sha256(path)}
-    _fsync_dir(folder)
+    fsync_path(folder)
     state = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
