@@ -170,7 +170,9 @@ class TabletopEnv(gym.Env):
             self.observation_space = pixel_space
         else:
             text = spaces.Text(max_length=ins.MAX_INSTRUCTION_LENGTH, charset=ins.INSTRUCTION_CHARSET)
-            self.observation_space = spaces.Dict({PIXELS_KEY: pixel_space, STATE_KEY: state_space, INSTRUCTION_KEY: text})
+            self.observation_space = spaces.Dict(
+                {PIXELS_KEY: pixel_space, STATE_KEY: state_space, INSTRUCTION_KEY: text}
+            )
         mujoco.mj_forward(self.model, self.data)
 
     # ------------------------------------------------------------------------------------------------ gymnasium API
@@ -248,6 +250,10 @@ class TabletopEnv(gym.Env):
         terminated = bool(info["is_success"])
         truncated = self._elapsed >= self.max_episode_steps
         return self._observation(state), reward, terminated, truncated, info
+
+    def state_observation(self) -> np.ndarray:
+        """The state observation of the current physics state (whatever ``obs_mode`` is), a new float64 vector."""
+        return self._state_obs()
 
     def render(self) -> np.ndarray | None:
         """The frame ``(H, W, 3)`` uint8 of the current physics state from camera ``overhead`` (``None`` without a

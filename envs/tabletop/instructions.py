@@ -29,7 +29,11 @@ SPLITS: tuple[str, ...] = ("train", "heldout", "all")
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "reach": ("reach the {object}", "move the gripper to the {object}", "touch the {object}"),
-    "push": ("push the {object} onto the {goal}", "slide the {object} to the {goal}", "push the {object} into the {goal}"),
+    "push": (
+        "push the {object} onto the {goal}",
+        "slide the {object} to the {goal}",
+        "push the {object} into the {goal}",
+    ),
     "pick_place": (
         "pick up the {object} and place it on the {goal}",
         "put the {object} on the {goal}",
