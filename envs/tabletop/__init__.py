@@ -20,6 +20,7 @@ if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
     os.environ["MUJOCO_GL"] = "egl"  # before mujoco is imported (importing neural_gym.envs does the same)
 
 from neural_gym.envs.tabletop.env import MAX_EPISODE_STEPS, TabletopEnv  # noqa: E402
+from neural_gym.envs.tabletop.expert import TabletopExpert  # noqa: E402
 from neural_gym.envs.tabletop.instructions import (  # noqa: E402
     FAMILIES,
     HELDOUT_COMBINATIONS,
@@ -40,4 +41,5 @@ __all__ = [
     "SUCCESS_FNS",
     "TEMPLATES",
     "TabletopEnv",
+    "TabletopExpert",
 ]
