@@ -21,6 +21,7 @@ from neural_gym.envs.tabletop import (
     rules,
 )
 from neural_gym.envs.tabletop import instructions as ins
+from neural_gym.envs.tabletop.expert import expert_success_rate
 from neural_gym.envs.tabletop.model import GOAL_HALF_SIZE, OBJECT_HALF_HEIGHT
 
 
@@ -217,19 +218,8 @@ def test_idle_gripper_never_succeeds_and_time_limit_truncates() -> None:
 
 @pytest.mark.parametrize("task", FAMILIES)
 def test_expert_succeeds(task: str) -> None:
-    """Measured over 50 seeded episodes per family with no noise: 100% (see the report); 90% is the floor here."""
-    env = TabletopEnv(task)
-    expert = TabletopExpert(task)
-    successes = 0
-    for seed in range(20):
-        obs, _ = env.reset(seed=seed)
-        expert.reset()
-        terminated = truncated = False
-        while not (terminated or truncated):
-            obs, _, terminated, truncated, info = env.step(expert(obs))
-        successes += bool(info["is_success"])
-    assert successes >= 18, f"{task}: {successes}/20"
-    env.close()
+    """Measured over 50 seeded episodes per family without noise: 100% each; 90% of 20 is the floor here."""
+    assert expert_success_rate(task, 20) >= 0.9
 
 
 def test_expert_on_pixel_env_via_state_observation_and_noise() -> None:
