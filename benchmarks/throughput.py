@@ -1,6 +1,6 @@
 """Dream env throughput on HalfCheetah against MuJoCo and against the bare ensemble forward pass.
 
-In one run: env steps/s of ``DreamVectorEnv`` at N = 1, 64, 1024 (full-ensemble uncertainty every step), of gymnasium's
+In one run: env steps/s of ``DreamVectorEnv`` at N = 1, 64, 1024 (the calibrated disagreement over the 5 elites every step), of gymnasium's
 HalfCheetah-v5 as a single env, ``SyncVectorEnv`` and ``AsyncVectorEnv``, and samples/s of the bare elite forward pass
 (``forward_members``) on the same batch, on the same torch thread count as the env's own step (the engine's
 ``num_threads`` setting; ``bare_threads`` in the JSON). Each measurement runs in a fresh process so its peak RSS is its
