@@ -16,24 +16,8 @@ from stable_baselines3 import PPO, SAC
 from neural_gym.dream_rl import MixedReplayBuffer, train_dyna, train_offline
 from neural_gym.dream_rl.cli import add_parser, run
 from neural_gym.envs import collect
-from neural_gym.world_models import EnsembleConfig
 
-TINY = EnsembleConfig(ensemble_size=3, num_elites=2, hidden_size=32, num_layers=2)
-DYNA = {
-    "learning_starts": 100,
-    "gradient_steps": 1,
-    "batch_size": 64,
-    "model_train_freq": 100,
-    "rollout_batch_size": 50,
-    "horizon": 2,
-    "model_config": TINY,
-    "model_epochs": 3,
-    "eval_freq": 150,
-    "eval_episodes": 2,
-    "eval_max_episode_steps": 50,
-    "save_freq": 150,
-    "progress": False,
-}
+from .dream_rl_settings import DYNA, TINY
 
 
 @pytest.fixture(autouse=True)

@@ -22,21 +22,7 @@ from neural_gym.dream_rl.common import EVAL_COLUMNS, open_or_start
 from neural_gym.dream_rl.runfolder import truncate_eval
 from neural_gym.world_models import CheckpointError, EnsembleConfig
 
-TINY = {"ensemble_size": 3, "num_elites": 2, "hidden_size": 32, "num_layers": 2}
-DYNA = {
-    "learning_starts": 100,
-    "gradient_steps": 1,
-    "batch_size": 64,
-    "model_train_freq": 100,
-    "rollout_batch_size": 50,
-    "horizon": 2,
-    "model_epochs": 3,
-    "eval_freq": 150,
-    "eval_episodes": 2,
-    "eval_max_episode_steps": 50,
-    "save_freq": 150,
-    "progress": False,
-}
+from .dream_rl_settings import DYNA_ARGS, TINY_FIELDS
 
 # A child process that trains Dyna SAC and SIGKILLs itself during its second save, right after agent.zip was renamed
 # into place and before the replay buffer, the world model and state.json: the moment that left a step-300 agent beside
@@ -70,7 +56,7 @@ def _one_thread() -> None:
 
 
 def _dyna(out: Path, steps: int, **kwargs: object) -> object:
-    settings = {**DYNA, "model_config": EnsembleConfig(**TINY), **kwargs}
+    settings = {**DYNA_ARGS, "model_config": EnsembleConfig(**TINY_FIELDS), **kwargs}
     return train_dyna("InvertedPendulum", total_timesteps=steps, out_dir=out, **settings)  # type: ignore[arg-type]
 
 
@@ -85,7 +71,7 @@ def _state(out: Path) -> dict:
 
 @pytest.mark.slow
 def test_sigkill_between_saves_resumes_from_last_complete_generation(tmp_path: Path) -> None:
-    script = KILL_SCRIPT.format(tiny=TINY, dyna=DYNA)
+    script = KILL_SCRIPT.format(tiny=TINY_FIELDS, dyna=DYNA_ARGS)
     proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert _state(tmp_path)["step"] == 150  # the generation at 300 never committed
