@@ -22,6 +22,8 @@ from neural_gym.world_models.checkpoint import FAMILIES
 from neural_gym.world_models.video import PRESETS, VideoConfig, edm, preset, train_video
 from neural_gym.world_models.video.model import VIDEO_MEASURES
 
+from .test_video_train import reacher_episodes
+
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 A, OD = 2, 3  # action size, probed state size
@@ -310,39 +312,6 @@ def test_bad_inputs_raise_clear_errors() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- out-of-range contexts
-def reacher_frames(n: int, seed: int, size: int = 32) -> list[dict[str, Any]]:
-    """``n`` Reacher episodes (50 steps) of ``size``×``size`` frames under uniform random actions."""
-    from neural_gym.envs import get_task
-
-    env = get_task("Reacher").make(obs_mode="pixels", image_size=size)
-    rng = np.random.default_rng(seed)
-    episodes = []
-    try:
-        for e in range(n):
-            obs, _ = env.reset(seed=seed * 1000 + e)
-            frames, actions, rewards, terms = [obs], [], [], []
-            done = False
-            while not done:
-                a = rng.uniform(env.action_space.low, env.action_space.high)
-                obs, r, terminated, truncated, _ = env.step(a)
-                frames.append(obs)
-                actions.append(a)
-                rewards.append(r)
-                terms.append(terminated)
-                done = terminated or truncated
-            episodes.append(
-                {
-                    "observations": np.stack(frames),
-                    "actions": np.stack(actions),
-                    "rewards": np.asarray(rewards),
-                    "terminations": np.asarray(terms),
-                }
-            )
-    finally:
-        env.close()
-    return episodes
-
-
 def unreal_frames(lead: tuple[int, ...], size: int = 32) -> dict[str, torch.Tensor]:
     """All-white, all-black and uniform-noise frames ``[*lead, size, size, 3]``."""
     shape = (*lead, size, size, 3)
@@ -356,7 +325,7 @@ def unreal_frames(lead: tuple[int, ...], size: int = 32) -> dict[str, torch.Tens
 @pytest.fixture(scope="module")
 def reacher() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Training and held-out Reacher episodes (32×32 frames)."""
-    return reacher_frames(6, seed=1), reacher_frames(3, seed=2)
+    return reacher_episodes(6, seed=1), reacher_episodes(3, seed=2)  # frames beside states; the states go unused
 
 
 def test_frame_context_check_flags_unreal_frames_but_not_real_ones(
