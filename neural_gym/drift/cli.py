@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -126,27 +127,6 @@ def _policy(name: str | None, algo: str) -> Any:
     return "recorded" if name is None else load_policy(name, algo, keywords=("random", "expert", "recorded"))
 
 
-def _default_baselines(task: str, checkpoint: str | None) -> list[str]:
-    """All baselines, leaving out the single MLP (with a note) when its training data is not on this machine."""
-    from minari.storage.datasets_root_dir import get_dataset_path
-
-    from neural_gym.envs import get_task
-    from neural_gym.world_models import read_spec
-    from neural_gym.world_models.checkpoint import resolve_checkpoint_path
-
-    spec = read_spec(resolve_checkpoint_path(checkpoint or f"zoo:{get_task(task).name}"))
-    dataset_id = spec.provenance.get("dataset_id")
-    if dataset_id and Path(get_dataset_path(dataset_id)).exists():
-        return ["copy_last", "linear", "single_mlp"]
-    print(
-        f"note: the single-MLP baseline trains on the checkpoint's dataset {dataset_id!r}, which is not under "
-        "MINARI_DATASETS_PATH; running without it (regenerate it with the collect command in "
-        "world_models/zoo/README.md, or `make zoo`)",
-        file=sys.stderr,
-    )
-    return ["copy_last", "linear"]
-
-
 def _predicts_frames(task: str, checkpoint: str | None) -> bool:
     """Whether the checkpoint's observations are RGB frames ``(H, W, 3)`` (the frame drift path)."""
     from neural_gym.envs import get_task
@@ -218,26 +198,31 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("outputs") / "drift" / args.task
     if _predicts_frames(args.task, args.checkpoint):
         return _run_frames(args, out)
-    baselines = args.baselines if args.baselines is not None else _default_baselines(args.task, args.checkpoint)
-    result = measure_drift(
-        args.task,
-        args.checkpoint,
-        dataset_id=args.dataset_id,
-        n_starts=args.starts,
-        horizons=args.horizons,
-        actions=_policy(args.policy, args.algo),
-        reground_every=args.reground_every,
-        action_noise=args.action_noise,
-        tau=args.tau,
-        baselines=baselines,
-        heldout_steps=args.heldout_steps,
-        heldout_policy=args.heldout_policy,
-        heldout_action_noise=args.heldout_action_noise,
-        n_boot=args.n_boot,
-        seed=0 if args.seed is None else args.seed,
-        device=args.device,
-        progress=not args.quiet,
-    )
+    # No --baselines: the API's default, which leaves out a single MLP whose training data is not on this machine, with
+    # a note in drift.json and a warning, printed here as one note line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = measure_drift(
+            args.task,
+            args.checkpoint,
+            dataset_id=args.dataset_id,
+            n_starts=args.starts,
+            horizons=args.horizons,
+            actions=_policy(args.policy, args.algo),
+            reground_every=args.reground_every,
+            action_noise=args.action_noise,
+            tau=args.tau,
+            baselines=args.baselines,
+            heldout_steps=args.heldout_steps,
+            heldout_policy=args.heldout_policy,
+            heldout_action_noise=args.heldout_action_noise,
+            n_boot=args.n_boot,
+            seed=0 if args.seed is None else args.seed,
+            device=args.device,
+            progress=not args.quiet,
+        )
+    for warning in caught:
+        print(f"note: {warning.message}", file=sys.stderr)
     write_report(result, out, video=not args.no_video, progress=not args.quiet)
     print(result.summary_table())
     unc = result.base["uncertainty"]
