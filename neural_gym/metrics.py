@@ -11,6 +11,7 @@ Pure NumPy/SciPy (scikit-image for frames), no global RNG.
 - :func:`first_exceedance` — steps until a series first exceeds a threshold (trusted horizon, cut-off horizon).
 - :func:`bootstrap_counts`, :func:`ratio_of_sums`, :func:`bootstrap_ci` — seeded percentile bootstrap over units
   (start states).
+- :func:`success_interval` — a success rate with its Wilson score interval (SciPy's binomial test).
 - :func:`psnr`, :func:`ssim` — per-frame PSNR (capped at :data:`PSNR_CAP_DB`) and SSIM of batches of RGB frames
   (scikit-image).
 
@@ -311,6 +312,36 @@ def bootstrap_ci(
     samples = np.array([statistic(rng.integers(0, n, size=n)) for _ in range(n_boot)], dtype=np.float64)
     lo, hi = _percentiles(samples[:, None], level)
     return point, float(lo[0]), float(hi[0])
+
+
+def success_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """A success rate and its Wilson score interval (``scipy.stats.binomtest(...).proportion_ci(method="wilson")``).
+
+    Wilson's interval stays inside ``[0, 1]`` and is not degenerate at 0 or ``n`` successes, where the normal
+    approximation collapses to a point.
+
+    Args:
+        successes: episodes that succeeded, ``0 <= successes <= n``.
+        n: episodes, ``>= 1``.
+        level: coverage.
+
+    Returns:
+        ``(rate, low, high)``.
+
+    Raises:
+        ValueError: for counts outside ``0 <= successes <= n``, ``n < 1``, or a level outside ``(0, 1)``.
+
+    Example:
+        >>> rate, lo, hi = success_interval(0, 100)
+        >>> rate, lo, round(hi, 3)
+        (0.0, 0.0, 0.037)
+    """
+    if n < 1 or not 0 <= successes <= n or int(successes) != successes or int(n) != n:
+        raise ValueError(f"need whole counts 0 <= successes <= n and n >= 1, got successes={successes}, n={n}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return int(successes) / int(n), float(max(ci.low, 0.0)), float(min(ci.high, 1.0))
 
 
 # --------------------------------------------------------------------------------------------------------------- frames

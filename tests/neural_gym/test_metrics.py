@@ -167,3 +167,25 @@ def test_frame_metrics_reject_bad_input() -> None:
         metrics.ssim(np.zeros((1, 5, 5, 3)), np.zeros((1, 5, 5, 3)))
     with pytest.raises(ValueError, match="data_range"):
         metrics.psnr(frames, frames, data_range=0)
+
+
+def test_success_interval_matches_the_wilson_formula():
+    from neural_gym.metrics import success_interval
+
+    z = 1.959963984540054
+    for k, n in [(0, 100), (3, 10), (50, 100), (100, 100)]:
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        rate, lo, hi = success_interval(k, n)
+        assert rate == p
+        assert lo == pytest.approx(max(centre - half, 0.0), abs=1e-9)
+        assert hi == pytest.approx(min(centre + half, 1.0), abs=1e-9)
+
+
+@pytest.mark.parametrize("k, n, level", [(-1, 10, 0.95), (11, 10, 0.95), (0, 0, 0.95), (1, 10, 1.0), (1.5, 10, 0.9)])
+def test_success_interval_refuses_bad_counts(k, n, level):
+    from neural_gym.metrics import success_interval
+
+    with pytest.raises(ValueError, match="successes|level"):
+        success_interval(k, n, level)
