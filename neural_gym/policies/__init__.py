@@ -1,10 +1,20 @@
 """Policies: the ``Policy`` protocol (batched observations -> action chunks ``(B, H, A)``), its adapters, chunk
-execution, and policies named on the command line.
+execution, a remote policy in openpi's WebSocket wire format, and policies named on the command line.
 
-Modules: :mod:`~.protocol` (the protocol and the checks of what a policy returns), :mod:`~.named` (``"random"``,
-``"expert"`` or a saved SB3 model from a command-line name).
+Modules: :mod:`~.protocol` (the protocol and the checks of what a policy returns), :mod:`~.adapters` (plain callables,
+SB3 models, random and scripted-expert policies), :mod:`~.named` (``"random"``, ``"expert"`` or a saved SB3 model from
+a command-line name).
 """
 
+from neural_gym.policies.adapters import (
+    TABLETOP_FAMILIES,
+    CallablePolicy,
+    ExpertPolicy,
+    RandomPolicy,
+    SB3Policy,
+    check_state_width,
+    state_part,
+)
 from neural_gym.policies.named import SB3_ALGOS, load_policy
 from neural_gym.policies.protocol import (
     INSTRUCTION_KEY,
@@ -13,9 +23,12 @@ from neural_gym.policies.protocol import (
     ObsBatch,
     Policy,
     PolicyError,
+    RowResettable,
     batch_size,
     check_chunk,
     instructions,
+    obs_row,
+    stack_observations,
 )
 
 __all__ = [
@@ -23,11 +36,21 @@ __all__ = [
     "PIXELS_KEY",
     "SB3_ALGOS",
     "STATE_KEY",
+    "TABLETOP_FAMILIES",
+    "CallablePolicy",
+    "ExpertPolicy",
     "ObsBatch",
     "Policy",
     "PolicyError",
+    "RandomPolicy",
+    "RowResettable",
+    "SB3Policy",
     "batch_size",
     "check_chunk",
+    "check_state_width",
     "instructions",
     "load_policy",
+    "obs_row",
+    "stack_observations",
+    "state_part",
 ]

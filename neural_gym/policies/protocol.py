@@ -152,6 +152,73 @@ def check_chunk(
     return arr.astype(np.float32, copy=False)
 
 
+@runtime_checkable
+class RowResettable(Protocol):
+    """A policy that can restart some rows of its batch alone (per-row experts, recurrent state).
+
+    :class:`~neural_gym.policies.chunking.ChunkExecutor` calls :meth:`reset_rows` when some envs of a batch start new
+    episodes; policies without it keep no per-row state worth restarting.
+    """
+
+    def reset_rows(self, mask: np.ndarray) -> None:
+        """Forget the per-episode state of the rows where the bool ``(B,)`` ``mask`` is true."""
+        ...
+
+
+def obs_row(obs: ObsBatch, index: int) -> Any:
+    """Row ``index`` of an observation batch, unbatched: a ``(D,)`` array, or a dict of the rows of every entry (the
+    instruction a ``str``).
+
+    Raises:
+        PolicyError: When the batch is malformed (see :func:`batch_size`) or ``index`` is outside it.
+    """
+    size = batch_size(obs)
+    if not -size <= index < size:
+        raise PolicyError(f"Row {index} is outside the observation batch of size {size}.")
+    if isinstance(obs, Mapping):
+        return {
+            key: (str(value[index]) if key == INSTRUCTION_KEY else np.asarray(value)[index])
+            for key, value in obs.items()
+        }
+    return np.asarray(obs)[index]
+
+
+def stack_observations(rows: Sequence[Any]) -> ObsBatch:
+    """The batch of unbatched observations ``rows`` (each a ``(D,)`` array or one dict observation of an env): the
+    inverse of :func:`obs_row`, so ``stack_observations([env_obs])`` is a batch of one.
+
+    Raises:
+        PolicyError: When ``rows`` is empty, mixes arrays and dicts, or its dicts have different keys or shapes.
+    """
+    if len(rows) == 0:
+        raise PolicyError("Cannot stack an empty list of observations.")
+    if isinstance(rows[0], Mapping):
+        keys = list(rows[0])
+        if any(not isinstance(r, Mapping) or list(r) != keys for r in rows):
+            raise PolicyError(f"Observations to stack must all be dicts with the keys {keys}.")
+        out: dict[str, Any] = {}
+        for key in keys:
+            if key == INSTRUCTION_KEY:
+                texts = [r[key] for r in rows]
+                if any(not isinstance(t, str | np.str_) for t in texts):
+                    raise PolicyError("Each observation's 'instruction' must be a string.")
+                out[key] = [str(t) for t in texts]
+            else:
+                out[key] = _stack([r[key] for r in rows], key)
+        return out
+    if any(isinstance(r, Mapping) for r in rows):
+        raise PolicyError("Observations to stack mix dicts and arrays.")
+    return _stack(list(rows), "obs")
+
+
+def _stack(values: list[Any], name: str) -> np.ndarray:
+    arrays = [np.asarray(v) for v in values]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise PolicyError(f"Observations to stack disagree on the shape of {name}: {sorted(shapes)}.")
+    return np.stack(arrays)
+
+
 __all__ = [
     "INSTRUCTION_KEY",
     "PIXELS_KEY",
@@ -159,7 +226,10 @@ __all__ = [
     "ObsBatch",
     "Policy",
     "PolicyError",
+    "RowResettable",
     "batch_size",
     "check_chunk",
     "instructions",
+    "obs_row",
+    "stack_observations",
 ]
