@@ -2,7 +2,8 @@
 execution, a remote policy in openpi's WebSocket wire format, and policies named on the command line.
 
 Modules: :mod:`~.protocol` (the protocol and the checks of what a policy returns), :mod:`~.adapters` (plain callables,
-SB3 models, random and scripted-expert policies), :mod:`~.named` (``"random"``, ``"expert"`` or a saved SB3 model from
+SB3 models, random and scripted-expert policies), :mod:`~.chunking` (chunks to per-step actions for a batch of envs:
+open loop, re-query every step, ACT temporal ensembling), :mod:`~.named` (``"random"``, ``"expert"`` or a saved SB3 model from
 a command-line name).
 """
 
@@ -15,6 +16,7 @@ from neural_gym.policies.adapters import (
     check_state_width,
     state_part,
 )
+from neural_gym.policies.chunking import ACT_TEMPORAL_ENSEMBLE_COEFF, ChunkExecutor, ensemble_weights
 from neural_gym.policies.named import SB3_ALGOS, load_policy
 from neural_gym.policies.protocol import (
     INSTRUCTION_KEY,
@@ -32,12 +34,14 @@ from neural_gym.policies.protocol import (
 )
 
 __all__ = [
+    "ACT_TEMPORAL_ENSEMBLE_COEFF",
     "INSTRUCTION_KEY",
     "PIXELS_KEY",
     "SB3_ALGOS",
     "STATE_KEY",
     "TABLETOP_FAMILIES",
     "CallablePolicy",
+    "ChunkExecutor",
     "ExpertPolicy",
     "ObsBatch",
     "Policy",
@@ -48,6 +52,7 @@ __all__ = [
     "batch_size",
     "check_chunk",
     "check_state_width",
+    "ensemble_weights",
     "instructions",
     "load_policy",
     "obs_row",
