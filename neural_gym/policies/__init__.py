@@ -3,7 +3,8 @@ execution, a remote policy in openpi's WebSocket wire format, and policies named
 
 Modules: :mod:`~.protocol` (the protocol and the checks of what a policy returns), :mod:`~.adapters` (plain callables,
 SB3 models, random and scripted-expert policies), :mod:`~.chunking` (chunks to per-step actions for a batch of envs:
-open loop, re-query every step, ACT temporal ensembling), :mod:`~.named` (``"random"``, ``"expert"`` or a saved SB3 model from
+open loop, re-query every step, ACT temporal ensembling), :mod:`~.remote` (a policy behind a WebSocket in openpi's
+wire format: :class:`RemotePolicy` and :func:`serve_policy`; the ``remote`` extra), :mod:`~.named` (``"random"``, ``"expert"`` or a saved SB3 model from
 a command-line name).
 """
 
@@ -32,10 +33,19 @@ from neural_gym.policies.protocol import (
     obs_row,
     stack_observations,
 )
+from neural_gym.policies.remote import (
+    OPENPI_LIBERO_KEYS,
+    PolicyServer,
+    RemotePolicy,
+    RemotePolicyError,
+    RemoteTimeoutError,
+    serve_policy,
+)
 
 __all__ = [
     "ACT_TEMPORAL_ENSEMBLE_COEFF",
     "INSTRUCTION_KEY",
+    "OPENPI_LIBERO_KEYS",
     "PIXELS_KEY",
     "SB3_ALGOS",
     "STATE_KEY",
@@ -46,7 +56,11 @@ __all__ = [
     "ObsBatch",
     "Policy",
     "PolicyError",
+    "PolicyServer",
     "RandomPolicy",
+    "RemotePolicy",
+    "RemotePolicyError",
+    "RemoteTimeoutError",
     "RowResettable",
     "SB3Policy",
     "batch_size",
@@ -56,6 +70,7 @@ __all__ = [
     "instructions",
     "load_policy",
     "obs_row",
+    "serve_policy",
     "stack_observations",
     "state_part",
 ]
