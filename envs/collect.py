@@ -5,6 +5,14 @@ rendered frame beside the true state, so a model can train on either and evaluat
 raw (``jpeg_encoding=False``: uint8 arrays in Minari's HDF5 file, lossless) and equal, bit for bit, the frames the env
 returned and :func:`neural_gym.envs.observations.render_frame` of the recorded physics state.
 
+Instructions (tasks with language, the tabletop suite, whose ``reset`` info has ``"instruction"``): every episode's
+instruction is stored as Minari *episode metadata* (``{"instruction": str}`` on the episode's HDF5 group, read back by
+:func:`neural_gym.envs.dataset.load_episodes` as ``Episode.instruction``), in every observation mode. Pixel datasets of
+those tasks also keep it per step inside the dict observation: Minari 0.5.4 stores a ``gymnasium.spaces.Text`` inside a
+``Dict`` space (a variable-length UTF-8 string dataset) when it is given a list of strings, so their observation space
+is ``Dict({"instruction": Text, "pixels": Box, "state": Box})``. Each episode's metadata also says which policy played
+it (``"policy"``: ``"random"`` for the episodes of ``random_fraction``, else the policy's label).
+
 Example:
     >>> from neural_gym.envs import collect, load_episodes, load_transitions
     >>> dataset_id = collect("HalfCheetah", 10_000, seed=0)      # "neural_gym/HalfCheetah/random-v0"
@@ -32,7 +40,7 @@ from minari.dataset.minari_storage import MinariStorage
 from minari.namespace import create_namespace, list_local_namespaces
 
 from neural_gym.durable import fsync_path, pid_alive
-from neural_gym.envs.dataset import PHYSICS_STATE_KEY, dataset_path
+from neural_gym.envs.dataset import INSTRUCTION_KEY, PHYSICS_STATE_KEY, dataset_path
 from neural_gym.envs.experts import expert
 from neural_gym.envs.observations import (
     DEFAULT_IMAGE_SIZE,
@@ -54,22 +62,29 @@ _FLUSH_STEPS = 20_000
 _FLUSH_FRAME_BYTES = 256 * 2**20
 """In pixel collection, also flush whenever the buffered frames reach this many bytes."""
 
-Observation = np.ndarray | dict[str, np.ndarray]
-"""One observation as recorded: a state vector, or ``{"pixels", "state"}`` in pixel collection."""
+Observation = np.ndarray | dict[str, Any]
+"""One observation as recorded: a state vector, or ``{"pixels", "state"}`` (plus ``"instruction"``, a ``str``, for tasks
+with language) in pixel collection."""
 
 
 def _copy_observation(observation: Observation) -> Observation:
-    """An owned copy of one observation (frames and states are kept until the episode is written)."""
+    """An owned copy of one observation (frames and states are kept until the episode is written; strings as they are)."""
     if isinstance(observation, dict):
-        return {key: np.array(value) for key, value in observation.items()}
+        return {key: value if isinstance(value, str) else np.array(value) for key, value in observation.items()}
     return np.array(observation)
 
 
 def _stack_observations(observations: list[Observation]) -> Observation:
-    """Stack per-step observations into ``(T + 1, ...)`` arrays (per key for dict observations)."""
+    """Stack per-step observations into ``(T + 1, ...)`` arrays per key for dict observations; text entries become a
+    list of ``T + 1`` strings (what Minari's HDF5 storage writes for a ``Text`` space)."""
     first = observations[0]
     if isinstance(first, dict):
-        return {key: np.stack([obs[key] for obs in observations]) for key in first}  # type: ignore[index]
+        return {
+            key: [obs[key] for obs in observations]  # type: ignore[index]
+            if isinstance(value, str)
+            else np.stack([obs[key] for obs in observations])  # type: ignore[index]
+            for key, value in first.items()
+        }
     return np.stack(observations)  # type: ignore[arg-type]
 
 
@@ -90,11 +105,15 @@ class EpisodeRecorder:
         seed: The seed the episode was reset with.
         env: The env being recorded (its physics state is read).
         observation: The observation returned by ``reset``.
+        metadata: Minari episode metadata (the instruction, the policy that played it).
     """
 
-    def __init__(self, episode_id: int, seed: int, env: gym.Env, observation: Observation) -> None:
+    def __init__(
+        self, episode_id: int, seed: int, env: gym.Env, observation: Observation, metadata: dict[str, str] | None = None
+    ) -> None:
         self.episode_id = episode_id
         self.seed = seed
+        self.metadata = dict(metadata or {})
         self._env = env
         self.observations: list[Observation] = [_copy_observation(observation)]
         self.physics_states: list[np.ndarray] = [get_physics_state(env)]
@@ -166,7 +185,9 @@ def recover_dataset(dataset_id: str) -> None:
     parent = final.parent
     if not parent.is_dir():
         return
-    pattern = re.compile(rf"^\.{re.escape(final.name)}(?:{re.escape(_STAGING_TAG)}(\d+)-[0-9a-f]+|{re.escape(_TRASH_TAG)}(\d+))$")
+    pattern = re.compile(
+        rf"^\.{re.escape(final.name)}(?:{re.escape(_STAGING_TAG)}(\d+)-[0-9a-f]+|{re.escape(_TRASH_TAG)}(\d+))$"
+    )
     for entry in sorted(os.listdir(parent)):
         match = pattern.match(entry)
         if match is None:
@@ -220,6 +241,11 @@ class _DatasetWriter:
             )
             self._storage.update_metadata(self._metadata)
         self._storage.update_episodes(buffers)
+        with_metadata = [episode for episode in episodes if episode.metadata]
+        if with_metadata:
+            self._storage.update_episode_metadata(
+                [episode.metadata for episode in with_metadata], [episode.episode_id for episode in with_metadata]
+            )
         self.episodes_written += len(buffers)
 
     def commit(self) -> Path:
@@ -245,7 +271,12 @@ class _DatasetWriter:
 
 
 def _dataset_metadata(
-    dataset_id: str, eval_env: gym.Env | str, algorithm_name: str, author: str, description: str, requirements: list[str]
+    dataset_id: str,
+    eval_env: gym.Env | str,
+    algorithm_name: str,
+    author: str,
+    description: str,
+    requirements: list[str],
 ) -> dict[str, Any]:
     """The metadata ``minari.create_dataset_from_buffers`` records, for a dataset written through ``MinariStorage``."""
     eval_spec = gym.spec(eval_env) if isinstance(eval_env, str) else eval_env.spec
@@ -304,6 +335,7 @@ def collect(
     obs_mode: str = "state",
     image_size: ImageSize = DEFAULT_IMAGE_SIZE,
     camera: Camera | None = None,
+    random_fraction: float = 0.0,
 ) -> str:
     """Run a policy in the ground-truth env and write exactly ``n_steps`` transitions as a local Minari dataset.
 
@@ -318,18 +350,26 @@ def collect(
     and repairs an interrupted swap (see :func:`recover_dataset`).
 
     Pixel collection (``obs_mode`` ``"pixels"`` or ``"dict"``, the same dataset either way) records dict
-    observations ``{"pixels": (H, W, 3) uint8, "state": <state vector>}`` from ``task.make(obs_mode="dict", ...)``:
-    frames are stored losslessly (raw uint8, no JPEG) beside the true state. The policy is always given the state
-    vector. Load frames with :func:`neural_gym.envs.dataset.load_episodes` (``Episode.frames``).
+    observations ``{"pixels": (H, W, 3) uint8, "state": <state vector>}`` from ``task.make(obs_mode="dict", ...)``
+    (plus ``"instruction"`` for tasks with language, see the module doc): frames are stored losslessly (raw uint8, no
+    JPEG) beside the true state. Load frames with :func:`neural_gym.envs.dataset.load_episodes` (``Episode.frames``,
+    ``Episode.instruction``).
+
+    What the policy is given: a Policy-protocol object (``.act(obs_batch) -> (B, H, A)`` and ``.reset(seed=None)``) the
+    whole observation as a batch of one (``(1, D)`` states, or ``{"pixels": (1, H, W, 3), "state": (1, D),
+    "instruction": [str]}`` in pixel collection); the first action of its chunk is executed and it is queried again
+    every step, and ``reset(seed=<the episode's reset seed>)`` runs at every episode start. Every other policy is given
+    the state vector; a callable's ``reset()`` (the scripted experts') runs at every episode start.
 
     All randomness comes from ``seed``: a ``np.random.SeedSequence(seed)`` is split into the env reset seeds, the
-    random policy's generator and the action-noise generator, so the same seed gives the same dataset.
+    random policy's generator, the action-noise generator and the generator that picks the ``random_fraction``
+    episodes, so the same seed gives the same dataset.
 
     Args:
         task: Any name :func:`neural_gym.envs.tasks.get_task` accepts.
         n_steps: Number of transitions to record (>= 1).
         policy: ``"random"``, ``"expert"`` (the task's scripted expert, see :mod:`neural_gym.envs.experts`), a callable
-            ``obs -> action``, or an object with ``.predict`` (SB3 model).
+            ``obs -> action``, an object with ``.predict`` (SB3 model), or a Policy-protocol object.
         seed: Seed of everything random.
         dataset_id: Minari id ``(namespace/)name-v<version>``; default ``neural_gym/<Task>/<random|policy>-v0``.
         action_noise: Standard deviation of Gaussian noise added to each action, as a fraction of half the action
@@ -341,14 +381,17 @@ def collect(
         obs_mode: ``"state"`` (default), or ``"pixels"`` / ``"dict"`` to store frames beside the states.
         image_size: Frame size of pixel collection: an int (square) or ``(height, width)``; default 64.
         camera: Camera of pixel collection (see :meth:`neural_gym.envs.tasks.TaskSpec.make`); ``None`` for the task's default.
+        random_fraction: Share in ``[0, 1]`` of episodes played by a uniform random policy instead of ``policy`` (each
+            episode drawn independently, seeded), to mix wide coverage into expert data; action noise applies to both.
 
     Returns:
         The dataset id; its folder is :func:`neural_gym.envs.dataset.dataset_path` ``(dataset_id)``.
 
     Raises:
         FileExistsError: If the dataset exists and ``overwrite`` is False.
-        ValueError: For a malformed dataset id, ``n_steps < 1``, negative ``action_noise``, an unknown ``obs_mode``,
-            a bad ``image_size`` or camera, or a policy returning actions of the wrong shape.
+        ValueError: For a malformed dataset id, ``n_steps < 1``, negative ``action_noise``, ``random_fraction``
+            outside ``[0, 1]``, an unknown ``obs_mode``, a bad ``image_size`` or camera, or a policy returning actions
+            of the wrong shape.
     """
     spec = get_task(task)
     pixels = check_obs_mode(obs_mode) != "state"
@@ -357,6 +400,8 @@ def collect(
         raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
     if not action_noise >= 0.0:
         raise ValueError(f"action_noise must be >= 0, got {action_noise}.")
+    if not 0.0 <= random_fraction <= 1.0:
+        raise ValueError(f"random_fraction must be in [0, 1], got {random_fraction}.")
     label = policy_label(policy)
     if dataset_id is None:
         dataset_id = default_dataset_id(spec.name, policy, obs_mode, (height, width))
@@ -370,15 +415,18 @@ def collect(
             "(--overwrite) or choose another dataset_id."
         )
 
-    reset_seq, policy_seq, noise_seq = np.random.SeedSequence(seed).spawn(3)
+    reset_seq, policy_seq, noise_seq, mix_seq = np.random.SeedSequence(seed).spawn(4)
     reset_rng = np.random.default_rng(reset_seq)
     noise_rng = np.random.default_rng(noise_seq)
+    mix_rng = np.random.default_rng(mix_seq)
 
     env = spec.make(obs_mode="dict", image_size=(height, width), camera=camera) if pixels else spec.make()
     space = env.action_space
     if not isinstance(space, gym.spaces.Box):
         raise TypeError(f"Expected a Box action space, got {space}.")
-    act = as_policy(policy, space, seed=int(policy_seq.generate_state(1)[0]))
+    policy_seed = int(policy_seq.generate_state(1)[0])
+    act = as_policy(policy, space, seed=policy_seed)
+    random_act = as_policy("random", space, seed=policy_seed + 1) if random_fraction > 0.0 else None
     half_range = (space.high.astype(np.float64) - space.low.astype(np.float64)) / 2.0
 
     flush_steps = _FLUSH_STEPS
@@ -387,8 +435,10 @@ def collect(
     if description is None:
         description = (
             f"{n_steps} transitions of {spec.env_id} under a {label} policy, seed {seed}, action_noise "
-            f"{action_noise}. infos['{PHYSICS_STATE_KEY}'][t] is the MuJoCo mjSTATE_INTEGRATION state whose "
-            "observation is observations[t]."
+            f"{action_noise}"
+            + (f", {random_fraction:g} of the episodes under a uniform random policy" if random_fraction > 0 else "")
+            + f". infos['{PHYSICS_STATE_KEY}'][t] is the physics state (MuJoCo mjSTATE_INTEGRATION for MuJoCo tasks) "
+            "whose observation is observations[t]."
         )
         if pixels:
             used_camera = spec.camera if camera is None else camera
@@ -416,11 +466,18 @@ def collect(
         with progress_bar(total=n_steps, enabled=progress, unit="step", desc=desc) as bar:
             while steps < n_steps:
                 reset_seed = int(reset_rng.integers(2**31 - 1))
-                obs, _ = env.reset(seed=reset_seed)
-                episode = EpisodeRecorder(writer.episodes_written + len(pending), reset_seed, env, obs)
+                obs, info = env.reset(seed=reset_seed)
+                player, player_label = act, label
+                if random_act is not None and mix_rng.random() < random_fraction:
+                    player, player_label = random_act, "random"
+                player.reset(seed=reset_seed)
+                metadata = {"policy": player_label}
+                if isinstance(info.get(INSTRUCTION_KEY), str):
+                    metadata[INSTRUCTION_KEY] = info[INSTRUCTION_KEY]
+                episode = EpisodeRecorder(writer.episodes_written + len(pending), reset_seed, env, obs, metadata)
                 done = False
                 while not done and steps < n_steps:
-                    action = act(obs[STATE_KEY] if pixels else obs)
+                    action = player(obs)
                     if action_noise > 0.0:
                         noise = noise_rng.normal(0.0, 1.0, size=space.shape) * action_noise * half_range
                         action = np.clip(action + noise, space.low, space.high).astype(space.dtype)

@@ -4,6 +4,11 @@ Pixel datasets (``collect(..., obs_mode="pixels")``) store dict observations ``{
 episodes whose ``observations`` are the state vectors and whose ``frames`` are the uint8 frames; :class:`Transitions`
 (flat rows for state models) carry the states only, so frames come from :func:`load_episodes`.
 
+Tasks with language (the tabletop suite): ``Episode.instruction`` is the episode's instruction, read from the Minari
+episode metadata ``"instruction"`` that :func:`neural_gym.envs.collect.collect` writes in every observation mode (pixel
+datasets also hold it per step in the observation's ``"instruction"`` Text entry, which must agree); ``None`` for
+tasks without language.
+
 Example:
     >>> data = load_transitions("neural_gym/HalfCheetah/random-v0")
     >>> train, held_out = data.split(0.1, seed=0)
@@ -28,6 +33,8 @@ from neural_gym.envs.observations import PIXELS_KEY, STATE_KEY
 
 PHYSICS_STATE_KEY = "physics_state"
 """Key of the physics state in each step's ``info`` of a collected dataset."""
+INSTRUCTION_KEY = "instruction"
+"""Key of the instruction in episode metadata and in the dict observations of tasks with language."""
 
 
 class DatasetAlignmentError(ValueError):
@@ -55,6 +62,7 @@ class Episode:
             ``None`` if the dataset did not record them.
         frames: ``(T + 1, H, W, 3)`` uint8, ``frames[t]`` the rendered frame of the state ``observations[t]`` (pixel
             datasets), or ``None``.
+        instruction: The episode's language instruction (tasks with language), or ``None``.
     """
 
     id: int
@@ -65,6 +73,7 @@ class Episode:
     truncations: np.ndarray
     physics_states: np.ndarray | None = None
     frames: np.ndarray | None = None
+    instruction: str | None = None
 
     def __len__(self) -> int:
         """Number of transitions ``T``."""
@@ -349,7 +358,9 @@ def _read_metadata(dataset_id: str) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise DatasetAlignmentError(f"Dataset {dataset_id!r}: {path} is not valid JSON ({error}).") from error
     if not isinstance(metadata, dict):
-        raise DatasetAlignmentError(f"Dataset {dataset_id!r}: {path} holds {type(metadata).__name__}, expected an object.")
+        raise DatasetAlignmentError(
+            f"Dataset {dataset_id!r}: {path} holds {type(metadata).__name__}, expected an object."
+        )
     return metadata
 
 
@@ -377,7 +388,9 @@ def dataset_env_id(dataset_id: str) -> str | None:
         try:
             spec = json.loads(raw) if isinstance(raw, str) else raw
         except json.JSONDecodeError as error:
-            raise DatasetAlignmentError(f"Dataset {dataset_id!r}: metadata {key!r} is not valid JSON ({error}).") from error
+            raise DatasetAlignmentError(
+                f"Dataset {dataset_id!r}: metadata {key!r} is not valid JSON ({error})."
+            ) from error
         env_id = spec.get("id") if isinstance(spec, dict) else None
         if env_id:
             return str(env_id)
@@ -431,15 +444,17 @@ def load_episodes(dataset_id: str, *, env_id: str | None = None) -> list[Episode
 
     Returns:
         The episodes in stored order, arrays as float64/bool; ``physics_states`` from the ``"physics_state"`` info
-        when recorded. For pixel datasets (dict observations ``{"pixels", "state"}``) ``observations`` are the states
-        and ``frames`` the uint8 frames, as stored.
+        when recorded. For pixel datasets (dict observations ``{"pixels", "state"}``, plus ``"instruction"`` for tasks
+        with language) ``observations`` are the states and ``frames`` the uint8 frames, as stored. ``instruction``
+        from the episode metadata (or the per-step text), else ``None``.
 
     Raises:
         FileNotFoundError: If the dataset is not in ``MINARI_DATASETS_PATH``.
         DatasetAlignmentError: If an episode's arrays do not line up (names the dataset, the episode id and the
             lengths).
         DatasetTaskError: If ``env_id`` is given and the dataset was recorded on another environment.
-        TypeError: If the observations are a dict other than ``{"pixels", "state"}``, or the actions a dict.
+        TypeError: If the observations are a dict other than ``{"pixels", "state"}`` (optionally with
+            ``"instruction"``), or the actions a dict.
     """
     import minari
 
@@ -451,17 +466,31 @@ def load_episodes(dataset_id: str, *, env_id: str | None = None) -> list[Episode
     except FileNotFoundError as error:
         raise FileNotFoundError(_missing_dataset_message(dataset_id)) from error
 
+    metadata = dict(
+        zip(dataset.episode_indices, dataset.storage.get_episode_metadata(dataset.episode_indices), strict=True)
+    )
     episodes = []
     for data in dataset.iterate_episodes():
         observations = data.observations
         actions = data.actions
         frames = None
+        instruction = metadata.get(data.id, {}).get(INSTRUCTION_KEY)
+        if instruction is not None:
+            instruction = str(instruction)
         if isinstance(observations, dict):
-            if set(observations) != {PIXELS_KEY, STATE_KEY}:
+            if set(observations) - {INSTRUCTION_KEY} != {PIXELS_KEY, STATE_KEY}:
                 raise TypeError(
                     f"Dataset {dataset_id!r} has dict observations with keys {sorted(observations)}; expected flat "
-                    f"Box arrays or the pixel datasets' {{{PIXELS_KEY!r}, {STATE_KEY!r}}}."
+                    f"Box arrays or the pixel datasets' {{{PIXELS_KEY!r}, {STATE_KEY!r}}} (and {INSTRUCTION_KEY!r})."
                 )
+            if INSTRUCTION_KEY in observations:
+                texts = {str(text) for text in observations[INSTRUCTION_KEY]}
+                if len(texts) != 1 or (instruction is not None and texts != {instruction}):
+                    raise DatasetAlignmentError(
+                        f"Dataset {dataset_id!r}: episode {data.id} has instructions {sorted(texts)} in its observations "
+                        f"and {instruction!r} in its metadata; expected one instruction per episode."
+                    )
+                instruction = texts.pop()
             frames = np.asarray(observations[PIXELS_KEY])  # kept uint8 as stored (validate() checks the dtype)
             observations = observations[STATE_KEY]
         if isinstance(actions, dict):
@@ -477,6 +506,7 @@ def load_episodes(dataset_id: str, *, env_id: str | None = None) -> list[Episode
             truncations=np.asarray(data.truncations, dtype=bool),
             physics_states=None if states is None else np.asarray(states, dtype=np.float64),
             frames=frames,
+            instruction=instruction,
         )
         try:
             episode.validate()

@@ -50,10 +50,25 @@ def _kuka_reach() -> Callable[[np.ndarray], np.ndarray]:
     return KukaReachExpert()
 
 
-#: Tasks with a scripted expert, each a factory of a fresh controller.
+def _tabletop(family: str) -> Callable[[], Callable[[np.ndarray], np.ndarray]]:
+    def make() -> Callable[[np.ndarray], np.ndarray]:
+        from neural_gym.envs.tabletop import TabletopExpert
+
+        # No noise of its own: collect(..., action_noise=...) adds it (a fraction of half the action range, here 1).
+        return TabletopExpert(family)
+
+    return make
+
+
+#: Tasks with a scripted expert, each a factory of a fresh controller. Controllers with per-episode state (the
+#: tabletop state machines) have a ``reset()`` method, which :func:`neural_gym.envs.collect.collect` calls at every
+#: episode start (through :meth:`neural_gym.envs.policies.CheckedPolicy.reset`).
 EXPERTS: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]] = {
     "InvertedPendulum": _inverted_pendulum,
     "KukaReach": _kuka_reach,
+    "TabletopReach": _tabletop("reach"),
+    "TabletopPush": _tabletop("push"),
+    "TabletopPickPlace": _tabletop("pick_place"),
 }
 
 

@@ -21,8 +21,17 @@ import mujoco
 import numpy as np
 from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
-from neural_gym.envs import rewards
-from neural_gym.envs.observations import DEFAULT_IMAGE_SIZE, Camera, ImageSize, make_observation_env, state_space
+from neural_gym.envs import rewards, tabletop
+from neural_gym.envs.observations import (
+    DEFAULT_IMAGE_SIZE,
+    STATE_KEY,
+    Camera,
+    ImageSize,
+    check_obs_mode,
+    image_hw,
+    make_observation_env,
+    state_space,
+)
 from neural_gym.envs.rewards import RewardFn, TerminationFn
 
 StateFromObs = Callable[[mujoco.MjModel, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
@@ -50,6 +59,11 @@ class TaskSpec:
         camera: Default camera of the pixel observation modes, chosen so that the moving parts fill small (64x64)
             frames: a ``default_camera_config`` dict (free camera), a camera name of the model, or ``None`` for the
             env's own default (see :mod:`neural_gym.envs.observations`).
+        renders_itself: ``True`` for envs that implement the observation modes themselves (the tabletop suite):
+            :meth:`make` passes ``obs_mode``, ``image_size`` and ``camera`` to ``gymnasium.make`` instead of wrapping
+            the env with :func:`~neural_gym.envs.observations.make_observation_env` (which is for gymnasium's MuJoCo
+            envs). Such an env's dict observations may hold more than ``{"pixels", "state"}`` (the tabletop's
+            ``"instruction"``).
     """
 
     name: str
@@ -62,6 +76,7 @@ class TaskSpec:
     state_from_obs: StateFromObs | None = field(default=None, repr=False, compare=False)
     camera: Camera | None = field(default=None, compare=False)
     success_fn: TerminationFn | None = field(default=None, repr=False, compare=False)
+    renders_itself: bool = field(default=False, compare=False)
 
     def make(
         self,
@@ -99,19 +114,51 @@ class TaskSpec:
                 ``render_mode`` other than ``None``/``"rgb_array"`` in a pixel mode, or an unknown camera.
             TypeError: For a ``camera`` of the wrong type.
         """
+        if self.renders_itself:
+            return self._make_self_rendering(render_mode, obs_mode, image_size, camera, kwargs)
         if obs_mode != "state" and camera is None:
             camera = self.camera
         return make_observation_env(
             self.env_id, render_mode, obs_mode=obs_mode, image_size=image_size, camera=camera, **kwargs
         )
 
+    def _make_self_rendering(
+        self,
+        render_mode: str | None,
+        obs_mode: str,
+        image_size: ImageSize,
+        camera: Camera | None,
+        kwargs: dict[str, Any],
+    ) -> gym.Env:
+        """:meth:`make` for an env that renders itself (:attr:`renders_itself`).
+
+        ``width`` / ``height`` kwargs (what callers pass the MuJoCo tasks for ``render()``'s frame size) become
+        ``image_size`` in ``"state"`` mode; the pixel modes take ``image_size`` only.
+        """
+        mode = check_obs_mode(obs_mode)
+        height, width = image_hw(image_size)
+        if "width" in kwargs or "height" in kwargs:
+            if mode != "state":
+                raise ValueError(
+                    f"obs_mode={mode!r} sets the frame size itself: pass image_size= instead of width=/height=."
+                )
+            width = int(kwargs.pop("width", width))
+            height = int(kwargs.pop("height", height))
+            height, width = image_hw((height, width))
+        camera = self.camera if camera is None else camera
+        if camera is not None:
+            kwargs["camera"] = camera
+        return gym.make(self.env_id, render_mode=render_mode, obs_mode=mode, image_size=(height, width), **kwargs)
+
     def set_state_from_obs(self, env: gym.Env, obs: np.ndarray, x_position: float = 0.0) -> None:
         """Put the scene of ``env`` into the state that one observation vector describes.
 
         Meant for rendering a *predicted* observation. MuJoCo tasks: it sets ``qpos``/``qvel`` with
-        ``env.unwrapped.set_state`` (which runs ``mj_forward``). Tasks whose observation is their whole physics state and
-        whose env has ``physics_state_from_obs`` (the PyBullet ``KukaReach``) get ``set_physics_state`` of it. Whatever the observation lacks is filled in: the root ``x`` position from
-        ``x_position`` (HalfCheetah, Hopper, Walker2d), zero object/goal velocities (Pusher, Reacher target).
+        ``env.unwrapped.set_state`` (which runs ``mj_forward``). Tasks whose env has ``physics_state_from_obs`` (the
+        PyBullet ``KukaReach``, the tabletop suite) get ``set_physics_state`` of it. Whatever the observation lacks is
+        filled in: the root ``x`` position from ``x_position`` (HalfCheetah, Hopper, Walker2d), zero object/goal
+        velocities (Pusher, Reacher target), zero angular velocities and the rest documented in
+        :meth:`neural_gym.envs.tabletop.TabletopEnv.physics_state_from_obs` (tabletop).
 
         Afterwards ``env.unwrapped._get_obs()`` equals ``obs`` whenever ``obs`` is kinematically consistent. Note that
         the observations that ``step`` returns for Reacher and Pusher are not quite: MuJoCo's ``mj_step`` computes body
@@ -133,12 +180,17 @@ class TaskSpec:
         if self.state_from_obs is None and from_obs is None:
             raise ValueError(f"Task {self.name} has no rule to set its state from an observation.")
         obs = np.asarray(obs, dtype=np.float64)
-        expected = state_space(env).shape  # the state vector also in the pixel and dict modes
+        space = state_space(env)  # the state vector also in the pixel and dict modes of the MuJoCo tasks
+        if isinstance(space, gym.spaces.Dict) and STATE_KEY in space.spaces:  # envs that render themselves
+            space = space[STATE_KEY]
+        elif self.renders_itself and not isinstance(space, gym.spaces.Box):  # their pixel mode: the state stays hidden
+            space = gym.spaces.Box(-np.inf, np.inf, shape=np.shape(unwrapped.state_observation()))
+        expected = space.shape
         if obs.shape != expected:
             raise ValueError(f"{self.name}: expected one observation of shape {expected}, got shape {obs.shape}.")
         if not np.all(np.isfinite(obs)):
             raise ValueError(f"{self.name}: observation is not finite: {obs}")
-        if self.state_from_obs is None:  # a non-MuJoCo task whose observation is its whole state (KukaReach)
+        if self.state_from_obs is None:  # the env maps its own observations to physics states (KukaReach, tabletop)
             unwrapped.set_physics_state(from_obs(obs))
             return
         if not isinstance(unwrapped, MujocoEnv):
@@ -238,6 +290,32 @@ def _task(
     )
 
 
+_TABLETOP_DESCRIPTIONS = {
+    "reach": "Move a mocap two-finger gripper to the object a language instruction names (100-step episodes).",
+    "push": "Push the instructed object onto the instructed goal region of the table (150-step episodes).",
+    "pick_place": "Pick up the instructed object and put it down, released and at rest, on the instructed goal region "
+    "(150-step episodes).",
+}
+
+
+def _tabletop_task(name: str, family: str) -> TaskSpec:
+    """A tabletop family (:mod:`neural_gym.envs.tabletop`) as a task: success ends the episode, as in its ``step``."""
+    return TaskSpec(
+        name=name,
+        env_id=tabletop.env_id(family),
+        max_episode_steps=tabletop.MAX_EPISODE_STEPS[family],
+        reward_fn=tabletop.REWARD_FNS[family],
+        termination_fn=tabletop.TERMINATION_FNS[family],
+        success_fn=tabletop.SUCCESS_FNS[family],
+        description=_TABLETOP_DESCRIPTIONS[family]
+        + " Obs: the 54-dim state (gripper, objects, goal regions, instructed object/goal one-hots, lifted flag); the "
+        "instruction is in info, and in obs_mode='dict'. Shaped reward (negative distances) and success are exact; "
+        "success terminates.",
+        camera=tabletop.CAMERA,
+        renders_itself=True,
+    )
+
+
 # Default cameras of the pixel modes, checked by eye at 64x64. Free cameras (dicts) for the tasks that stay in place;
 # the model's "track" camera (follows the torso's centre of mass, side view) for the runners.
 _INVERTED_PENDULUM_CAMERA: dict[str, Any] = {
@@ -326,9 +404,11 @@ TASKS: dict[str, TaskSpec] = {
             _TRACK_CAMERA,
             x_velocity_index=8,  # obs = [qpos[1:] (8), qvel]; qvel[0] is the root x velocity
         ),
+        *(_tabletop_task(name, family) for name, family in tabletop.TASK_FAMILIES.items()),
     )
 }
-"""The ground-truth tasks by short name."""
+"""The ground-truth tasks by short name: the gymnasium MuJoCo ``*-v5`` tasks, then the tabletop suite."""
+
 
 @dataclass(frozen=True)
 class OptionalTask:

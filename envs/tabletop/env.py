@@ -102,9 +102,12 @@ class TabletopEnv(gym.Env):
         image_size: Frame size of observations and ``render()``: an int or ``(height, width)``.
         max_episode_steps: Time limit; ``None`` for the family's default.
         max_displacement: Mocap displacement per step at action ±1 (m).
+        camera: Camera of frames: ``None`` for :data:`~.model.CAMERA` (``"overhead"``), a camera name or id of the
+            MJCF, or ``-1`` for MuJoCo's free camera.
 
     Raises:
-        ValueError: For an unknown task, split, obs mode or render mode, or a bad size or time limit.
+        ValueError: For an unknown task, split, obs mode, render mode or camera, or a bad size or time limit.
+        TypeError: For a camera that is not a name or an id.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 25}
@@ -118,6 +121,7 @@ class TabletopEnv(gym.Env):
         image_size: int | tuple[int, int] = 64,
         max_episode_steps: int | None = None,
         max_displacement: float = MAX_DISPLACEMENT,
+        camera: str | int | None = None,
     ) -> None:
         ins.combinations(task, split)  # validates both
         self.obs_mode = check_obs_mode(obs_mode)
@@ -141,6 +145,7 @@ class TabletopEnv(gym.Env):
 
         self.model = mujoco.MjModel.from_xml_string(TABLETOP_XML)
         self.data = mujoco.MjData(self.model)
+        self.camera = self._check_camera(CAMERA if camera is None else camera)
         self.frame_skip = FRAME_SKIP
         self._mj_state_size = int(mujoco.mj_stateSize(self.model, STATE_SPEC))
         model = self.model
@@ -316,7 +321,77 @@ class TabletopEnv(gym.Env):
         self._elapsed, self._lifted = elapsed, bool(lifted)
         mujoco.mj_forward(self.model, self.data)
 
+    def physics_state_from_obs(self, obs: np.ndarray) -> np.ndarray:
+        """A physics state (for :meth:`set_physics_state`) whose state observation is ``obs``, for rendering a predicted
+        observation (:meth:`neural_gym.envs.tasks.TaskSpec.set_state_from_obs`). This env is not changed.
+
+        Taken from ``obs``: the grasp point's position and linear velocity, the finger joints (half the pad gap and
+        half its velocity each), the objects' poses (quaternions normalized; identity where zero) and linear
+        velocities, the goal regions' positions, the instructed object and goal (the largest one-hot entry; goal
+        ``-1`` for reach) and the ``lifted`` flag (``obs[53] > 0.5``). What the 54 entries lack is set as follows:
+        angular velocities of the gripper and the objects are zero, the gripper is upright (identity quaternion) and
+        its mocap target sits at the grasp point, the finger commands hold the fingers where they are, the solver's
+        warm start, applied forces and time are zero, the instruction's phrasing is this env's current one, and
+        ``elapsed_steps`` is 0. So ``state_observation()`` after restoring it equals ``obs`` whenever ``obs`` is
+        consistent (unit quaternions, exact one-hots, finger gap within its range).
+
+        Args:
+            obs: One state observation of shape ``(54,)``.
+
+        Returns:
+            The physics-state vector (length :meth:`physics_state_size`).
+
+        Raises:
+            ValueError: If ``obs`` has the wrong shape or is not finite.
+        """
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.shape != (rules.OBS_SIZE,) or not np.all(np.isfinite(obs)):
+            raise ValueError(
+                f"Expected one finite tabletop state observation of shape ({rules.OBS_SIZE},), got {obs!r}."
+            )
+        model = self.model
+        data = mujoco.MjData(model)
+        mujoco.mj_resetData(model, data)
+        g, gv = self._gripper_qpos, self._gripper_qvel
+        data.qpos[g : g + 7] = [*obs[rules.GRIPPER_SLICE], 1.0, 0.0, 0.0, 0.0]
+        data.qvel[gv : gv + 3] = obs[rules.GRIPPER_VEL_SLICE]
+        data.mocap_pos[self._mocap] = obs[rules.GRIPPER_SLICE]
+        data.mocap_quat[self._mocap] = [1.0, 0.0, 0.0, 0.0]
+        finger = float(np.clip(obs[rules.OPENING_INDEX] / 2.0, 0.0, FINGER_MAX))
+        for q, v in zip(self._finger_qpos, self._finger_qvel, strict=True):
+            data.qpos[q] = finger
+            data.qvel[v] = obs[rules.OPENING_VEL_INDEX] / 2.0
+        data.ctrl[:] = finger
+        start, vstart = rules.OBJECT_POSE_SLICE.start, rules.OBJECT_VEL_SLICE.start
+        for i, (adr, vadr) in enumerate(zip(self._obj_qpos, self._obj_qvel, strict=True)):
+            pose = obs[start + 7 * i : start + 7 * i + 7]
+            quat = pose[3:]
+            norm = float(np.linalg.norm(quat))
+            data.qpos[adr : adr + 7] = [*pose[:3], *(quat / norm if norm > 0 else [1.0, 0.0, 0.0, 0.0])]
+            data.qvel[vadr : vadr + 3] = obs[vstart + 3 * i : vstart + 3 * i + 3]
+        data.mocap_pos[self._goal_mocap] = obs[rules.GOAL_SLICE].reshape(len(GOALS), 3)
+        mj = np.empty(self._mj_state_size, dtype=np.float64)
+        mujoco.mj_getState(model, data, mj, STATE_SPEC)
+        obj = int(np.argmax(obs[rules.TARGET_OBJECT_SLICE]))
+        goal = -1 if self.task == "reach" else int(np.argmax(obs[rules.TARGET_GOAL_SLICE]))
+        lifted = float(obs[rules.LIFTED_INDEX] > 0.5)
+        extra = [self.family, self._template, obj, goal, 0, lifted]
+        return np.concatenate([mj, np.asarray(extra, dtype=np.float64)])
+
     # ----------------------------------------------------------------------------------------------------- helpers
+
+    def _check_camera(self, camera: str | int) -> str | int:
+        """``camera`` if the MJCF has it (a name, an id, or ``-1`` for the free camera)."""
+        names = [self.model.camera(i).name for i in range(self.model.ncam)]
+        if isinstance(camera, str):
+            if camera not in names:
+                raise ValueError(f"Unknown camera {camera!r}; the tabletop scene has {names} (or -1, the free camera).")
+            return camera
+        if isinstance(camera, int | np.integer) and not isinstance(camera, bool):
+            if not -1 <= int(camera) < self.model.ncam:
+                raise ValueError(f"Camera id {camera} out of range: use -1 (free camera) or 0..{self.model.ncam - 1}.")
+            return int(camera)
+        raise TypeError(f"camera must be a camera name or id of the tabletop scene, got {type(camera).__name__}.")
 
     def _require_open(self) -> None:
         if self._closed:
@@ -399,5 +474,5 @@ class TabletopEnv(gym.Env):
         if self._renderer is None:
             self._renderer = mujoco.Renderer(self.model, height=self.height, width=self.width)
         mujoco.mj_forward(self.model, self.data)
-        self._renderer.update_scene(self.data, camera=CAMERA)
+        self._renderer.update_scene(self.data, camera=self.camera)
         return np.ascontiguousarray(self._renderer.render(), dtype=np.uint8)

@@ -12,8 +12,8 @@ proportional step toward a waypoint (one full action moves the mocap 2 cm).
 * ``"pick_place"``: approach above, descend with open fingers, grip, lift, carry over the goal, lower, release, back
   off; it starts over when the object drops.
 
-Call :meth:`TabletopExpert.reset` at every episode start (the expert also resets itself when the instructed object or
-goal in the observation changes).
+Call :meth:`TabletopExpert.reset` at every episode start (the expert also resets itself when the instructed object,
+the instructed goal or the goal regions' positions in the observation change, i.e. on a new episode's layout).
 
 Example:
     >>> from neural_gym.envs.tabletop import TabletopEnv, TabletopExpert
@@ -74,7 +74,7 @@ class TabletopExpert:
         self.max_displacement = float(max_displacement)
         self.gain = float(gain)
         self._rng = np.random.default_rng(seed)
-        self._key: tuple[int, int] | None = None
+        self._key: tuple[int, int, bytes] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -93,11 +93,13 @@ class TabletopExpert:
                 f"TabletopExpert needs the state observation of shape ({rules.OBS_SIZE},) (or a dict observation); "
                 f"got shape {obs.shape}. In pixels mode pass env.unwrapped.state_observation()."
             )
-        key = (int(np.argmax(obs[rules.TARGET_OBJECT_SLICE])), int(np.argmax(obs[rules.TARGET_GOAL_SLICE])))
+        obj = int(np.argmax(obs[rules.TARGET_OBJECT_SLICE]))
+        # The goal regions stay put within an episode and are redrawn at every reset: a new layout is a new episode.
+        key = (obj, int(np.argmax(obs[rules.TARGET_GOAL_SLICE])), obs[rules.GOAL_SLICE].tobytes())
         if key != self._key:
             self.reset()
             self._key = key
-        action = {"reach": self._reach, "push": self._push, "pick_place": self._pick_place}[self.task](obs, key[0])
+        action = {"reach": self._reach, "push": self._push, "pick_place": self._pick_place}[self.task](obs, obj)
         if self.action_noise > 0:
             action = action + self._rng.normal(0.0, self.action_noise, size=4)
         return np.clip(action, -1.0, 1.0).astype(np.float32)

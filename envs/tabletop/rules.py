@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from neural_gym.envs.rewards import Array, _is_tensor, _norm
+from neural_gym.envs.rewards import Array, _all_finite, _is_tensor, _norm
 from neural_gym.envs.tabletop.model import GOAL_HALF_SIZE, GOAL_IS_SQUARE, GOALS, OBJECT_HALF_HEIGHT, OBJECTS
 
 N_OBJECTS = len(OBJECTS)
@@ -164,3 +164,19 @@ REWARD_FNS = {"reach": reach_reward, "push": push_reward, "pick_place": pick_pla
 """Reward rule of each family."""
 SUCCESS_FNS = {"reach": reach_success, "push": push_success, "pick_place": pick_place_success}
 """Success rule (``info["is_success"]``, and ``terminated``) of each family."""
+
+
+def _termination(success_fn: Any) -> Any:
+    def terminated(obs: Array, action: Array, next_obs: Array) -> Array:
+        return success_fn(obs, action, next_obs) | ~_all_finite(next_obs)
+
+    terminated.__name__ = success_fn.__name__.replace("_success", "_termination")
+    terminated.__doc__ = (
+        f"``{success_fn.__name__}``, or a non-finite ``next_obs`` (which the env never returns; every task's "
+        "termination rule ends such steps)."
+    )
+    return terminated
+
+
+TERMINATION_FNS = {family: _termination(fn) for family, fn in SUCCESS_FNS.items()}
+"""Termination rule of each family (the ``terminated`` flag of ``TabletopEnv.step``): success ends the episode."""

@@ -10,12 +10,15 @@ import pytest
 from neural_gym.envs import TASKS, TaskSpec, get_task
 
 ALL_TASKS = ["InvertedPendulum", "Reacher", "HalfCheetah", "Hopper", "Pusher", "Walker2d"]
+"""The gymnasium MuJoCo v5 tasks (the tabletop suite has its own tests: test_tabletop_tasks.py)."""
+TABLETOP_TASKS = ["TabletopReach", "TabletopPush", "TabletopPickPlace"]
 X_EXCLUDED = {"HalfCheetah", "Hopper", "Walker2d"}
 
 
-def test_registry_has_the_six_v5_tasks() -> None:
-    assert sorted(TASKS) == sorted(ALL_TASKS)
-    for name, task in TASKS.items():
+def test_registry_has_the_six_v5_tasks_and_the_tabletop_suite() -> None:
+    assert sorted(TASKS) == sorted(ALL_TASKS + TABLETOP_TASKS)
+    for name in ALL_TASKS:
+        task = TASKS[name]
         assert isinstance(task, TaskSpec)
         assert task.name == name
         assert task.env_id == f"{name}-v5"
@@ -28,7 +31,7 @@ def test_registry_has_the_six_v5_tasks() -> None:
 
 def test_known_rules() -> None:
     exact_rewards = {name for name, task in TASKS.items() if task.reward_fn is not None}
-    assert exact_rewards == {"InvertedPendulum", "Reacher", "Pusher"}
+    assert exact_rewards == {"InvertedPendulum", "Reacher", "Pusher", *TABLETOP_TASKS}
     assert all(task.termination_fn is not None for task in TASKS.values())
 
 
