@@ -19,6 +19,7 @@ The usual path:   collect (ground truth → local Minari dataset)
 `demo` trains an SB3 agent inside a shipped dream and scores it in MuJoCo.
 `dream-train` trains an SB3 agent inside a dream (offline from a dataset, or Dyna/MBPO with real data) and scores it in MuJoCo.
 `drift` replays identical actions from held-out physics states in MuJoCo and a checkpoint and charts the error by horizon.
+`serve-policy` puts a policy behind a WebSocket in openpi's wire format (for remote evaluation).
 
 Expected errors (unknown task, missing dataset, bad checkpoint or settings) print one line and exit with status 2;
 `neural-gym --debug COMMAND ...` shows the traceback instead.
@@ -111,8 +112,7 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
         description="Run a policy in a ground-truth MuJoCo task and write a local Minari dataset (physics state of "
         "every step included). Datasets go to $MINARI_DATASETS_PATH (Minari's default: ~/.minari/datasets).",
     )
-    p.add_argument("task_name", nargs="?", default=None, metavar="TASK", help="task name (or use --task)")
-    p.add_argument("--task", default=None, help="task name, e.g. HalfCheetah (see `neural-gym tasks`)")
+    p.add_argument("--task", required=True, help="task name, e.g. HalfCheetah (see `neural-gym tasks`)")
     p.add_argument("--steps", type=positive_int, default=50_000, help="number of transitions to record (default 50000)")
     p.add_argument(
         "--policy",
@@ -126,12 +126,6 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="std of Gaussian noise added to the policy's actions, in units of half the action range",
     )
-    p.add_argument(
-        "--random-fraction",
-        type=_non_negative_float,
-        default=0.0,
-        help="share of episodes (0..1) played by a uniform random policy instead of --policy (default 0)",
-    )
     p.add_argument("--seed", type=int, default=0, help="seed for resets, the random policy and the noise")
     p.add_argument(
         "--dataset-id",
@@ -142,10 +136,9 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--obs-mode",
         default="state",
-        choices=["state", "pixels", "dict"],
-        help="'state' (default), or 'pixels' / 'dict' (the same dataset): "
-        "also store N x N uint8 frames of the task's camera beside the state (lossless), and the instruction for tasks "
-        "with language",
+        choices=["state", "pixels"],
+        help="'state' (default) or 'pixels': "
+        "also store N x N uint8 frames of the task's camera beside the state (lossless)",
     )
     p.add_argument(
         "--image-size", type=positive_int, default=64, help="frame height and width for --obs-mode pixels (default 64)"
@@ -290,14 +283,9 @@ def _collect(args: argparse.Namespace) -> int:
 
     from .policies import load_policy
 
-    if args.task_name is not None and args.task is not None and args.task_name != args.task:
-        raise ValueError(f"two tasks given: {args.task_name!r} and --task {args.task!r}; give one")
-    task = args.task_name if args.task_name is not None else args.task
-    if task is None:
-        raise ValueError("collect needs a task: neural-gym collect TASK ... (or --task TASK); see `neural-gym tasks`")
-    get_task(task)  # an unknown task fails here, before a policy loads
+    get_task(args.task)  # an unknown task fails here, before a policy loads
     dataset_id = collect(
-        task,
+        args.task,
         args.steps,
         policy=load_policy(args.policy, args.algo),
         seed=args.seed,
@@ -307,7 +295,6 @@ def _collect(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         obs_mode=args.obs_mode,
         image_size=args.image_size,
-        random_fraction=args.random_fraction,
     )
     print(f"wrote dataset {dataset_id} ({args.steps} steps) to {get_dataset_path(dataset_id)}")
     return 0
@@ -446,6 +433,67 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve_policy(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve-policy",
+        help="serve a policy over a WebSocket in openpi's wire format",
+        description="Serve a policy over a WebSocket in openpi's wire format (msgpack with numpy arrays; the metadata "
+        "first, then one reply {'actions': [H, A]} per unbatched observation), for neural_gym.policies.RemotePolicy "
+        'or an openpi WebsocketClientPolicy. Needs the remote extra: pip install "neural-gym[remote]". Ctrl-C stops.',
+    )
+    p.add_argument(
+        "--policy",
+        required=True,
+        help="'random', 'expert', an SB3 model (.zip; SB3 unpickles it: load only files you trust), a VLA checkpoint "
+        "(.safetensors) or ws://host:port (relay another server)",
+    )
+    p.add_argument(
+        "--task", default=None, help="task of 'expert' / 'random' (e.g. push, TabletopPush, InvertedPendulum)"
+    )
+    p.add_argument("--algo", default="PPO", help="SB3 class of an SB3 --policy (default PPO)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=_int_at_least(0), default=8000, help="TCP port (default 8000; 0 picks a free one)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random policy, expert noise or VLA sampling")
+    p.add_argument(
+        "--action-noise", type=_non_negative_float, default=0.0, help="expert action noise (fraction of half range)"
+    )
+    p.add_argument(
+        "--obs-keys",
+        choices=["neural_gym", "openpi_libero"],
+        default="neural_gym",
+        help="observation keys on the wire: pixels/state/instruction (default) or openpi's LIBERO example's "
+        "observation/image, observation/state, prompt",
+    )
+
+
+def _serve_policy(args: argparse.Namespace) -> int:
+    """``neural-gym serve-policy``: put a local policy behind openpi's WebSocket protocol until interrupted."""
+    try:
+        from .policies.remote import OPENPI_LIBERO_KEYS, PolicyServer
+    except ImportError as err:
+        raise ValueError(str(err)) from err
+    from .policies.named import resolve_policy
+
+    try:
+        policy = resolve_policy(
+            args.policy, task=args.task, algo=args.algo, seed=args.seed, action_noise=args.action_noise
+        )
+        keys = OPENPI_LIBERO_KEYS if args.obs_keys == "openpi_libero" else None
+        server = PolicyServer(policy, args.host, args.port, obs_keys=keys, metadata={"spec": args.policy})
+    except ImportError as err:
+        raise ValueError(str(err)) from err
+    except OSError as err:
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {err}") from err
+    print(f"serving {policy!r} on {server.url} (chunk size {policy.chunk_size}); Ctrl-C stops", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped")
+    finally:
+        server.close()
+    return 0
+
+
 def build_parser() -> _Parser:
     """The ``neural-gym`` argument parser (building it imports neither torch, MuJoCo nor SB3).
 
@@ -466,6 +514,7 @@ def build_parser() -> _Parser:
     from .dream_rl.cli import add_parser as _add_dream_train
 
     _add_dream_train(sub)
+    _add_serve_policy(sub)
     for command_parser in sub.choices.values():
         # SUPPRESS: a subcommand without --debug keeps the value of a `neural-gym --debug` before it.
         command_parser.add_argument(
@@ -494,6 +543,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         from .drift.cli import run as run_drift
 
         return run_drift(args)
+    if args.command == "serve-policy":
+        return _serve_policy(args)
     raise ValueError(f"unknown command {args.command!r}")
 
 

@@ -4,8 +4,8 @@ execution, a remote policy in openpi's WebSocket wire format, and policies named
 Modules: :mod:`~.protocol` (the protocol and the checks of what a policy returns), :mod:`~.adapters` (plain callables,
 SB3 models, random and scripted-expert policies), :mod:`~.chunking` (chunks to per-step actions for a batch of envs:
 open loop, re-query every step, ACT temporal ensembling), :mod:`~.remote` (a policy behind a WebSocket in openpi's
-wire format: :class:`RemotePolicy` and :func:`serve_policy`; the ``remote`` extra), :mod:`~.named` (``"random"``, ``"expert"`` or a saved SB3 model from
-a command-line name).
+wire format: :class:`RemotePolicy` and :func:`serve_policy`; the ``remote`` extra), :mod:`~.named` (a command-line name as a policy: ``random``,
+``expert``, an SB3 ``.zip``, ``ws://host:port`` or a VLA ``.safetensors``).
 """
 
 from neural_gym.policies.adapters import (
@@ -18,7 +18,7 @@ from neural_gym.policies.adapters import (
     state_part,
 )
 from neural_gym.policies.chunking import ACT_TEMPORAL_ENSEMBLE_COEFF, ChunkExecutor, ensemble_weights
-from neural_gym.policies.named import SB3_ALGOS, load_policy
+from neural_gym.policies.named import POLICY_FORMS, SB3_ALGOS, load_policy, resolve_policy
 from neural_gym.policies.protocol import (
     INSTRUCTION_KEY,
     PIXELS_KEY,
@@ -47,6 +47,7 @@ __all__ = [
     "INSTRUCTION_KEY",
     "OPENPI_LIBERO_KEYS",
     "PIXELS_KEY",
+    "POLICY_FORMS",
     "SB3_ALGOS",
     "STATE_KEY",
     "TABLETOP_FAMILIES",
@@ -70,6 +71,7 @@ __all__ = [
     "instructions",
     "load_policy",
     "obs_row",
+    "resolve_policy",
     "serve_policy",
     "stack_observations",
     "state_part",

@@ -482,16 +482,18 @@ class PolicyServer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._server = serve(self._handle, host, port, compression=None, max_size=None, process_request=_health_check)
+        name = self._server.socket.getsockname()
+        self._address: tuple[str, int] = (str(name[0]), int(name[1]))
 
     @property
     def port(self) -> int:
-        """The TCP port the server listens on."""
-        return int(self._server.socket.getsockname()[1])
+        """The TCP port the server listens on (the one picked for ``port=0``)."""
+        return self._address[1]
 
     @property
     def host(self) -> str:
         """The address the server is bound to."""
-        return str(self._server.socket.getsockname()[0])
+        return self._address[0]
 
     @property
     def url(self) -> str:
@@ -525,7 +527,8 @@ class PolicyServer:
         from websockets.exceptions import ConnectionClosed
         from websockets.frames import CloseCode
 
-        logger.info("policy client %s connected", ws.remote_address)
+        peer = ws.remote_address
+        logger.info("policy client %s connected", peer)
         try:
             if self.reset_on_connect:
                 with self._lock:
@@ -537,12 +540,12 @@ class PolicyServer:
                 except Exception:  # noqa: BLE001 - any policy error goes back to the client, as openpi's server does
                     ws.send(traceback.format_exc())
                     ws.close(CloseCode.INTERNAL_ERROR, "Internal server error. Traceback included in previous frame.")
-                    logger.warning("policy request from %s failed:\n%s", ws.remote_address, traceback.format_exc())
+                    logger.warning("policy request from %s failed:\n%s", peer, traceback.format_exc())
                     return
                 ws.send(pack(reply))
         except ConnectionClosed:
             pass
-        logger.info("policy client %s disconnected", ws.remote_address)
+        logger.info("policy client %s disconnected", peer)
 
     def _answer(self, message: Any) -> dict[str, Any]:
         if isinstance(message, str):
