@@ -112,7 +112,8 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
         description="Run a policy in a ground-truth MuJoCo task and write a local Minari dataset (physics state of "
         "every step included). Datasets go to $MINARI_DATASETS_PATH (Minari's default: ~/.minari/datasets).",
     )
-    p.add_argument("--task", required=True, help="task name, e.g. HalfCheetah (see `neural-gym tasks`)")
+    p.add_argument("task_name", nargs="?", default=None, metavar="TASK", help="task name (or use --task)")
+    p.add_argument("--task", default=None, help="task name, e.g. HalfCheetah (see `neural-gym tasks`)")
     p.add_argument("--steps", type=positive_int, default=50_000, help="number of transitions to record (default 50000)")
     p.add_argument(
         "--policy",
@@ -126,6 +127,12 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="std of Gaussian noise added to the policy's actions, in units of half the action range",
     )
+    p.add_argument(
+        "--random-fraction",
+        type=_non_negative_float,
+        default=0.0,
+        help="share of episodes (0..1) played by a uniform random policy instead of --policy (default 0)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for resets, the random policy and the noise")
     p.add_argument(
         "--dataset-id",
@@ -136,9 +143,10 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--obs-mode",
         default="state",
-        choices=["state", "pixels"],
-        help="'state' (default) or 'pixels': "
-        "also store N x N uint8 frames of the task's camera beside the state (lossless)",
+        choices=["state", "pixels", "dict"],
+        help="'state' (default), or 'pixels' / 'dict' (the same dataset): "
+        "also store N x N uint8 frames of the task's camera beside the state (lossless), and the instruction for tasks "
+        "with language",
     )
     p.add_argument(
         "--image-size", type=positive_int, default=64, help="frame height and width for --obs-mode pixels (default 64)"
@@ -283,9 +291,14 @@ def _collect(args: argparse.Namespace) -> int:
 
     from .policies import load_policy
 
-    get_task(args.task)  # an unknown task fails here, before a policy loads
+    if args.task_name is not None and args.task is not None and args.task_name != args.task:
+        raise ValueError(f"two tasks given: {args.task_name!r} and --task {args.task!r}; give one")
+    task = args.task_name if args.task_name is not None else args.task
+    if task is None:
+        raise ValueError("collect needs a task: neural-gym collect TASK ... (or --task TASK); see `neural-gym tasks`")
+    get_task(task)  # an unknown task fails here, before a policy loads
     dataset_id = collect(
-        args.task,
+        task,
         args.steps,
         policy=load_policy(args.policy, args.algo),
         seed=args.seed,
@@ -295,6 +308,7 @@ def _collect(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         obs_mode=args.obs_mode,
         image_size=args.image_size,
+        random_fraction=args.random_fraction,
     )
     print(f"wrote dataset {dataset_id} ({args.steps} steps) to {get_dataset_path(dataset_id)}")
     return 0
