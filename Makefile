@@ -28,6 +28,22 @@ ZOO_LABEL_InvertedPendulum := expert
 # 0.5 ends within 5 cm in about 2/3 of its episodes and still wanders the arm's space.
 ZOO_POLICY_KukaReach := expert --action-noise 0.5
 ZOO_LABEL_KukaReach := expert
+# The tabletop suite: the scripted expert with action noise 0.4 (it still solves most episodes) and a fifth of the
+# episodes under a uniform random policy, so the dream knows both solving and aimless motion; smaller ensembles
+# (5 members) keep the 54-dim checkpoints under 4 MB.
+ZOO_TASKS += TabletopReach TabletopPush TabletopPickPlace
+ZOO_STEPS_TabletopReach := 30000
+ZOO_STEPS_TabletopPush := 30000
+ZOO_STEPS_TabletopPickPlace := 30000
+ZOO_POLICY_TabletopReach := expert --action-noise 0.4 --random-fraction 0.2
+ZOO_POLICY_TabletopPush := expert --action-noise 0.4 --random-fraction 0.2
+ZOO_POLICY_TabletopPickPlace := expert --action-noise 0.4 --random-fraction 0.2
+ZOO_LABEL_TabletopReach := expert
+ZOO_LABEL_TabletopPush := expert
+ZOO_LABEL_TabletopPickPlace := expert
+ZOO_TRAIN_TabletopReach := --members 5 --elites 4 --max-epochs 100 --quiet
+ZOO_TRAIN_TabletopPush := --members 5 --elites 4 --max-epochs 100 --quiet
+ZOO_TRAIN_TabletopPickPlace := --members 5 --elites 4 --max-epochs 100 --quiet
 
 .PHONY: demo test test-fast lint bench bench-peers bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video clean
 
@@ -84,7 +100,7 @@ define ZOO_ONE
 	$(BIN)/neural-gym collect --task $(1) --steps $(ZOO_STEPS_$(1)) --policy $(or $(ZOO_POLICY_$(1)),random) --seed 0 \
 	  --overwrite --dataset-id neural_gym/$(1)/$(or $(ZOO_LABEL_$(1)),random)-v0
 	$(BIN)/neural-gym train --task $(1) --dataset-id neural_gym/$(1)/$(or $(ZOO_LABEL_$(1)),random)-v0 --seed 0 \
-	  --out world_models/zoo/$(1).safetensors
+	  $(ZOO_TRAIN_$(1)) --out world_models/zoo/$(1).safetensors
 
 endef
 

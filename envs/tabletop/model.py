@@ -2,7 +2,8 @@
 
 The scene, in metres with the table top at ``z = 0``:
 
-* a table (``0.6 x 0.6`` top; legs and floor visual only);
+* a table (``0.6 x 0.6`` top) with a rim :data:`RIM_HEIGHT` high around its edge, so pushed or dropped objects stay on
+  it and every object coordinate stays bounded (the legs are visual only; the floor collides too, as a backstop);
 * a two-finger gripper: body ``gripper`` with a free joint, welded (equality ``weld``) to the mocap body ``mocap``
   that actions move; gravity compensated, so it hangs where the mocap is. Its origin is the grasp point between the
   finger pads. Two slide-joint fingers (``finger_l`` / ``finger_r``, ``0``-``0.04`` each, the pad gap is their sum)
@@ -51,6 +52,11 @@ WORKSPACE_HIGH = np.array([0.25, 0.25, 0.25])
 GRIPPER_HOME = np.array([0.0, -0.12, 0.15])
 """Gripper position at reset (before the reset's small xy noise)."""
 
+RIM_HEIGHT = 0.02
+"""Height (m) of the rim around the table top (its inner faces are the table's edges, ``|x|, |y| = 0.3``)."""
+RIM_THICKNESS = 0.01
+"""Thickness (m) of the rim walls."""
+
 CAMERA = "overhead"
 """Name of the fixed camera in the MJCF."""
 
@@ -91,6 +97,19 @@ def _goal_xml() -> str:
     return "\n".join(bodies)
 
 
+def _rim_xml() -> str:
+    half, h, t = 0.3, RIM_HEIGHT / 2, RIM_THICKNESS / 2
+    walls = (
+        ("rim_px", f"{half + t} 0 {h}", f"{t} {half + 2 * t} {h}"),
+        ("rim_nx", f"{-half - t} 0 {h}", f"{t} {half + 2 * t} {h}"),
+        ("rim_py", f"0 {half + t} {h}", f"{half} {t} {h}"),
+        ("rim_ny", f"0 {-half - t} {h}", f"{half} {t} {h}"),
+    )
+    return "\n".join(
+        f'    <geom name="{name}" type="box" size="{size}" pos="{pos}" rgba="0.6 0.5 0.4 1"/>' for name, pos, size in walls
+    )
+
+
 TABLETOP_XML = f"""<mujoco model="neural_gym_tabletop">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="{TIMESTEP}" integrator="implicitfast" cone="elliptic" impratio="5"/>
@@ -111,8 +130,9 @@ TABLETOP_XML = f"""<mujoco model="neural_gym_tabletop">
   <worldbody>
     <light name="top" pos="0 0 1.2" dir="0 0 -1" diffuse="0.4 0.4 0.4" castshadow="false"/>
     <camera name="{CAMERA}" pos="0 -0.5 0.55" xyaxes="1 0 0 0 0.74 0.673" fovy="45"/>
-    <geom name="floor" type="plane" size="1.5 1.5 0.1" pos="0 0 -0.7" rgba="0.35 0.35 0.38 1" class="visual"/>
+    <geom name="floor" type="plane" size="1.5 1.5 0.1" pos="0 0 -0.7" rgba="0.35 0.35 0.38 1"/>
     <geom name="table" type="box" size="0.3 0.3 0.02" pos="0 0 -0.02" rgba="0.72 0.62 0.5 1"/>
+{_rim_xml()}
     <geom name="leg0" type="box" size="0.02 0.02 0.34" pos="0.26 0.26 -0.36" rgba="0.5 0.4 0.3 1" class="visual"/>
     <geom name="leg1" type="box" size="0.02 0.02 0.34" pos="-0.26 0.26 -0.36" rgba="0.5 0.4 0.3 1" class="visual"/>
     <geom name="leg2" type="box" size="0.02 0.02 0.34" pos="0.26 -0.26 -0.36" rgba="0.5 0.4 0.3 1" class="visual"/>

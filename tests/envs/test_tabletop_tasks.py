@@ -176,3 +176,18 @@ def test_expert_restarts_on_a_new_layout() -> None:
         assert controller.phase != "approach"  # left mid-task or retreating: the next layout must restart it
     assert solved >= 2
     env.close()
+
+
+def test_objects_stay_on_the_table_under_random_play() -> None:
+    """The rim keeps pushed objects on the table, so every object coordinate stays bounded (a dream's data too)."""
+    env = TabletopEnv("push")
+    rng = np.random.default_rng(0)
+    positions = []
+    for seed in range(4):
+        env.reset(seed=seed)
+        for _ in range(150):
+            obs, *_ = env.step(rng.uniform(-1, 1, 4).astype(np.float32))
+            positions.append(obs[rules.OBJECT_POSE_SLICE].reshape(3, 7)[:, :3])
+    env.close()
+    xyz = np.stack(positions)
+    assert np.all(np.abs(xyz[..., :2]) < 0.3) and np.all(xyz[..., 2] > 0.0) and np.all(xyz[..., 2] < 0.3)
