@@ -106,7 +106,8 @@ def _rim_xml() -> str:
         ("rim_ny", f"0 {-half - t} {h}", f"{half} {t} {h}"),
     )
     return "\n".join(
-        f'    <geom name="{name}" type="box" size="{size}" pos="{pos}" rgba="0.6 0.5 0.4 1"/>' for name, pos, size in walls
+        f'    <geom name="{name}" type="box" size="{size}" pos="{pos}" rgba="0.6 0.5 0.4 1"/>'
+        for name, pos, size in walls
     )
 
 
