@@ -3,7 +3,9 @@ metadata-first handshake, resets, and clear errors (no hang) for a dead, slow or
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import time
 
 import numpy as np
@@ -245,3 +247,34 @@ def test_health_check_and_bad_settings(served):
         PolicyServer(object(), port=0)
     with pytest.raises(ValueError, match="same wire key"):
         RemotePolicy(server.url, obs_keys={"state": "x", "pixels": "x"})
+
+
+OPENPI_CLIENT_SCRIPT = """
+import sys
+import numpy as np
+from openpi_client.websocket_client_policy import WebsocketClientPolicy
+
+client = WebsocketClientPolicy(host="127.0.0.1", port=int(sys.argv[1]))
+assert client.get_server_metadata()["chunk_size"] == 3
+obs = {"pixels": np.arange(48, dtype=np.uint8).reshape(4, 4, 3), "state": np.array([0.25, -1.5, 3.0]), "instruction": "go"}
+actions = client.infer(obs)["actions"]
+expected = np.array([[0.25, -1.5], [0.35, -1.4], [0.25 / 3.0, -0.5]], dtype=np.float32)
+print(actions.dtype, actions.shape, actions.tobytes() == expected.tobytes())
+"""
+
+
+@pytest.mark.skipif(
+    not os.environ.get("NEURAL_GYM_OPENPI_PYTHON"),
+    reason="set NEURAL_GYM_OPENPI_PYTHON to a Python where `import openpi_client` works (it pins numpy < 2)",
+)
+def test_openpi_client_talks_to_our_server(served):
+    """openpi's own WebsocketClientPolicy (in its own environment) against PolicyServer."""
+    server = served(Recorder())
+    out = subprocess.run(
+        [os.environ["NEURAL_GYM_OPENPI_PYTHON"], "-c", OPENPI_CLIENT_SCRIPT, str(server.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["float32", "(3,", "2)", "True"]
