@@ -74,12 +74,18 @@ def test_resolve_remote(tmp_path):
 
 
 def test_resolve_vla_checkpoint(tmp_path):
+    """A ``.safetensors`` name goes to the VLA family's loader (skipped where that package is not installed)."""
     vla = pytest.importorskip("neural_gym.policies.vla")
     from neural_gym.policies import Policy, resolve_policy
 
-    names = vla.zoo_names()
-    if not names:
-        pytest.skip("no shipped VLA checkpoint to load")
-    path = vla.checkpoint.resolve_vla_path(f"zoo:{names[0]}")
+    vocab = vla.Vocabulary.from_instructions(["push the red cube onto the blue square"])
+    config = vla.VLAConfig(vocab_size=len(vocab), chunk_size=4, image_size=16, channels=4, embed_dim=8, hidden=16)
+    path = vla.save_vla(vla.VLAPolicy(vla.VLANet(config), vocab), tmp_path / "tiny.safetensors")
     policy = resolve_policy(str(path), seed=0)
-    assert isinstance(policy, Policy) and policy.chunk_size >= 1
+    assert isinstance(policy, Policy) and policy.chunk_size == 4
+    obs = {
+        "pixels": np.zeros((2, 16, 16, 3), np.uint8),
+        "state": np.zeros((2, 54)),
+        "instruction": ["push the red cube onto the blue square"] * 2,
+    }
+    assert policy.act(obs).shape == (2, 4, 4)
