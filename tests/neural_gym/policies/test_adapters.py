@@ -258,3 +258,23 @@ def test_not_a_policy_is_refused_at_construction():
         SB3Policy(object())
     with pytest.raises(ValueError, match="chunk_size"):
         CallablePolicy(lambda o: o, BOX, chunk_size=0)
+
+
+def test_sb3_image_model_takes_channel_last_frames():
+    space = spaces.Dict(
+        {"pixels": spaces.Box(0, 255, (36, 36, 3), np.uint8), "state": spaces.Box(-10, 10, (3,), np.float64)}
+    )
+    model = sb3_model(space)  # SB3 stores the frames channel first: (3, 36, 36)
+    assert model.observation_space["pixels"].shape == (3, 36, 36)
+    policy = SB3Policy(model)
+    rng = np.random.default_rng(0)
+    obs = {
+        "pixels": rng.integers(0, 256, (2, 36, 36, 3), dtype=np.uint8),
+        "state": rng.normal(size=(2, 3)),
+        "instruction": ["a", "b"],
+    }
+    chunk = policy.act(obs)
+    transposed = {"pixels": obs["pixels"].transpose(0, 3, 1, 2), "state": obs["state"]}
+    np.testing.assert_array_equal(chunk[:, 0], model.predict(transposed, deterministic=True)[0])
+    with pytest.raises(PolicyError, match=r"obs\['pixels'\] of shape \(3, 36, 36\)"):
+        policy.act({**obs, "pixels": obs["pixels"][:, :32, :32]})
