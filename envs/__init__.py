@@ -1,5 +1,5 @@
-"""Ground truth: the MuJoCo tasks, exact physics-state save/restore, observation modes, policies, and Minari data
-collection.
+"""Ground truth: the MuJoCo tasks (the gymnasium ``*-v5`` tasks and the language-conditioned tabletop suite), exact
+physics-state save/restore, observation modes, policies, and Minari data collection.
 
 This layer never imports ``world_models`` or ``neural_gym``.
 
@@ -15,6 +15,8 @@ Example:
     >>> pixel_env = task.make(obs_mode="dict", image_size=64)          # {"pixels": (64, 64, 3) uint8, "state": ...}
     >>> pixel_id = envs.collect("Reacher", 1_000, obs_mode="pixels")   # "neural_gym/Reacher/random-pixels64-v0"
     >>> frames = envs.load_episodes(pixel_id)[0].frames                # (T + 1, 64, 64, 3) uint8
+    >>> push_id = envs.collect("TabletopPush", 2_000, policy="expert", action_noise=0.3, obs_mode="dict")
+    >>> envs.load_episodes(push_id)[0].instruction                     # e.g. "push the red cube onto the blue square"
 """
 
 import os

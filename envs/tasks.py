@@ -1,4 +1,5 @@
-"""Registry of the ground-truth tasks: gymnasium MuJoCo ``*-v5`` environments and their known rules.
+"""Registry of the ground-truth tasks: gymnasium MuJoCo ``*-v5`` environments, the tabletop suite
+(:mod:`neural_gym.envs.tabletop`), and their known rules.
 
 Example:
     >>> from neural_gym.envs import get_task
