@@ -45,7 +45,7 @@ ZOO_TRAIN_TabletopReach := --members 5 --elites 4 --max-epochs 100 --quiet
 ZOO_TRAIN_TabletopPush := --members 5 --elites 4 --max-epochs 100 --quiet
 ZOO_TRAIN_TabletopPickPlace := --members 5 --elites 4 --max-epochs 100 --quiet
 
-.PHONY: demo test test-fast lint bench bench-peers bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video clean
+.PHONY: demo test test-fast lint bench bench-peers bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video vla-zoo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -135,6 +135,12 @@ zoo-video: $(VENV)/.installed-test
 	  --preset small --set trunk_channels=8 --steps 2000 --seed 0 --quiet \
 	  --out world_models/zoo/Reacher-video.safetensors
 	$(BIN)/python -m neural_gym.world_models.zoo
+
+# The VLA ladder (neural_gym/policies/vla/zoo): expert reach demos, 5 training runs (10 checkpoints), ground-truth
+# evaluation of each and of the expert / noisy expert / random references; writes the checkpoints, ladder.json and
+# README.md there. About 15 minutes on 2 CPU cores (one torch thread).
+vla-zoo: $(VENV)/.installed-test
+	OMP_NUM_THREADS=1 $(BIN)/python -m neural_gym.policies.vla ladder
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
