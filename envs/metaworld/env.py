@@ -6,11 +6,11 @@ reset draws a new object and goal placement from the env's own seeded generator 
 NumPy's global one.
 
 Frames are rendered with ``mujoco.Renderer`` (headless: ``MUJOCO_GL=egl``), without shadows and reflections, from
-the model's ``corner`` camera by default (turned the right way up: Meta-World's corner cameras
-render upside down), small enough for 64x64 frames to show the gripper, the object and the goal. A frame is a pure
-function of the physics state: ``mj_forward`` runs before each render (keeping the solver's warm start, so rendering
-never changes the trajectory), so after :meth:`MetaWorldEnv.set_physics_state`
-:meth:`MetaWorldEnv.render` returns exactly the frame the env returned at that step.
+the model's ``corner`` camera by default (turned upright: Meta-World's corner cameras render upside down), which shows
+the gripper, the object and the goal in a 64x64 frame. A frame is a pure function of the physics state:
+``mj_forward`` runs before each render (keeping the solver's warm start, so rendering never changes the trajectory),
+and after :meth:`MetaWorldEnv.set_physics_state` :meth:`MetaWorldEnv.render_frame` returns exactly the frame the env
+returned at that step.
 
 Example:
     >>> from neural_gym.envs.metaworld import make
