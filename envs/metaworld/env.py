@@ -62,7 +62,8 @@ class MetaWorldEnv(gym.Env):
         image_size: Frame size of the pixel modes and of :meth:`render` (one int or ``(height, width)``).
         camera: Name of a camera of the Sawyer model (``corner``, ``corner2``, ``corner3``, ``corner4``,
             ``topview``, ``behindGripper``, ``gripperPOV``).
-        render_mode: ``None`` or ``"rgb_array"``.
+        render_mode: ``None`` or ``"rgb_array"``; the pixel modes always render (``"rgb_array"``), like the
+            project's other pixel envs, so ``neural_gym.envs.render_frame`` works on them.
 
     Raises:
         ValueError: For an unknown task, observation mode, camera or render mode, or a bad image size.
@@ -82,7 +83,7 @@ class MetaWorldEnv(gym.Env):
         self.obs_mode = check_obs_mode(obs_mode)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}.")
-        self.render_mode = render_mode
+        self.render_mode = "rgb_array" if self.obs_mode != "state" else render_mode
         self.image_size = image_hw(image_size)
         height, width = self.image_size
         self.instruction = instruction(task)

@@ -147,6 +147,23 @@ def test_restored_state_renders_the_same_frame_and_replays_pixels(mw: ModuleType
         target.close()
 
 
+def test_project_state_and_frame_functions_dispatch_to_the_env(mw: ModuleType) -> None:
+    from neural_gym.envs import get_physics_state, physics_state_size, render_frame, set_physics_state
+
+    env = mw.make("drawer-close-v3", obs_mode="pixels")  # through gym.make's wrappers
+    try:
+        assert env.unwrapped.render_mode == "rgb_array"
+        first, _ = env.reset(seed=0)
+        state = get_physics_state(env)
+        assert state.shape == (physics_state_size(env),)
+        for _ in range(5):
+            env.step(env.action_space.sample())
+        set_physics_state(env, state)
+        assert np.array_equal(render_frame(env), first)
+    finally:
+        env.close()
+
+
 def test_rendering_does_not_change_the_trajectory(mw: ModuleType) -> None:
     plain, rendered = mw.MetaWorldEnv("push-v3"), mw.MetaWorldEnv("push-v3", obs_mode="dict")
     rng = np.random.default_rng(0)
