@@ -152,7 +152,7 @@ zoo-video: $(VENV)/.installed-test
 
 # The VLA ladder (neural_gym/policies/vla/zoo): expert reach demos, 5 training runs (10 checkpoints), ground-truth
 # evaluation of each and of the expert / noisy expert / random references; writes the checkpoints, ladder.json and
-# README.md there. About 15 minutes on 2 CPU cores (one torch thread).
+# README.md there. About 12 minutes on 2 shared CPU cores with one torch thread (ladder.json records total_s).
 vla-zoo: $(VENV)/.installed-test
 	OMP_NUM_THREADS=1 $(BIN)/python -m neural_gym.policies.vla ladder
 
