@@ -9,6 +9,11 @@ an ``ImportError`` saying how to install it.
 Meta-World 3.1 pins ``mujoco==3.3.0`` (its Sawyer model does not load under MuJoCo 4), so install the extra in an
 environment of its own; ``make test-metaworld`` builds one (``.venv-metaworld``) and runs the Meta-World tests there.
 
+Vector envs: ``gym.make_vec("MetaWorld-reach-v3", num_envs=n)`` works; with ``vectorization_mode="async"`` and
+``obs_mode="dict"`` pass ``vector_kwargs={"shared_memory": False}`` (gymnasium 1.4's shared memory returns the
+instruction as ``"aaa..."``), and make the async env before the parent process renders a frame, or use
+``vector_kwargs={"context": "spawn"}`` (a forked worker of a process that already holds an EGL context can hang).
+
 Example:
     >>> import gymnasium as gym
     >>> from neural_gym.envs.metaworld import MetaWorldExpert, make
