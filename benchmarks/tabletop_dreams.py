@@ -21,7 +21,7 @@ For each task:
 
 Written to ``benchmarks/results/tabletop_dreams.json``:
 
-    OMP_NUM_THREADS=1 python benchmarks/tabletop_dreams.py [--episodes 20] [--noise 0.3]
+    OMP_NUM_THREADS=1 python benchmarks/tabletop_dreams.py [--episodes 20] [--noise 0.3] [--checkpoints DIR --out F]
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _real_episodes(name: str, episodes: int, noise: float, seed: int) -> list[di
     return out
 
 
-def _measure(name: str, episodes: int, noise: float, seed: int) -> dict[str, Any]:
+def _measure(name: str, episodes: int, noise: float, seed: int, checkpoint: str) -> dict[str, Any]:
     import gymnasium as gym
     import torch
 
@@ -78,7 +78,7 @@ def _measure(name: str, episodes: int, noise: float, seed: int) -> dict[str, Any
     from neural_gym.world_models.checkpoint import load_checkpoint
 
     task = get_task(name)
-    model = load_checkpoint(f"zoo:{name}")
+    model = load_checkpoint(checkpoint)
     model.eval()
     real = _real_episodes(name, episodes, noise, seed)
     sigma = model.obs_std.detach().cpu().numpy().astype(np.float64)
@@ -110,7 +110,7 @@ def _measure(name: str, episodes: int, noise: float, seed: int) -> dict[str, Any
         agree_open += int(hit == ep["terminated"])
 
     # Closed loop: the noisy expert in the Dream env and in MuJoCo from the same start state.
-    dream = gym.make(f"neural_gym/{name}-v0")
+    dream = gym.make(f"neural_gym/{name}-v0", checkpoint=checkpoint)
     ground = task.make()
     closed_agree, ends, dream_success, real_closed = 0, {"success": 0, "time_limit": 0, "uncertainty": 0}, 0, 0
     for i in range(episodes):
@@ -169,21 +169,32 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.3, help="expert action noise (default 0.3)")
     parser.add_argument("--seed", type=int, default=1000, help="first reset seed (default 1000)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
+    parser.add_argument(
+        "--checkpoints", default=None, help="folder of <Task>.safetensors to measure instead of the shipped ones"
+    )
+    parser.add_argument("--out", default=str(RESULTS / "tabletop_dreams.json"), help="JSON path")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)  # a script, not library code: one thread, as the checkpoints were trained
     results: dict[str, Any] = {
-        "settings": {"episodes": args.episodes, "noise": args.noise, "seed": args.seed, "torch_threads": 1},
+        "settings": {
+            "episodes": args.episodes,
+            "noise": args.noise,
+            "seed": args.seed,
+            "torch_threads": 1,
+            "checkpoints": args.checkpoints or "zoo",
+        },
         "tasks": {},
     }
     for name in args.tasks:
         start = time.perf_counter()
-        results["tasks"][name] = _measure(name, args.episodes, args.noise, args.seed)
+        checkpoint = f"zoo:{name}" if args.checkpoints is None else str(Path(args.checkpoints) / f"{name}.safetensors")
+        results["tasks"][name] = _measure(name, args.episodes, args.noise, args.seed, checkpoint)
         results["tasks"][name]["seconds"] = round(time.perf_counter() - start, 1)
         print(name, json.dumps(results["tasks"][name], indent=1))
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "tabletop_dreams.json"
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".json.tmp{os.getpid()}")
     tmp.write_text(json.dumps(results, indent=2) + "\n")
     os.replace(tmp, path)

@@ -19,8 +19,8 @@ HEADER = """# Shipped checkpoints
 Every figure below is read from the checkpoint's own metadata by `python -m neural_gym.world_models.zoo` (which wrote this file);
 each checkpoint records the exact command that trained it (listed at the end). Data come from the ground truth with
 seed 0: a uniform random policy (`random`), or the task's scripted expert with action noise (`expert`, see
-`envs/experts.py`; for the tabletop tasks with a fifth of the episodes under a random policy, `collect
---random-fraction 0.2`). `make zoo` regenerates the ensembles (one task: `make zoo ZOO_TASKS=Hopper`), `make zoo-latent`
+`envs/experts.py`; for the tabletop tasks with some episodes under a random policy, `collect --random-fraction`: 0.2
+for reach, 0.1 for push and pick_place, see the Makefile). `make zoo` regenerates the ensembles (one task: `make zoo ZOO_TASKS=Hopper`), `make zoo-latent`
 the latent models and `make zoo-video` the video model, data collection included.
 
 The tabletop ensembles' held-out MSE is in units of the training deltas' std per dimension, and the objects' deltas
