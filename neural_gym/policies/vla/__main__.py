@@ -3,7 +3,7 @@
 Examples::
 
     python -m neural_gym.policies.vla train --task reach --episodes 300 --head flow --steps 2000 --out runs/flow.safetensors
-    python -m neural_gym.policies.vla evaluate zoo:reach-flow-300demos-2000steps --episodes 100 --split heldout
+    python -m neural_gym.policies.vla evaluate zoo:reach-flow-300demos-2500steps --episodes 100 --split heldout
     python -m neural_gym.policies.vla evaluate expert --task reach
     python -m neural_gym.policies.vla ladder            # = make vla-zoo
     python -m neural_gym.policies.vla list

@@ -11,7 +11,7 @@ each with a message naming the file: a missing or unreadable (truncated, corrupt
 safetensors file, another format version, weights that fail their checksum or are not finite, a checkpoint for another
 task family (``task=``) or another head kind (``head=``), and weights that do not fit the stored config.
 
-Shipped checkpoints (the ladder, ``neural_gym/policies/vla/zoo``) load by name: ``load_vla("zoo:reach-regression-2000")``.
+Shipped checkpoints (the ladder, ``neural_gym/policies/vla/zoo``) load by name: ``load_vla("zoo:reach-regression-300demos-3000steps")``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Demonstrations for behaviour cloning: episodes with frames, states, actions and an instruction, and chunk targets.
 
-:func:`collect_demos` rolls :class:`~neural_gym.envs.tabletop.TabletopEnv` (``obs_mode="dict"``) with the scripted
-:class:`~neural_gym.envs.tabletop.TabletopExpert` (optionally with Gaussian action noise) and keeps every step's frame,
-state and action. :func:`load_demos` reads the same from a local dataset (:func:`neural_gym.envs.load_episodes`) whose
-episodes carry an ``instruction``.
+:func:`collect_dataset_demos` records expert episodes as a local Minari dataset with the project's collector
+(:func:`neural_gym.envs.collect`, ``obs_mode="dict"``) and reads them back (:func:`load_demos`, i.e.
+:func:`neural_gym.envs.load_episodes` episodes with frames and an ``instruction``); the ladder trains on these.
+:func:`collect_demos` is an in-memory shortcut without a dataset: it rolls :class:`~neural_gym.envs.tabletop.TabletopEnv`
+with the scripted :class:`~neural_gym.envs.tabletop.TabletopExpert` and keeps every step's frame, state and action.
 
 Chunk targets (:func:`chunk_targets`): the target of step ``t`` is actions ``t .. t + H - 1``; past the episode's
 last action the chunk is padded by repeating the last action, and the mask is 0 on those padded entries (the losses
@@ -123,6 +124,58 @@ def collect_demos(
         bar.close()
         env.close()
     return demos
+
+
+TABLETOP_TASKS: dict[str, str] = {"reach": "TabletopReach", "push": "TabletopPush", "pick_place": "TabletopPickPlace"}
+"""Registered task name of each tabletop family."""
+STEPS_PER_EPISODE: dict[str, int] = {"reach": 25, "push": 60, "pick_place": 100}
+"""Transitions :func:`collect_dataset_demos` records per wanted episode (above the expert's mean episode length)."""
+
+
+def collect_dataset_demos(
+    task: str,
+    episodes: int,
+    *,
+    dataset_id: str,
+    seed: int = 0,
+    action_noise: float = 0.0,
+    image_size: int = 64,
+    overwrite: bool = True,
+    progress: bool = True,
+) -> list[Any]:
+    """Collect expert episodes of a tabletop family into a local dataset and return its first ``episodes`` complete,
+    successful ones.
+
+    :func:`neural_gym.envs.collect` records ``episodes * STEPS_PER_EPISODE[task]`` transitions with the scripted expert
+    (``seed`` seeds resets and noise); episodes cut by the end of the collection or ending in failure are skipped.
+
+    Raises:
+        ValueError: For an unknown family, ``episodes < 1``, or too few successful episodes in the collection.
+    """
+    from neural_gym.envs import collect
+
+    if task not in TABLETOP_TASKS:
+        raise ValueError(f"Unknown tabletop family {task!r}; expected one of {sorted(TABLETOP_TASKS)}.")
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}.")
+    collect(
+        TABLETOP_TASKS[task],
+        episodes * STEPS_PER_EPISODE[task],
+        policy="expert",
+        seed=seed,
+        dataset_id=dataset_id,
+        action_noise=action_noise,
+        obs_mode="dict",
+        image_size=image_size,
+        overwrite=overwrite,
+        progress=progress,
+    )
+    good = [e for e in load_demos(dataset_id) if len(e.terminations) and bool(np.asarray(e.terminations)[-1])]
+    if len(good) < episodes:
+        raise ValueError(
+            f"Dataset {dataset_id} holds {len(good)} successful complete episodes, fewer than the {episodes} asked for."
+        )
+    return good[:episodes]
 
 
 def load_demos(dataset_id: str) -> list[Any]:
