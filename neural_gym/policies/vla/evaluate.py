@@ -19,27 +19,16 @@ Reference policies (:func:`reference_policy`): ``"expert"`` (the scripted :class
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from neural_gym.policies.protocol import Policy, check_chunk
+from neural_gym.metrics import success_interval
+from neural_gym.policies.chunking import ChunkExecutor
+from neural_gym.policies.protocol import Policy, stack_observations
 from neural_gym.progress import progress_bar
-
-Z95 = 1.959963984540054
-
-
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a success rate (``(nan, nan)`` for ``n = 0``)."""
-    if n <= 0:
-        return math.nan, math.nan
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass
@@ -148,28 +137,22 @@ def evaluate_in_mujoco(
         for first in range(0, episodes, len(envs)):
             wave = envs[: min(len(envs), episodes - first)]
             obs = [env.reset(seed=seed + first + i)[0] for i, env in enumerate(wave)]
-            policy.reset(seed=seed + first)
+            # The whole wave is queried together ("all") and every row runs its chunk to the end before the next.
+            executor = ChunkExecutor(policy, len(wave), query="all")
+            executor.reset(seed=seed + first)
             active = [True] * len(wave)
             success = [False] * len(wave)
             length = [0] * len(wave)
             while any(active):
-                batch = {
-                    "pixels": np.stack([o["pixels"] for o in obs]),
-                    "state": np.stack([o["state"] for o in obs]),
-                    "instruction": [o["instruction"] for o in obs],
-                }
-                chunk = check_chunk(policy.act(batch), len(wave), 4, who=type(policy).__name__)
-                for h in range(chunk.shape[1]):
-                    for i, env in enumerate(wave):
-                        if not active[i]:
-                            continue
-                        obs[i], _, terminated, truncated, info = env.step(chunk[i, h])
-                        length[i] += 1
-                        if terminated or truncated:
-                            active[i] = False
-                            success[i] = bool(info["is_success"])
-                    if not any(active):
-                        break
+                actions = executor.act(stack_observations(obs))
+                for i, env in enumerate(wave):
+                    if not active[i]:
+                        continue  # a finished env's row repeats its last observation; its action is ignored
+                    obs[i], _, terminated, truncated, info = env.step(actions[i])
+                    length[i] += 1
+                    if terminated or truncated:
+                        active[i] = False
+                        success[i] = bool(info["is_success"])
             results.extend(success)
             lengths.extend(length)
             bar.update(len(wave))
@@ -178,7 +161,7 @@ def evaluate_in_mujoco(
         for env in envs:
             env.close()
     k = int(sum(results))
-    low, high = wilson_interval(k, episodes)
+    _, low, high = success_interval(k, episodes)
     return EvalResult(
         task=task,
         split=split,

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from neural_gym.policies.vla.evaluate import evaluate_in_mujoco, reference_policy, wilson_interval
-
-
-def test_wilson_interval() -> None:
-    low, high = wilson_interval(5, 10)
-    assert low == pytest.approx(0.2366, abs=1e-3) and high == pytest.approx(0.7634, abs=1e-3)
-    assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
-    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+from neural_gym.policies.vla.evaluate import evaluate_in_mujoco, reference_policy
 
 
 def test_expert_succeeds_and_random_does_not_on_short_runs() -> None:
