@@ -184,7 +184,7 @@ def _write_anonymous(folder: Path, tmp: Path, data: bytes) -> bool:
     return True
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one, and a killed writer leaves nothing.
 
     Linux: the bytes go to an ``O_TMPFILE`` (an inode with no name, freed if the process dies), which is linked to a
@@ -209,7 +209,7 @@ def save_checkpoint(model: WorldModel, path: str | Path) -> Path:
     """Write ``model`` (weights, buffers, spec and weights checksum) to one ``.safetensors`` file, atomically.
 
     A process killed at any point of the save leaves the previous file (if any) untouched and no temporary behind
-    (see :func:`_atomic_write`).
+    (see :func:`atomic_write`).
 
     Args:
         model: any :class:`WorldModel`.
@@ -243,7 +243,7 @@ def save_checkpoint(model: WorldModel, path: str | Path) -> Path:
     }
     data = save_safetensors_bytes(tensors, metadata=metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, data)
+    atomic_write(path, data)
     return path
 
 
@@ -274,7 +274,7 @@ def stamp_checksum(path: str | Path) -> bool:
     bad = _nonfinite_message(tensors)
     if bad is not None:
         raise CheckpointError(f"{path}: {bad}; not stamping a checksum on non-finite weights")
-    _atomic_write(path, save_safetensors_bytes(tensors, metadata={**metadata, CHECKSUM_KEY: weights_checksum(tensors)}))
+    atomic_write(path, save_safetensors_bytes(tensors, metadata={**metadata, CHECKSUM_KEY: weights_checksum(tensors)}))
     return True
 
 

@@ -28,7 +28,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from neural_gym.policies.vla.model import VLAConfig, VLANet
 from neural_gym.policies.vla.policy import VLAPolicy
 from neural_gym.policies.vla.vocab import Vocabulary
-from neural_gym.world_models.checkpoint import CHECKSUM_KEY, CheckpointError, _atomic_write, weights_checksum
+from neural_gym.world_models.checkpoint import CHECKSUM_KEY, CheckpointError, atomic_write, weights_checksum
 
 VLA_FORMAT = "neural_gym_vla"
 VLA_FORMAT_VERSION = "1"
@@ -93,7 +93,7 @@ def save_vla(policy: VLAPolicy, path: str | Path, info: dict[str, Any] | None = 
     except (TypeError, ValueError) as err:
         raise ValueError(f"The VLA metadata must be JSON-serializable to save {path}: {err}") from err
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, save_safetensors_bytes(tensors, metadata=header))
+    atomic_write(path, save_safetensors_bytes(tensors, metadata=header))
     policy.metadata = meta
     return path
 
