@@ -118,7 +118,7 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--policy",
         default="random",
-        help="'random', 'expert' (scripted, see envs/experts.py) or a path to a saved SB3 model (.zip) (SB3 unpickles .zip files: a malicious one runs code, so load only files you trust)",
+        help="'random', 'expert' (scripted, see envs/experts.py), a path to a saved SB3 model (.zip) (SB3 unpickles .zip files: a malicious one runs code, so load only files you trust), a VLA checkpoint (.safetensors or zoo:<name>, with --obs-mode dict) or ws://host:port (a remote policy)",
     )
     p.add_argument("--algo", default="SAC", help="SB3 class of --policy when it is a path (default SAC)")
     p.add_argument(
@@ -192,7 +192,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=positive_int, default=5000, help="latent/video: optimizer steps (default 5000)")
     p.add_argument("--seq-len", type=_int_at_least(2), default=50, help="latent: training window length (default 50)")
     p.add_argument(
-        "--conv-depth", type=positive_int, default=None, help="latent: frame encoder/decoder channels (= --set conv_depth=N)"
+        "--conv-depth",
+        type=positive_int,
+        default=None,
+        help="latent: frame encoder/decoder channels (= --set conv_depth=N)",
     )
     p.add_argument(
         "--set",
@@ -209,7 +212,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=positive_int, default=200, help="hidden width (default 200)")
     p.add_argument("--layers", type=positive_int, default=4, help="hidden layers (default 4)")
     p.add_argument("--max-epochs", type=positive_int, default=100, help="epoch cap (early stopping on held-out data)")
-    p.add_argument("--patience", type=positive_int, default=5, help="epochs without held-out improvement before stopping")
+    p.add_argument(
+        "--patience", type=positive_int, default=5, help="epochs without held-out improvement before stopping"
+    )
     p.add_argument(
         "--batch-size", type=positive_int, default=256, help="batch size per member (latent: windows, default 16)"
     )
@@ -297,10 +302,16 @@ def _collect(args: argparse.Namespace) -> int:
     if task is None:
         raise ValueError("collect needs a task: neural-gym collect TASK ... (or --task TASK); see `neural-gym tasks`")
     get_task(task)  # an unknown task fails here, before a policy loads
+    if args.policy.startswith(("zoo:", "ws://", "wss://")) or args.policy.endswith(".safetensors"):
+        from .policies import resolve_policy  # a VLA checkpoint or a remote server: a Policy given dict observations
+
+        policy = resolve_policy(args.policy, task=task, seed=args.seed)
+    else:
+        policy = load_policy(args.policy, args.algo)
     dataset_id = collect(
         task,
         args.steps,
-        policy=load_policy(args.policy, args.algo),
+        policy=policy,
         seed=args.seed,
         dataset_id=args.dataset_id,
         action_noise=args.action_noise,
@@ -403,7 +414,9 @@ def _dream(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         on_uncertain=args.on_uncertain,
     )
-    print(f"{'episode':>7} {'MuJoCo return':>14} {'dream return':>13} {'real len':>9} {'dream len':>10}  dream ended by")
+    print(
+        f"{'episode':>7} {'MuJoCo return':>14} {'dream return':>13} {'real len':>9} {'dream len':>10}  dream ended by"
+    )
     for i in range(len(result.real_returns)):
         print(
             f"{i:>7} {fmt(result.real_returns[i]):>14} {fmt(result.dream_returns[i]):>13} "
@@ -415,9 +428,7 @@ def _dream(args: argparse.Namespace) -> int:
         f"{'mean':>7} {fmt(summary['real_return_mean']):>14} {fmt(summary['dream_return_mean']):>13} "
         f"{fmt(summary['real_length_mean'], 1):>9} {fmt(summary['dream_length_mean'], 1):>10}  {ends}"
     )
-    print(
-        f"{'std':>7} {fmt(summary['real_return_std']):>14} {fmt(summary['dream_return_std']):>13}"
-    )
+    print(f"{'std':>7} {fmt(summary['real_return_std']):>14} {fmt(summary['dream_return_std']):>13}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)

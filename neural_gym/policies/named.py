@@ -21,7 +21,8 @@ SB3_ALGOS = ("PPO", "SAC", "TD3", "A2C", "DDPG")
 TABLETOP_TASK_FAMILIES = {"TabletopReach": "reach", "TabletopPush": "push", "TabletopPickPlace": "pick_place"}
 """Registered tabletop task names and the family each runs (what the VLA loader checks a checkpoint against)."""
 POLICY_FORMS = (
-    "'random', 'expert', an SB3 model (.zip), ws://host:port (a remote policy) or a VLA checkpoint (.safetensors)"
+    "'random', 'expert', an SB3 model (.zip), ws://host:port (a remote policy) or a VLA checkpoint (.safetensors "
+    "or zoo:<name>)"
 )
 """The policy names :func:`resolve_policy` understands, for messages and ``--help``."""
 
@@ -119,6 +120,11 @@ def resolve_policy(
         from neural_gym.policies.remote import RemotePolicy
 
         return RemotePolicy(spec, timeout=timeout)
+    if spec.startswith("zoo:"):  # a shipped VLA checkpoint (neural_gym.policies.vla.zoo_names())
+        from neural_gym.policies.vla import load_vla
+
+        family = TABLETOP_TASK_FAMILIES.get(task, task) if task is not None else None
+        return load_vla(spec, task=family, seed=0 if seed is None else seed)
     path = Path(spec)
     if path.suffix == ".safetensors":
         if not path.is_file():

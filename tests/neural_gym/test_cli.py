@@ -90,3 +90,21 @@ def test_train_video_from_a_pixel_dataset(minari_dir, tmp_path, capsys):
     assert "one-step PSNR" in capsys.readouterr().out
     model = load_checkpoint(out)
     assert model.spec.family == "video" and model.spec.obs_shape == (32, 32, 3) and model.has_probe
+
+
+def test_collect_with_a_shipped_vla(minari_dir, capsys):
+    """``--policy zoo:<name>`` collects with a shipped VLA checkpoint, given dict observations; in state mode the VLA
+    refuses in one line."""
+    from neural_gym.envs import load_episodes
+    from neural_gym.policies.vla import zoo_names
+
+    name = sorted(zoo_names())[0]
+    argv = ["collect", "TabletopReach", "--policy", f"zoo:{name}", "--steps", "12", "--quiet"]
+    assert main([*argv, "--obs-mode", "dict"]) == 0
+    dataset_id = re.search(r"wrote dataset (\S+)", capsys.readouterr().out).group(1)
+    episodes = load_episodes(dataset_id)
+    assert sum(len(e) for e in episodes) == 12 and episodes[0].instruction
+    assert episodes[0].frames is not None and episodes[0].frames.shape[1:] == (64, 64, 3)
+    assert main([*argv, "--dataset-id", "neural_gym/TabletopReach/vla-state-v0"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "dict" in err, err
