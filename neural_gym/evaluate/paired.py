@@ -10,8 +10,8 @@ import numpy as np
 from neural_gym.envs import as_policy, expert, get_task
 from neural_gym.world_models import WorldModel
 
-from .dream_env import DreamEnv
-from .progress import progress_bar
+from ..dream_env import DreamEnv
+from ..progress import progress_bar
 
 
 @dataclass

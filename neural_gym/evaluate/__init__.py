@@ -1,0 +1,86 @@
+"""Policy evaluation in the dream against ground truth.
+
+- :mod:`~neural_gym.evaluate.paired` — :func:`paired_episodes`: play a policy for paired episodes (same start states)
+  in ground truth and in the dream; :class:`PairedEpisodes` holds the returns.
+- :mod:`~neural_gym.evaluate.agreement` — how far the dream's verdicts on ``K`` policies can be trusted: Pearson,
+  Spearman, Kendall, MAE, exploitation gap and MMRV over per-policy success rates; agreement and Cohen's κ over
+  paired episodes (optionally leaving out inconclusive dream episodes); bootstrap intervals over episodes and over
+  policies; :func:`agreement_report` for all of them as a JSON-ready dict.
+
+Names are imported on first use, so the metrics (NumPy/SciPy only) load without torch.
+
+Example:
+    >>> from neural_gym.evaluate import mmrv
+    >>> mmrv(dream=[0.8, 0.4], real=[0.3, 0.5])
+    0.2
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .agreement import (
+        EPISODE_FIGURES,
+        POLICY_FIGURES,
+        agreement_report,
+        bootstrap_over_episodes,
+        cohen_kappa,
+        episode_agreement,
+        exploitation_gap,
+        inconclusive_share,
+        kendall_tau,
+        mean_absolute_error,
+        mmrv,
+        pearson_r,
+        spearman_rho,
+    )
+    from .paired import PairedEpisodes, paired_episodes
+
+_WHERE = {
+    "PairedEpisodes": "paired",
+    "paired_episodes": "paired",
+    "EPISODE_FIGURES": "agreement",
+    "POLICY_FIGURES": "agreement",
+    "agreement_report": "agreement",
+    "bootstrap_over_episodes": "agreement",
+    "cohen_kappa": "agreement",
+    "episode_agreement": "agreement",
+    "exploitation_gap": "agreement",
+    "inconclusive_share": "agreement",
+    "kendall_tau": "agreement",
+    "mean_absolute_error": "agreement",
+    "mmrv": "agreement",
+    "pearson_r": "agreement",
+    "spearman_rho": "agreement",
+}
+
+__all__ = [
+    "EPISODE_FIGURES",
+    "POLICY_FIGURES",
+    "PairedEpisodes",
+    "agreement_report",
+    "bootstrap_over_episodes",
+    "cohen_kappa",
+    "episode_agreement",
+    "exploitation_gap",
+    "inconclusive_share",
+    "kendall_tau",
+    "mean_absolute_error",
+    "mmrv",
+    "paired_episodes",
+    "pearson_r",
+    "spearman_rho",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names lazily from their submodule."""
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
