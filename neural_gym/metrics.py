@@ -15,6 +15,9 @@ Pure NumPy/SciPy (scikit-image for frames), no global RNG.
 - :func:`psnr`, :func:`ssim` — per-frame PSNR (capped at :data:`PSNR_CAP_DB`) and SSIM of batches of RGB frames
   (scikit-image).
 
+Agreement of the dream's and ground truth's verdicts on policies (correlations, MMRV, Cohen's κ, with bootstraps over
+episodes and policies) lives in :mod:`neural_gym.evaluate.agreement`.
+
 Undefined values. A statistic that is undefined for the data (AUROC with only one class, Spearman of a constant, a
 share of zero cut-offs, a ratio over nothing) is returned as ``NaN``, never as an exception: a report over many
 settings must not die because one setting had no positive step. Callers flag it (the drift report says why each
