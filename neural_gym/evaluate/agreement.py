@@ -342,6 +342,8 @@ def bootstrap_over_episodes(
     sizes = [int(m) for m in sizes]
     if not sizes or min(sizes) < 1:
         raise ValueError(f"need at least one policy and at least one episode per policy, got sizes {sizes}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
     rng = np.random.default_rng(seed)
     counts = [metrics.bootstrap_counts(m, n_boot, rng).astype(np.int64) for m in sizes]
     point = np.asarray(statistic([np.arange(m) for m in sizes]), dtype=np.float64)

@@ -362,3 +362,14 @@ def test_bad_report_input_raises_value_error() -> None:
         agreement_report(dream=[[1]], real=[[1]], n_boot=0)
     with pytest.raises(ValueError, match="level"):
         agreement_report(dream=[[1]], real=[[1]], level=1.5)
+
+
+def test_bad_bootstrap_arguments_raise_value_error() -> None:
+    with pytest.raises(ValueError, match="at least one episode per policy"):
+        bootstrap_over_episodes(lambda idx: 0.0, [3, 0])
+    with pytest.raises(ValueError, match="at least one policy"):
+        bootstrap_over_episodes(lambda idx: 0.0, [])
+    with pytest.raises(ValueError, match="n_boot >= 1"):
+        bootstrap_over_episodes(lambda idx: 0.0, [3], n_boot=0)
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_over_episodes(lambda idx: 0.0, [3], level=0.0)
