@@ -6,6 +6,9 @@
   Spearman, Kendall, MAE, exploitation gap and MMRV over per-policy success rates; agreement and Cohen's κ over
   paired episodes (optionally leaving out inconclusive dream episodes); bootstrap intervals over episodes and over
   policies; :func:`agreement_report` for all of them as a JSON-ready dict.
+- :mod:`~neural_gym.evaluate.harness` — :func:`evaluate_policies`: ``K`` policies, ``M`` paired episodes each, in
+  MuJoCo and in the dream (predicted states drawn by the task's own scene), on the tabletop suite;
+  :class:`PolicyEvaluation` holds the per-episode verdicts and gives the agreement report, per-policy rates and speed.
 
 Names are imported on first use, so the metrics (NumPy/SciPy only) load without torch.
 
@@ -36,9 +39,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         pearson_r,
         spearman_rho,
     )
+    from .harness import DREAM_JUDGE, PolicyEpisodes, PolicyEvaluation, evaluate_policies
     from .paired import PairedEpisodes, paired_episodes
 
 _WHERE = {
+    "DREAM_JUDGE": "harness",
+    "PolicyEpisodes": "harness",
+    "PolicyEvaluation": "harness",
+    "evaluate_policies": "harness",
     "PairedEpisodes": "paired",
     "paired_episodes": "paired",
     "EPISODE_FIGURES": "agreement",
@@ -57,13 +65,17 @@ _WHERE = {
 }
 
 __all__ = [
+    "DREAM_JUDGE",
     "EPISODE_FIGURES",
     "POLICY_FIGURES",
     "PairedEpisodes",
+    "PolicyEpisodes",
+    "PolicyEvaluation",
     "agreement_report",
     "bootstrap_over_episodes",
     "cohen_kappa",
     "episode_agreement",
+    "evaluate_policies",
     "exploitation_gap",
     "inconclusive_share",
     "kendall_tau",

@@ -1,0 +1,635 @@
+"""Paired policy evaluation on the tabletop suite: each policy plays the same start states in MuJoCo and in the dream.
+
+:func:`evaluate_policies` plays ``K`` policies for ``M`` paired episodes each and returns a :class:`PolicyEvaluation`,
+whose :meth:`~PolicyEvaluation.report` says how far the dream's verdicts can be trusted
+(:func:`~neural_gym.evaluate.agreement.agreement_report`) beside each policy's success rates in both worlds.
+
+**Start states.** Episode ``i`` starts from the ground truth's reset with seed ``seed + i`` (layout, instruction and
+gripper offset), the same for every policy. The dream starts from that reset's state observation
+(``reset(options={"obs": ...})``), its episode ``i`` seeded ``seed + i`` too (so it follows the same ensemble member
+for every policy).
+
+**The two worlds.** MuJoCo: ``M`` :class:`~neural_gym.envs.tabletop.TabletopEnv` in dict mode, stepped together. The
+dream: one :class:`~neural_gym.DreamVectorEnv` of ``M`` envs (autoreset disabled; an ended env is restarted from its
+start state only so that the batch keeps stepping, and its rows are ignored). In the dream the policy sees a dict
+observation built from the **predicted** state: ``pixels`` drawn by the task's own MuJoCo scene ("learned dynamics,
+real renderer": one ``TabletopEnv`` per row, holding the real episode's initial physics state, so layout and
+instruction phrasing are the real episode's, then set to the predicted state with ``physics_state_from_obs`` before
+each frame), ``state`` the predicted state and ``instruction`` the real episode's. At step 0 the dream's state,
+instruction and frame equal the real ones bit for bit; every run checks this (:attr:`PolicyEpisodes.step0_identical`).
+
+**Policy execution.** The same in both worlds: ``policy.reset(seed)`` before each world's run, then
+:class:`~neural_gym.policies.chunking.ChunkExecutor` with the whole batch queried together (``query="all"``) and
+``n_action_steps`` actions of each chunk run open loop (default the whole chunk, as
+:func:`~neural_gym.policies.vla.evaluate.evaluate_in_mujoco`). A finished episode's row repeats its last observation
+and its actions are ignored.
+
+**Verdicts.** Real success: ``info["is_success"]`` of the step that ends the episode. Dream success: the task's exact
+success rule on the predicted state (the dream env's ``info["is_success"]``, from the task's ``success_fn``; the judge's
+name :data:`DREAM_JUDGE` is in the result). A dream episode cut by the uncertainty rule (or ended by a model error)
+without success on that step is **inconclusive**: recorded as such, with dream success ``False``.
+
+**Speed.** Episodes per second in each world over the same run, with rendering (every MuJoCo observation is rendered;
+every dream frame is drawn through the scene), both with and without the time spent inside the policy.
+
+Example:
+    >>> from neural_gym.evaluate import evaluate_policies
+    >>> result = evaluate_policies({"expert": "expert", "random": "random"}, "TabletopReach", episodes=10)
+    >>> result.report()["agreement"]["all_episodes"]["figures"]["agreement"]["value"]
+    0.9...
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neural_gym.metrics import success_interval
+from neural_gym.policies.chunking import ChunkExecutor
+from neural_gym.policies.protocol import INSTRUCTION_KEY, PIXELS_KEY, STATE_KEY, Policy, PolicyError
+from neural_gym.progress import progress_bar
+
+from .agreement import agreement_report
+
+DREAM_JUDGE = "task rule on predicted state"
+"""How the dream decides success: the task's exact success rule applied to the predicted state."""
+CHUNK_EXECUTION = "open loop: the whole batch queried together, n_action_steps actions of each chunk executed"
+"""The chunk-execution rule of both worlds."""
+DREAM_ENDS = ("success", "time_limit", "uncertainty", "model_error")
+"""Why a dream episode ended (:attr:`PolicyEpisodes.dream_end`)."""
+REFERENCE_NAMES = ("expert", "noisy-expert", "random")
+"""Policy names resolved by :func:`~neural_gym.policies.vla.evaluate.reference_policy`; other strings go through
+:func:`~neural_gym.policies.named.resolve_policy` (``zoo:<name>``, ``*.safetensors``, ``ws://``, SB3 ``.zip``)."""
+
+
+@dataclass
+class PolicyEpisodes:
+    """One policy's ``M`` paired episodes.
+
+    Attributes:
+        name: The policy's name (its key in the mapping given to :func:`evaluate_policies`).
+        real_success: ``[M]`` bool, success in MuJoCo.
+        dream_success: ``[M]`` bool, success in the dream (``False`` for inconclusive episodes).
+        inconclusive: ``[M]`` bool, dream episodes cut by the uncertainty rule (or a model error) before success.
+        real_lengths: ``[M]`` steps of each MuJoCo episode.
+        dream_lengths: ``[M]`` steps of each dream episode.
+        dream_end: ``[M]`` why each dream episode ended, one of :data:`DREAM_ENDS`.
+        real_wall_s: Seconds the MuJoCo episodes took (policy, physics and rendering).
+        dream_wall_s: Seconds the dream episodes took (policy, model, scene rendering).
+        real_policy_s: Of ``real_wall_s``, seconds spent choosing actions (the policy and chunk execution).
+        dream_policy_s: The same of ``dream_wall_s``.
+        step0_identical: Whether every dream episode's step-0 state, instruction and frame equal MuJoCo's bit for bit.
+    """
+
+    name: str
+    real_success: np.ndarray
+    dream_success: np.ndarray
+    inconclusive: np.ndarray
+    real_lengths: np.ndarray
+    dream_lengths: np.ndarray
+    dream_end: list[str]
+    real_wall_s: float
+    dream_wall_s: float
+    real_policy_s: float
+    dream_policy_s: float
+    step0_identical: bool
+
+    @property
+    def episodes(self) -> int:
+        """``M``."""
+        return int(self.real_success.size)
+
+    def summary(self) -> dict[str, Any]:
+        """Success rates with Wilson 95 % intervals, inconclusive counts, lengths and speed, JSON-ready.
+
+        ``dream`` counts inconclusive episodes as failures (the dream's verdict as it stands); ``dream_conclusive`` is
+        over the conclusive episodes only (``null`` rate and interval when there are none).
+        """
+        m = self.episodes
+        keep = ~self.inconclusive
+        conclusive = int(keep.sum())
+        out: dict[str, Any] = {
+            "episodes": m,
+            "real": _rate(int(self.real_success.sum()), m),
+            "dream": _rate(int(self.dream_success.sum()), m),
+            "dream_conclusive": _rate(int(self.dream_success[keep].sum()), conclusive),
+            "inconclusive": int(self.inconclusive.sum()),
+            "inconclusive_share": float(self.inconclusive.mean()),
+            "dream_end": {k: self.dream_end.count(k) for k in DREAM_ENDS},
+            "real_mean_length": float(self.real_lengths.mean()),
+            "dream_mean_length": float(self.dream_lengths.mean()),
+            "episode_agreement": float(np.mean(self.real_success == self.dream_success)),
+            "step0_identical": bool(self.step0_identical),
+            "speed": _speed(m, self.real_wall_s, self.dream_wall_s, self.real_policy_s, self.dream_policy_s),
+        }
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every per-episode field, JSON-ready."""
+        return {
+            "name": self.name,
+            "real_success": self.real_success.astype(bool).tolist(),
+            "dream_success": self.dream_success.astype(bool).tolist(),
+            "inconclusive": self.inconclusive.astype(bool).tolist(),
+            "real_lengths": self.real_lengths.astype(int).tolist(),
+            "dream_lengths": self.dream_lengths.astype(int).tolist(),
+            "dream_end": list(self.dream_end),
+            "real_wall_s": round(self.real_wall_s, 3),
+            "dream_wall_s": round(self.dream_wall_s, 3),
+            "real_policy_s": round(self.real_policy_s, 3),
+            "dream_policy_s": round(self.dream_policy_s, 3),
+            "step0_identical": bool(self.step0_identical),
+        }
+
+
+@dataclass
+class PolicyEvaluation:
+    """The result of :func:`evaluate_policies`: ``K`` policies' paired episodes and how they were played.
+
+    Attributes:
+        task: Task name (``"TabletopReach"``, ...).
+        split: Instruction split of the start states.
+        episodes: ``M``, paired episodes per policy.
+        seed: Seed of the first episode (episode ``i``: ``seed + i``).
+        checkpoint: The dream's checkpoint (as given, or ``"zoo:<task>"``).
+        uncertainty_threshold: The dream's cut-off threshold (the calibrated one unless overridden).
+        max_episode_steps: Time limit of both worlds.
+        n_action_steps: Actions run open loop per chunk (``None``: each policy's whole chunk).
+        image_size: Frame side of the observations.
+        instructions: ``[M]`` the episodes' instructions (the same for every policy).
+        policies: Per policy (in the order given) its :class:`PolicyEpisodes`.
+        judge: How the dream decides success (:data:`DREAM_JUDGE`).
+        chunk_execution: The chunk-execution rule (:data:`CHUNK_EXECUTION`).
+        setup_s: Seconds spent making the envs and the dream (not in any world's speed).
+    """
+
+    task: str
+    split: str
+    episodes: int
+    seed: int
+    checkpoint: str
+    uncertainty_threshold: float
+    max_episode_steps: int
+    n_action_steps: int | None
+    image_size: int
+    instructions: list[str]
+    policies: dict[str, PolicyEpisodes] = field(default_factory=dict)
+    judge: str = DREAM_JUDGE
+    chunk_execution: str = CHUNK_EXECUTION
+    setup_s: float = 0.0
+
+    @property
+    def names(self) -> list[str]:
+        """Policy names in order."""
+        return list(self.policies)
+
+    def speed(self) -> dict[str, Any]:
+        """Episodes per second in each world over all policies (with rendering), with and without the policy's time."""
+        runs = self.policies.values()
+        return _speed(
+            sum(p.episodes for p in runs),
+            sum(p.real_wall_s for p in runs),
+            sum(p.dream_wall_s for p in runs),
+            sum(p.real_policy_s for p in runs),
+            sum(p.dream_policy_s for p in runs),
+        )
+
+    def report(self, *, n_boot: int = 1000, level: float = 0.95, bootstrap_seed: int = 0) -> dict[str, Any]:
+        """Agreement of the dream with MuJoCo over the policies, per-policy rates and speed, JSON-ready.
+
+        Args:
+            n_boot: Bootstrap resamples of :func:`~neural_gym.evaluate.agreement.agreement_report`.
+            level: Coverage of its intervals (the per-policy Wilson intervals are 95 %).
+            bootstrap_seed: Seed of its bootstraps.
+
+        Returns:
+            ``{"task", "split", "episodes", "seed", "checkpoint", "judge", "chunk_execution", "n_action_steps",
+            "uncertainty_threshold", "max_episode_steps", "policies", "agreement", "per_policy", "speed",
+            "step0_identical"}``; ``agreement`` is ``agreement_report(dream=..., real=..., inconclusive=...)`` over
+            the policies in order.
+
+        Raises:
+            ValueError: For bad ``n_boot`` or ``level`` (from ``agreement_report``).
+        """
+        names = self.names
+        agreement = agreement_report(
+            dream=[self.policies[n].dream_success for n in names],
+            real=[self.policies[n].real_success for n in names],
+            inconclusive=[self.policies[n].inconclusive for n in names],
+            n_boot=n_boot,
+            level=level,
+            seed=bootstrap_seed,
+        )
+        return {
+            "task": self.task,
+            "split": self.split,
+            "episodes": self.episodes,
+            "seed": self.seed,
+            "checkpoint": self.checkpoint,
+            "judge": self.judge,
+            "chunk_execution": self.chunk_execution,
+            "n_action_steps": self.n_action_steps,
+            "uncertainty_threshold": self.uncertainty_threshold,
+            "max_episode_steps": self.max_episode_steps,
+            "image_size": self.image_size,
+            "policies": names,
+            "agreement": agreement,
+            "per_policy": {n: self.policies[n].summary() for n in names},
+            "speed": self.speed(),
+            "step0_identical": all(p.step0_identical for p in self.policies.values()),
+            "setup_s": round(self.setup_s, 2),
+        }
+
+    def to_dict(self, **report_kwargs: Any) -> dict[str, Any]:
+        """:meth:`report` plus the instructions and every policy's per-episode results (``"episodes_detail"``)."""
+        out = self.report(**report_kwargs)
+        out["instructions"] = list(self.instructions)
+        out["episodes_detail"] = {n: p.to_dict() for n, p in self.policies.items()}
+        return out
+
+
+def _rate(successes: int, n: int) -> dict[str, Any]:
+    """``{"successes", "n", "rate", "ci_low", "ci_high"}`` with Wilson's 95 % interval (``None`` values for ``n = 0``)."""
+    if n == 0:
+        return {"successes": 0, "n": 0, "rate": None, "ci_low": None, "ci_high": None, "note": "no episodes"}
+    rate, low, high = success_interval(successes, n)
+    return {"successes": successes, "n": n, "rate": rate, "ci_low": low, "ci_high": high}
+
+
+def _per_s(count: int, seconds: float) -> float | None:
+    return count / seconds if seconds > 0 else None
+
+
+def _speed(episodes: int, real_s: float, dream_s: float, real_policy_s: float, dream_policy_s: float) -> dict[str, Any]:
+    return {
+        "episodes": episodes,
+        "mujoco_episodes_per_s": _per_s(episodes, real_s),
+        "dream_episodes_per_s": _per_s(episodes, dream_s),
+        "mujoco_episodes_per_s_without_policy": _per_s(episodes, real_s - real_policy_s),
+        "dream_episodes_per_s_without_policy": _per_s(episodes, dream_s - dream_policy_s),
+        "mujoco_wall_s": round(real_s, 3),
+        "dream_wall_s": round(dream_s, 3),
+    }
+
+
+# --------------------------------------------------------------------------------------------------------- the harness
+def evaluate_policies(
+    policies: Mapping[str, Policy | str],
+    task: str = "TabletopReach",
+    *,
+    episodes: int = 50,
+    seed: int = 1000,
+    split: str = "train",
+    checkpoint: Any = None,
+    n_action_steps: int | None = None,
+    uncertainty_threshold: float | None = None,
+    max_episode_steps: int | None = None,
+    image_size: int = 64,
+    device: str = "auto",
+    progress: bool = True,
+) -> PolicyEvaluation:
+    """Play every policy for ``episodes`` paired episodes in MuJoCo and in the dream (see the module doc).
+
+    Args:
+        policies: Name -> a :class:`~neural_gym.policies.Policy` reading batched dict observations, or a name:
+            ``"expert"``, ``"noisy-expert"``, ``"random"`` (the references of
+            :func:`~neural_gym.policies.vla.evaluate.reference_policy`), ``"zoo:<name>"`` (a shipped VLA), or anything
+            :func:`~neural_gym.policies.named.resolve_policy` takes.
+        task: A tabletop task (``"TabletopReach"``, ``"TabletopPush"``, ``"TabletopPickPlace"``).
+        episodes: ``M``, paired episodes per policy (seeds ``seed .. seed + M - 1``).
+        seed: Seed of the first episode (default 1000, as the ladder's ground-truth evaluation).
+        split: Instruction split: ``"train"``, ``"heldout"`` or ``"all"``.
+        checkpoint: The dream's world model (path, ``"zoo:<Task>"`` or a loaded state model); default the task's zoo
+            checkpoint.
+        n_action_steps: Actions run open loop per chunk (default each policy's whole chunk).
+        uncertainty_threshold: The dream's cut-off (default the checkpoint's calibrated threshold).
+        max_episode_steps: Time limit of both worlds (default the task's).
+        image_size: Frame side of the observations (the shipped VLAs read 64).
+        device: Torch device of the dream (``"auto"``, ``"cpu"``, ``"cuda"``).
+        progress: Show a progress bar over episodes.
+
+    Returns:
+        A :class:`PolicyEvaluation`.
+
+    Raises:
+        ValueError: No policy, an empty or non-string name, an unknown policy name, ``episodes < 1``, a task that is not
+            a tabletop task (for a VLA: saying that the task has no instructions), an unknown split, a dream
+            checkpoint for another task or one that is not a state model with one step of context, or a bad
+            ``n_action_steps``.
+        TypeError: A value that is neither a policy nor a name.
+        neural_gym.policies.PolicyError: A policy returning chunks of the wrong action size (or any invalid chunk).
+    """
+    from neural_gym.envs import get_task
+    from neural_gym.envs.tabletop import TASK_FAMILIES
+
+    if isinstance(episodes, bool) or not isinstance(episodes, int | np.integer) or episodes < 1:
+        raise ValueError(f"episodes must be a whole number >= 1, got {episodes!r}.")
+    if not isinstance(policies, Mapping) or len(policies) == 0:
+        raise ValueError("policies must be a non-empty mapping of name -> policy (or policy name).")
+    for name in policies:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"Policy names must be non-empty strings, got {name!r}.")
+    spec = get_task(task)
+    if spec.name not in TASK_FAMILIES:
+        vlas = [name for name, p in policies.items() if _is_vla(p)]
+        tabletop = list(TASK_FAMILIES)
+        if vlas:
+            raise ValueError(
+                f"Task {spec.name!r} has no instructions, and the VLA policies {vlas} are conditioned on language: "
+                f"evaluate them on a tabletop task {tabletop}."
+            )
+        raise ValueError(
+            f"evaluate_policies plays the tabletop tasks {tabletop} (dict observations with instructions, an exact "
+            f"success rule on the state); task {spec.name!r} has no instructions."
+        )
+    family = TASK_FAMILIES[spec.name]
+    resolved = {name: _resolve(name, p, family, int(seed)) for name, p in policies.items()}
+    return _Harness(
+        spec,
+        family,
+        episodes=int(episodes),
+        seed=int(seed),
+        split=split,
+        checkpoint=checkpoint,
+        n_action_steps=n_action_steps,
+        uncertainty_threshold=uncertainty_threshold,
+        max_episode_steps=max_episode_steps,
+        image_size=int(image_size),
+        device=device,
+    ).run(resolved, progress=progress)
+
+
+def _is_vla(policy: Any) -> bool:
+    """Whether ``policy`` is (or names) a VLA checkpoint."""
+    if isinstance(policy, str):
+        return policy.startswith("zoo:") or policy.endswith(".safetensors")
+    from neural_gym.policies.vla.policy import VLAPolicy
+
+    return isinstance(policy, VLAPolicy)
+
+
+def _resolve(name: str, policy: Any, family: str, seed: int) -> Policy:
+    if isinstance(policy, str):
+        from neural_gym.policies.named import resolve_policy
+        from neural_gym.policies.vla.evaluate import reference_policy
+
+        if policy in REFERENCE_NAMES:
+            return reference_policy(policy, family, seed=seed)
+        try:
+            return resolve_policy(policy, task=family, seed=seed)
+        except ValueError as err:
+            raise ValueError(
+                f"Unknown policy {policy!r} for {name!r}: expected a Policy, one of {REFERENCE_NAMES}, 'zoo:<name>' "
+                f"(a shipped VLA) or a policy file. {err}"
+            ) from err
+    if not isinstance(policy, Policy):
+        raise TypeError(
+            f"Policy {name!r} must be a Policy (chunk_size, reset, act) or a policy name, got {type(policy).__name__}."
+        )
+    return policy
+
+
+class _Harness:
+    """The envs of one evaluation, reused across policies."""
+
+    def __init__(
+        self,
+        spec: Any,
+        family: str,
+        *,
+        episodes: int,
+        seed: int,
+        split: str,
+        checkpoint: Any,
+        n_action_steps: int | None,
+        uncertainty_threshold: float | None,
+        max_episode_steps: int | None,
+        image_size: int,
+        device: str,
+    ) -> None:
+        self.spec = spec
+        self.family = family
+        self.m = episodes
+        self.seed = seed
+        self.split = split
+        self.checkpoint = checkpoint
+        self.n_action_steps = n_action_steps
+        self.uncertainty_threshold = uncertainty_threshold
+        self.max_episode_steps = max_episode_steps
+        self.image_size = image_size
+        self.device = device
+
+    def run(self, policies: dict[str, Policy], *, progress: bool) -> PolicyEvaluation:
+        from gymnasium.vector import AutoresetMode
+
+        from neural_gym.envs.tabletop import TabletopEnv
+
+        from ..vector_env import DreamVectorEnv
+
+        start = time.perf_counter()
+
+        def make() -> TabletopEnv:
+            return TabletopEnv(
+                task=self.family,
+                split=self.split,
+                obs_mode="dict",
+                image_size=self.image_size,
+                max_episode_steps=self.max_episode_steps,
+            )
+
+        self.real = [make() for _ in range(self.m)]
+        self.scene = [make() for _ in range(self.m)]  # draws the dream's predicted states
+        self.limit = self.real[0].max_episode_steps
+        self.action_dim = int(self.real[0].action_space.shape[0])
+        self.dream: DreamVectorEnv | None = None
+        try:
+            self.dream = DreamVectorEnv(
+                self.spec.name,
+                self.checkpoint,
+                num_envs=self.m,
+                autoreset_mode=AutoresetMode.DISABLED,
+                uncertainty_threshold=self.uncertainty_threshold,
+                max_episode_steps=self.limit,
+                device=self.device,
+            )
+            engine = self.dream.engine
+            if engine.pixels or engine.context_length != 1:
+                raise ValueError(
+                    "evaluate_policies needs a state world model with one step of context (it renders predicted "
+                    f"states through the scene); the checkpoint has pixels={engine.pixels}, "
+                    f"context_length={engine.context_length}."
+                )
+            result = PolicyEvaluation(
+                task=self.spec.name,
+                split=self.split,
+                episodes=self.m,
+                seed=self.seed,
+                checkpoint=str(self.checkpoint) if isinstance(self.checkpoint, str) else self._checkpoint_name(),
+                uncertainty_threshold=float(engine.rule.threshold),
+                max_episode_steps=int(self.limit),
+                n_action_steps=self.n_action_steps,
+                image_size=self.image_size,
+                instructions=[],
+            )
+            result.setup_s = time.perf_counter() - start
+            bar = progress_bar(
+                total=2 * self.m * len(policies), desc=f"evaluate {self.spec.name}", unit="episode", enabled=progress
+            )
+            try:
+                for name, policy in policies.items():
+                    result.policies[name] = self._play(name, policy, bar, result)
+            finally:
+                bar.close()
+            return result
+        finally:
+            for env in (*self.real, *self.scene):
+                env.close()
+            if self.dream is not None:
+                self.dream.close()
+
+    def _checkpoint_name(self) -> str:
+        if self.checkpoint is None:
+            return f"zoo:{self.spec.name}"
+        return type(self.checkpoint).__name__
+
+    def _executor(self, policy: Policy) -> ChunkExecutor:
+        executor = ChunkExecutor(policy, self.m, n_action_steps=self.n_action_steps, query="all")
+        executor.reset(seed=self.seed)  # the same policy seed in both worlds
+        return executor
+
+    def _act(self, name: str, executor: ChunkExecutor, obs: dict[str, Any]) -> np.ndarray:
+        actions = executor.act(obs)
+        if actions.ndim != 2 or actions.shape[1] != self.action_dim:
+            raise PolicyError(
+                f"Policy {name!r} returned actions of size {actions.shape[1:]}; task {self.spec.name} takes "
+                f"{self.action_dim} ([dx, dy, dz, grip] in [-1, 1])."
+            )
+        return actions
+
+    def _play(self, name: str, policy: Policy, bar: Any, result: PolicyEvaluation) -> PolicyEpisodes:
+        m = self.m
+        # ----------------------------------------------------------------------------------------------- MuJoCo
+        t0 = time.perf_counter()
+        obs = [env.reset(seed=self.seed + i)[0] for i, env in enumerate(self.real)]
+        physics0 = [env.get_physics_state() for env in self.real]
+        first = [dict(o) for o in obs]
+        texts = [str(o[INSTRUCTION_KEY]) for o in obs]
+        if not result.instructions:
+            result.instructions = texts
+        executor = self._executor(policy)
+        active = np.ones(m, dtype=bool)
+        real_success = np.zeros(m, dtype=bool)
+        real_len = np.zeros(m, dtype=np.int64)
+        policy_s = 0.0
+        while active.any():
+            tp = time.perf_counter()
+            actions = self._act(name, executor, _stack(obs))
+            policy_s += time.perf_counter() - tp
+            for i in np.flatnonzero(active):
+                obs[i], _, terminated, truncated, info = self.real[i].step(actions[i])
+                real_len[i] += 1
+                if terminated or truncated:
+                    active[i] = False
+                    real_success[i] = bool(info["is_success"])
+                    bar.update(1)
+        real_s, real_policy_s = time.perf_counter() - t0, policy_s
+
+        # ------------------------------------------------------------------------------------------------ dream
+        assert self.dream is not None
+        t0 = time.perf_counter()
+        states0 = np.stack([o[STATE_KEY] for o in first])
+        state, _ = self.dream.reset(seed=[self.seed + i for i in range(m)], options={"obs": states0})
+        frames = np.empty((m, *first[0][PIXELS_KEY].shape), dtype=np.uint8)
+        for i, scene in enumerate(self.scene):
+            scene.set_physics_state(physics0[i])  # the real episode's layout and instruction phrasing
+            frames[i] = self._draw(i, state[i])
+        identical = (
+            np.array_equal(state, states0)
+            and all(np.array_equal(frames[i], first[i][PIXELS_KEY]) for i in range(m))
+            and all(scene.instruction == texts[i] for i, scene in enumerate(self.scene))
+        )
+        if not identical:
+            warnings.warn(
+                f"The dream's step-0 observations of policy {name!r} differ from MuJoCo's (state, frame or "
+                "instruction): the scene does not reproduce the real start frames.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        executor = self._executor(policy)
+        active = np.ones(m, dtype=bool)
+        dream_success = np.zeros(m, dtype=bool)
+        inconclusive = np.zeros(m, dtype=bool)
+        dream_len = np.zeros(m, dtype=np.int64)
+        ends = ["time_limit"] * m
+        policy_s = 0.0
+        ended = np.zeros(m, dtype=bool)  # ended envs waiting to be restarted (their rows are ignored)
+        while active.any():
+            tp = time.perf_counter()
+            actions = self._act(name, executor, {PIXELS_KEY: frames, STATE_KEY: state.copy(), INSTRUCTION_KEY: texts})
+            policy_s += time.perf_counter() - tp
+            if ended.any():  # autoreset is disabled: restart them from their start states to keep the batch stepping
+                self.dream.reset(options={"reset_mask": ended, "obs": states0[ended]})
+                ended[:] = False
+            nxt, _, terminated, truncated, info = self.dream.step(actions)
+            done = (terminated | truncated) & active
+            dream_len[active] += 1
+            for i in np.flatnonzero(done):
+                success = bool(info["is_success"][i])
+                dream_success[i] = success
+                if success:
+                    ends[i] = "success"
+                elif info["model_error"][i]:
+                    ends[i], inconclusive[i] = "model_error", True
+                elif info["uncertainty_exceeded"][i]:
+                    ends[i], inconclusive[i] = "uncertainty", True
+                bar.update(1)
+            ended = terminated | truncated
+            active &= ~done
+            state[active] = nxt[active]
+            for i in np.flatnonzero(active):
+                frames[i] = self._draw(i, state[i])
+        dream_s = time.perf_counter() - t0
+        return PolicyEpisodes(
+            name=name,
+            real_success=real_success,
+            dream_success=dream_success,
+            inconclusive=inconclusive,
+            real_lengths=real_len,
+            dream_lengths=dream_len,
+            dream_end=ends,
+            real_wall_s=real_s,
+            dream_wall_s=dream_s,
+            real_policy_s=real_policy_s,
+            dream_policy_s=policy_s,
+            step0_identical=bool(identical),
+        )
+
+    def _draw(self, i: int, state: np.ndarray) -> np.ndarray:
+        """The frame of predicted ``state`` in row ``i``'s scene (which keeps the real episode's instruction)."""
+        scene = self.scene[i]
+        scene.set_physics_state(scene.physics_state_from_obs(state))
+        return scene.render()
+
+
+def _stack(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        PIXELS_KEY: np.stack([r[PIXELS_KEY] for r in rows]),
+        STATE_KEY: np.stack([r[STATE_KEY] for r in rows]),
+        INSTRUCTION_KEY: [str(r[INSTRUCTION_KEY]) for r in rows],
+    }
+
+
+__all__ = [
+    "CHUNK_EXECUTION",
+    "DREAM_ENDS",
+    "DREAM_JUDGE",
+    "REFERENCE_NAMES",
+    "PolicyEpisodes",
+    "PolicyEvaluation",
+    "evaluate_policies",
+]
