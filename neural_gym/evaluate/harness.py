@@ -35,8 +35,8 @@ every dream frame is drawn through the scene), both with and without the time sp
 Example:
     >>> from neural_gym.evaluate import evaluate_policies
     >>> result = evaluate_policies({"expert": "expert", "random": "random"}, "TabletopReach", episodes=10)
-    >>> result.report()["agreement"]["all_episodes"]["figures"]["agreement"]["value"]
-    0.9...
+    >>> report = result.report()  # JSON-ready
+    >>> report["agreement"]["all_episodes"]["figures"]["kappa"]["value"], report["per_policy"]["expert"]["dream"]
 """
 
 from __future__ import annotations

@@ -175,8 +175,15 @@ class _MixedPolicy:
 
 # ---------------------------------------------------------------------------------------------------------- bad input
 def test_wrong_action_size_is_a_policy_error() -> None:
-    with pytest.raises(PolicyError, match="size"):
+    with pytest.raises(PolicyError, match="'bad' returned actions of size"):
         evaluate_policies({"bad": WrongSize()}, episodes=1, progress=False)
+    from gymnasium import spaces
+
+    from neural_gym.policies.adapters import RandomPolicy
+
+    six = RandomPolicy(spaces.Box(-1.0, 1.0, shape=(6,), dtype=np.float32), seed=0)  # another task's action space
+    with pytest.raises(PolicyError, match="takes 4"):
+        evaluate_policies({"six": six}, episodes=1, progress=False)
 
 
 def test_vla_on_a_task_without_instructions() -> None:
