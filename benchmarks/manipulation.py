@@ -126,7 +126,7 @@ def _plot(results: dict[str, Any], path: Path) -> None:
 
 
 def _plot_ladder(ax: Any, ladder: dict[str, Any]) -> None:
-    names = list(ladder["policies"])
+    names = sorted(ladder["policies"], key=lambda n: ladder["policies"][n]["train"]["success"])  # a ladder, bottom up
     y = np.arange(len(names))
     for offset, split in ((-0.2, "train"), (0.2, "heldout")):
         vals = np.array([ladder["policies"][n][split]["success"] for n in names])
