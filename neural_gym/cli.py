@@ -19,6 +19,7 @@ The usual path:   collect (ground truth → local Minari dataset)
 `demo` trains an SB3 agent inside a shipped dream and scores it in MuJoCo.
 `dream-train` trains an SB3 agent inside a dream (offline from a dataset, or Dyna/MBPO with real data) and scores it in MuJoCo.
 `drift` replays identical actions from held-out physics states in MuJoCo and a checkpoint and charts the error by horizon.
+`evaluate` plays policies on paired episodes in MuJoCo and in the dream and reports how far the dream's verdicts agree.
 `serve-policy` puts a policy behind a WebSocket in openpi's wire format (for remote evaluation).
 
 Expected errors (unknown task, missing dataset, bad checkpoint or settings) print one line and exit with status 2;
@@ -540,6 +541,9 @@ def build_parser() -> _Parser:
 
     _add_dream_train(sub)
     _add_serve_policy(sub)
+    from .evaluate.cli import add_parser as _add_evaluate
+
+    _add_evaluate(sub)
     for command_parser in sub.choices.values():
         # SUPPRESS: a subcommand without --debug keeps the value of a `neural-gym --debug` before it.
         command_parser.add_argument(
@@ -570,6 +574,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return run_drift(args)
     if args.command == "serve-policy":
         return _serve_policy(args)
+    if args.command == "evaluate":
+        from .evaluate.cli import run as run_evaluate
+
+        return run_evaluate(args)
     raise ValueError(f"unknown command {args.command!r}")
 
 

@@ -9,6 +9,9 @@
 - :mod:`~neural_gym.evaluate.harness` — :func:`evaluate_policies`: ``K`` policies, ``M`` paired episodes each, in
   MuJoCo and in the dream (predicted states drawn by the task's own scene), on the tabletop suite;
   :class:`PolicyEvaluation` holds the per-episode verdicts and gives the agreement report, per-policy rates and speed.
+- :mod:`~neural_gym.evaluate.report` — :func:`write_evaluation_report`: a :class:`PolicyEvaluation` as a folder
+  (``evaluation.json``, scatter and rank plots, side-by-side videos, ``report.md``, a self-contained ``report.html``),
+  all or nothing; :func:`judge_accuracy`: the dream's success rule on the real episodes' final states.
 
 Names are imported on first use, so the metrics (NumPy/SciPy only) load without torch.
 
@@ -41,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .harness import DREAM_JUDGE, PolicyEpisodes, PolicyEvaluation, evaluate_policies
     from .paired import PairedEpisodes, paired_episodes
+    from .report import judge_accuracy, write_evaluation_report
 
 _WHERE = {
     "DREAM_JUDGE": "harness",
@@ -49,6 +53,8 @@ _WHERE = {
     "evaluate_policies": "harness",
     "PairedEpisodes": "paired",
     "paired_episodes": "paired",
+    "judge_accuracy": "report",
+    "write_evaluation_report": "report",
     "EPISODE_FIGURES": "agreement",
     "POLICY_FIGURES": "agreement",
     "agreement_report": "agreement",
@@ -78,12 +84,14 @@ __all__ = [
     "evaluate_policies",
     "exploitation_gap",
     "inconclusive_share",
+    "judge_accuracy",
     "kendall_tau",
     "mean_absolute_error",
     "mmrv",
     "paired_episodes",
     "pearson_r",
     "spearman_rho",
+    "write_evaluation_report",
 ]
 
 

@@ -84,6 +84,11 @@ class PolicyEpisodes:
         real_policy_s: Of ``real_wall_s``, seconds spent choosing actions (the policy and chunk execution).
         dream_policy_s: The same of ``dream_wall_s``.
         step0_identical: Whether every dream episode's step-0 state, instruction and frame equal MuJoCo's bit for bit.
+        real_final_states: ``[M, D]`` the state observation of the step that ended each MuJoCo episode (what the
+            dream's judge is measured on: :func:`~neural_gym.evaluate.report.judge_accuracy`).
+        real_frames: The MuJoCo frames ``[T + 1, H, W, 3]`` of the first ``record_episodes`` episodes (step 0 first).
+        dream_frames: The dream's frames of the same episodes (the scene drawing each predicted state, the last one
+            included).
     """
 
     name: str
@@ -98,6 +103,9 @@ class PolicyEpisodes:
     real_policy_s: float
     dream_policy_s: float
     step0_identical: bool
+    real_final_states: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    real_frames: list[np.ndarray] = field(default_factory=list)
+    dream_frames: list[np.ndarray] = field(default_factory=list)
 
     @property
     def episodes(self) -> int:
@@ -144,6 +152,8 @@ class PolicyEpisodes:
             "real_policy_s": round(self.real_policy_s, 3),
             "dream_policy_s": round(self.dream_policy_s, 3),
             "step0_identical": bool(self.step0_identical),
+            "real_final_states": np.asarray(self.real_final_states, dtype=np.float64).tolist(),
+            "recorded_episodes": len(self.real_frames),
         }
 
 
@@ -292,6 +302,7 @@ def evaluate_policies(
     image_size: int = 64,
     device: str = "auto",
     progress: bool = True,
+    record_episodes: int = 0,
 ) -> PolicyEvaluation:
     """Play every policy for ``episodes`` paired episodes in MuJoCo and in the dream (see the module doc).
 
@@ -312,12 +323,16 @@ def evaluate_policies(
         image_size: Frame side of the observations (the shipped VLAs read 64).
         device: Torch device of the dream (``"auto"``, ``"cpu"``, ``"cuda"``).
         progress: Show a progress bar over episodes.
+        record_episodes: Keep the frames of the first ``record_episodes`` episodes of every policy in both worlds
+            (:attr:`PolicyEpisodes.real_frames`, :attr:`PolicyEpisodes.dream_frames`; for the report's videos);
+            at most ``episodes``.
 
     Returns:
         A :class:`PolicyEvaluation`.
 
     Raises:
-        ValueError: No policy, an empty or non-string name, an unknown policy name, ``episodes < 1``, a task that is not
+        ValueError: No policy, an empty or non-string name, an unknown policy name, ``episodes < 1``,
+            ``record_episodes`` outside ``[0, episodes]``, a task that is not
             a tabletop task (for a VLA: saying that the task has no instructions), an unknown split, a dream
             checkpoint for another task or one that is not a state model with one step of context, or a bad
             ``n_action_steps``.
@@ -329,6 +344,14 @@ def evaluate_policies(
 
     if isinstance(episodes, bool) or not isinstance(episodes, int | np.integer) or episodes < 1:
         raise ValueError(f"episodes must be a whole number >= 1, got {episodes!r}.")
+    if (
+        isinstance(record_episodes, bool)
+        or not isinstance(record_episodes, int | np.integer)
+        or not 0 <= record_episodes <= episodes
+    ):
+        raise ValueError(
+            f"record_episodes must be a whole number in [0, episodes={episodes}], got {record_episodes!r}."
+        )
     if not isinstance(policies, Mapping) or len(policies) == 0:
         raise ValueError("policies must be a non-empty mapping of name -> policy (or policy name).")
     for name in policies:
@@ -361,6 +384,7 @@ def evaluate_policies(
         max_episode_steps=max_episode_steps,
         image_size=int(image_size),
         device=device,
+        record_episodes=int(record_episodes),
     ).run(resolved, progress=progress)
 
 
@@ -411,6 +435,7 @@ class _Harness:
         max_episode_steps: int | None,
         image_size: int,
         device: str,
+        record_episodes: int = 0,
     ) -> None:
         self.spec = spec
         self.family = family
@@ -423,6 +448,7 @@ class _Harness:
         self.max_episode_steps = max_episode_steps
         self.image_size = image_size
         self.device = device
+        self.record = record_episodes
 
     def run(self, policies: dict[str, Policy], *, progress: bool) -> PolicyEvaluation:
         from gymnasium.vector import AutoresetMode
@@ -525,6 +551,8 @@ class _Harness:
         active = np.ones(m, dtype=bool)
         real_success = np.zeros(m, dtype=bool)
         real_len = np.zeros(m, dtype=np.int64)
+        real_final = np.stack([o[STATE_KEY] for o in obs]).copy()
+        real_frames = [[obs[i][PIXELS_KEY].copy()] for i in range(self.record)]
         policy_s = 0.0
         while active.any():
             tp = time.perf_counter()
@@ -533,9 +561,12 @@ class _Harness:
             for i in np.flatnonzero(active):
                 obs[i], _, terminated, truncated, info = self.real[i].step(actions[i])
                 real_len[i] += 1
+                if i < self.record:
+                    real_frames[i].append(obs[i][PIXELS_KEY].copy())
                 if terminated or truncated:
                     active[i] = False
                     real_success[i] = bool(info["is_success"])
+                    real_final[i] = obs[i][STATE_KEY]
                     bar.update(1)
         real_s, real_policy_s = time.perf_counter() - t0, policy_s
 
@@ -566,6 +597,7 @@ class _Harness:
         inconclusive = np.zeros(m, dtype=bool)
         dream_len = np.zeros(m, dtype=np.int64)
         ends = ["time_limit"] * m
+        dream_frames = [[frames[i].copy()] for i in range(self.record)]
         policy_s = 0.0
         ended = np.zeros(m, dtype=bool)  # ended envs waiting to be restarted (their rows are ignored)
         while active.any():
@@ -593,6 +625,10 @@ class _Harness:
             state[active] = nxt[active]
             for i in np.flatnonzero(active):
                 frames[i] = self._draw(i, state[i])
+                if i < self.record:
+                    dream_frames[i].append(frames[i].copy())
+            for i in np.flatnonzero(done[: self.record]):  # the episode's last predicted state, for the video only
+                dream_frames[i].append(self._draw(i, nxt[i]) if np.isfinite(nxt[i]).all() else dream_frames[i][-1])
         dream_s = time.perf_counter() - t0
         return PolicyEpisodes(
             name=name,
@@ -607,6 +643,9 @@ class _Harness:
             real_policy_s=real_policy_s,
             dream_policy_s=policy_s,
             step0_identical=bool(identical),
+            real_final_states=real_final,
+            real_frames=[np.stack(f) for f in real_frames],
+            dream_frames=[np.stack(f) for f in dream_frames],
         )
 
     def _draw(self, i: int, state: np.ndarray) -> np.ndarray:
