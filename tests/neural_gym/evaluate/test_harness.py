@@ -219,3 +219,37 @@ def test_unknown_task_split_and_chunk_setting() -> None:
         evaluate_policies({"random": "random"}, split="nope", episodes=1, progress=False)
     with pytest.raises(ValueError, match="n_action_steps"):
         evaluate_policies({"vla": VLA}, n_action_steps=999, episodes=1, progress=False)
+
+
+def test_real_final_states_and_recorded_frames() -> None:
+    from neural_gym.envs import get_task
+
+    result = evaluate_policies(
+        {"expert": "expert", "random": "random"}, episodes=3, max_episode_steps=25, record_episodes=2, progress=False
+    )
+    rule = get_task("TabletopReach").success_fn
+    for run in result.policies.values():
+        assert run.real_final_states.shape[0] == 3
+        judged = rule(run.real_final_states, np.zeros((3, 4)), run.real_final_states)
+        np.testing.assert_array_equal(judged, run.real_success)  # the state of the step that ended each episode
+        assert len(run.real_frames) == len(run.dream_frames) == 2  # the first two episodes only
+        for i in range(2):
+            assert run.real_frames[i].shape == (run.real_lengths[i] + 1, 64, 64, 3)
+            assert run.dream_frames[i].shape == (run.dream_lengths[i] + 1, 64, 64, 3)
+            np.testing.assert_array_equal(run.real_frames[i][0], run.dream_frames[i][0])  # paired start
+            assert not np.array_equal(run.real_frames[i][0], run.real_frames[i][-1])  # the arm moved
+        assert run.to_dict()["recorded_episodes"] == 2
+    assert result.policies["expert"].real_success.all()
+
+
+def test_no_frames_kept_by_default(three) -> None:
+    result, _ = three
+    for run in result.policies.values():
+        assert run.real_frames == [] and run.dream_frames == []
+        assert run.real_final_states.shape[0] == 3
+
+
+@pytest.mark.parametrize("record", [-1, 2, 1.5, True])
+def test_record_episodes_out_of_range(record) -> None:
+    with pytest.raises(ValueError, match="record_episodes"):
+        evaluate_policies({"random": "random"}, episodes=1, record_episodes=record, progress=False)
