@@ -11,7 +11,7 @@ from neural_gym.cli import main
 from neural_gym.world_models import load_checkpoint
 
 
-@pytest.mark.parametrize("command", ["collect", "train", "dream", "demo", "drift", "dream-train"])
+@pytest.mark.parametrize("command", ["collect", "train", "dream", "demo", "drift", "dream-train", "evaluate"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
