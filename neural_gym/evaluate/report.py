@@ -477,6 +477,12 @@ def _md_cell(text: str) -> str:
     return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table of plain-text cells (each made safe by escaping ``|``, line breaks and raw HTML), as lines."""
+    lines = ["| " + " | ".join(map(_md_cell, header)) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+
+
 def markdown_report(payload: dict[str, Any]) -> str:
     """``report.md``: the tables, the plots and the videos of ``payload`` (``evaluation.json``'s content)."""
     lines = [
@@ -490,9 +496,7 @@ def markdown_report(payload: dict[str, Any]) -> str:
         lines += [f"## {title}", ""]
         if intro:
             lines += [intro, ""]
-        lines += ["| " + " | ".join(map(_md_cell, header)) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
-        lines += [""]
+        lines += [*markdown_table(header, rows), ""]
     lines += [
         "## Plots",
         "",
@@ -530,10 +534,6 @@ def html_report(payload: dict[str, Any], folder: Path) -> str:
     """
     e = html.escape
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Policy evaluation: {e(payload['task'])}</title>",
-        f"<style>{_STYLE}</style></head><body>",
         f"<h1>Policy evaluation: {e(payload['task'])} in the dream vs MuJoCo</h1>",
         f"<p>Each policy played the same {payload['episodes']} start states in MuJoCo and in the dream "
         f"(<code>{e(payload['checkpoint'])}</code>). Every figure is in <code>{REPORT_FILES['json']}</code>.</p>",
@@ -542,13 +542,10 @@ def html_report(payload: dict[str, Any], folder: Path) -> str:
         parts.append(f"<h2>{e(title)}</h2>")
         if intro:
             parts.append(f'<p class="note">{e(intro)}</p>')
-        parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
-        parts.append("</table>")
+        parts.append(html_table(header, rows))
     parts.append("<h2>Plots</h2>")
     for key, alt in (("scatter", "dream vs MuJoCo success"), ("ranks", "ranks in both worlds")):
-        data = base64.b64encode((folder / REPORT_FILES[key]).read_bytes()).decode("ascii")
-        parts.append(f'<img alt="{e(alt)}" src="data:image/png;base64,{data}">')
+        parts.append(html_png(folder / REPORT_FILES[key], alt))
     videos = payload["report_files"]["videos"]
     if videos:
         size = sum((folder / path).stat().st_size for path in videos.values()) * 4 // 3
@@ -569,8 +566,36 @@ def html_report(payload: dict[str, Any], folder: Path) -> str:
             else:
                 src = e(path)
             parts.append(f'<h3>{e(name)}</h3><video controls loop muted src="{src}"></video>')
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return html_page(f"Policy evaluation: {payload['task']}", parts)
+
+
+def html_table(header: list[str], rows: list[list[str]]) -> str:
+    """An HTML table of plain-text cells (every cell HTML-escaped)."""
+    e = html.escape
+    lines = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
+    lines += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
+    return "\n".join([*lines, "</table>"])
+
+
+def html_png(path: Path, alt: str) -> str:
+    """An ``<img>`` holding the PNG at ``path`` inline as a data URI (the page needs no file beside it).
+
+    Raises:
+        FileNotFoundError: No file at ``path``.
+    """
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def html_page(title: str, body: list[str]) -> str:
+    """A whole HTML page in the reports' style: ``title`` (escaped) in ``<title>``, ``body`` (HTML) joined by lines."""
+    head = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+    ]
+    return "\n".join([*head, *body, "</body></html>"]) + "\n"
 
 
 def _finite(x: Any) -> Any:
@@ -588,9 +613,13 @@ __all__ = [
     "FIGURE_LABELS",
     "MAX_INLINE_BYTES",
     "REPORT_FILES",
+    "html_page",
+    "html_png",
     "html_report",
+    "html_table",
     "judge_accuracy",
     "markdown_report",
+    "markdown_table",
     "plot_ranks",
     "plot_scatter",
     "ranks",
