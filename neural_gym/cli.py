@@ -252,9 +252,13 @@ def _add_dream(sub: argparse._SubParsersAction) -> None:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="train an SB3 agent inside a shipped dream and evaluate it in MuJoCo (a few minutes on 2 CPU cores)",
-        description="Train an SB3 agent entirely inside the dream of a task (its shipped world model), evaluate it in "
-        "MuJoCo from the same start states, print dream-vs-real returns and write a plot and JSON.",
+        help="the three uses on shipped dreams: RL inside a dream, policy evaluation, drift (a few minutes on 2 CPU "
+        "cores)",
+        description="Train an SB3 agent entirely inside the dream of a task (its shipped world model) and evaluate it "
+        "in MuJoCo from the same start states; then evaluate a spread of the shipped VLA ladder and the references in "
+        "the TabletopReach dream and in MuJoCo (paired start states); then measure the task's dream drift against "
+        "MuJoCo. Prints each part's table and writes every part's files and one combined report.md / report.html, "
+        "all or nothing.",
     )
     p.add_argument("--task", default="InvertedPendulum", help="task (default InvertedPendulum)")
     p.add_argument("--algo", default="PPO", choices=["PPO", "SAC"], help="SB3 algorithm (default PPO)")
@@ -266,7 +270,17 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seeds", type=positive_int, default=5, help="agents trained, seeds --seed, --seed + 1, ... (default 5)"
     )
-    p.add_argument("--out", default="outputs/demo", help="folder for the plot, JSON and agents (default outputs/demo)")
+    p.add_argument(
+        "--out",
+        default="outputs/demo",
+        help="folder for every part's files and the combined report, replaced as a whole (default outputs/demo)",
+    )
+    p.add_argument("--skip-eval", action="store_true", help="leave out the policy-evaluation part")
+    p.add_argument("--skip-drift", action="store_true", help="leave out the drift part")
+    p.add_argument(
+        "--policy-episodes", type=positive_int, default=20, help="paired episodes per policy of the evaluation (default 20)"
+    )
+    p.add_argument("--drift-starts", type=positive_int, default=16, help="held-out start states of the drift (default 16)")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -438,7 +452,7 @@ def _dream(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """``neural-gym demo``: train in the dream, score in MuJoCo, print the table and where the files went."""
+    """``neural-gym demo``: dream RL, policy evaluation and drift; print each part's table and where the report went."""
     from .demo import run_demo
 
     result = run_demo(
@@ -453,9 +467,13 @@ def _demo(args: argparse.Namespace) -> int:
         out_dir=args.out,
         device=args.device,
         progress=not args.quiet,
+        evaluate=not args.skip_eval,
+        policy_episodes=args.policy_episodes,
+        drift=not args.skip_drift,
+        drift_starts=args.drift_starts,
     )
-    print(result.table())
-    print(f"\nplot: {result.plot}\njson: {result.json}")
+    print(result.summary())
+    print(f"\nreport: {result.report_html} (and {result.report_md.name}) in {result.report_html.parent}")
     return 0
 
 

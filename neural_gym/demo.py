@@ -7,6 +7,18 @@ paired episodes (every pair starts from the same real state in MuJoCo and in the
 ``seed + 10_000`` for every agent), and reports per-seed returns beside their mean and a 95% Student-t interval over
 seeds. The random policy, which has no training seed, is played once.
 
+After the agents, two more parts show the other two uses on shipped defaults (each can be skipped):
+
+- **policy evaluation** (:func:`neural_gym.evaluate.evaluate_policies`): :data:`DEMO_POLICIES`, a spread of the shipped
+  VLA ladder and the three references, each for ``policy_episodes`` paired episodes in the shipped ``TabletopReach``
+  dream and in MuJoCo; its report (:func:`neural_gym.evaluate.write_evaluation_report`) goes to ``evaluation/``;
+- **drift** (:func:`neural_gym.drift.measure_drift`): the task's dream against MuJoCo from ``drift_starts`` held-out
+  real states, on a small fresh held-out collection; its report (:func:`neural_gym.drift.write_report`) goes to
+  ``drift/``.
+
+:mod:`neural_gym.demo_report` ties the parts together in ``report.md`` and a self-contained ``report.html``. The whole
+output folder is written all or nothing (:func:`neural_gym.drift.report.atomic_folder`).
+
 The demo's own SB3 training and evaluation run with ``torch.set_num_threads(num_threads)`` (default 1) inside a context
 that gives the previous setting back afterwards: SB3's small MLP updates gain nothing from a thread pool and collapse
 when another process holds a core.
@@ -16,23 +28,85 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neural_gym.envs import get_task
 
+from .drift.report import atomic_folder
 from .evaluate import PairedEpisodes, paired_episodes
 from .threads import torch_threads
 from .vector_env import DreamVectorEnv
 
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from .drift import DriftResult
+
 #: Coverage of the interval over training seeds.
 CI_LEVEL = 0.95
+#: The evaluation part's policies: the shipped VLA ladder's rungs from its best to near its floor (ground-truth
+#: success 1.0, 0.68, 0.32 and 0.04 over 50 episodes in ``benchmarks/results/evaluate_ladder.json``) and the references.
+DEMO_POLICIES = (
+    "zoo:reach-regression-300demos-3000steps",
+    "zoo:reach-bins-300demos-1500steps",
+    "zoo:reach-bins-300demos-700steps",
+    "zoo:reach-regression-300demos-300steps",
+    "expert",
+    "noisy-expert",
+    "random",
+)
+#: The task of the evaluation part (its shipped dream is the judge).
+EVAL_TASK = "TabletopReach"
+#: Baselines of the drift part (those that need no training data).
+DRIFT_BASELINES = ("copy_last", "linear")
+#: Sub-folders of the demo's output folder.
+PART_FOLDERS = {"evaluation": "evaluation", "drift": "drift"}
+
+
+@dataclass
+class DemoEvaluation:
+    """The policy-evaluation part of the demo.
+
+    Attributes:
+        folder: its report folder (``evaluation/``: ``evaluation.json``, plots, videos, ``report.md``, ``report.html``).
+        payload: the content of its ``evaluation.json``.
+        seconds: wall time of playing the policies and writing the report.
+    """
+
+    folder: Path
+    payload: dict[str, Any]
+    seconds: float
+
+    def table(self) -> str:
+        """Per-policy success in both worlds, then the agreement figures and the inconclusive share (plain text)."""
+        from .demo_report import evaluation_text
+
+        return evaluation_text(self.payload)
+
+
+@dataclass
+class DemoDrift:
+    """The drift part of the demo.
+
+    Attributes:
+        folder: its report folder (``drift/``: ``drift.json``, plots, ``drift.mp4``, ``report.md``).
+        result: what :func:`neural_gym.drift.measure_drift` measured.
+        seconds: wall time of measuring and writing the report.
+    """
+
+    folder: Path
+    result: DriftResult
+    seconds: float
+
+    def table(self) -> str:
+        """Error by horizon per predictor and how the uncertainty held against the true error (plain text)."""
+        from .demo_report import drift_text
+
+        return drift_text(self.result)
 
 
 @dataclass
@@ -67,6 +141,11 @@ class DemoResult:
         num_threads: torch threads the demo trained and evaluated with (``None``: torch's own setting).
         plot: path of the PNG written.
         json: path of the JSON written.
+        evaluation: the policy-evaluation part (``None`` when skipped).
+        drift: the drift part (``None`` when skipped).
+        report_html: the combined report, one self-contained page.
+        report_md: the combined report in Markdown.
+        seconds: wall time of each part that ran (``"dream_rl"``, ``"evaluation"``, ``"drift"``) and ``"total"``.
     """
 
     task: str
@@ -78,6 +157,11 @@ class DemoResult:
     num_threads: int | None
     plot: Path
     json: Path
+    evaluation: DemoEvaluation | None = None
+    drift: DemoDrift | None = None
+    report_html: Path | None = None
+    report_md: Path | None = None
+    seconds: dict[str, float] | None = None
 
     @property
     def seeds(self) -> list[int]:
@@ -113,6 +197,17 @@ class DemoResult:
         lines.append("agents' dream episodes ended by: " + ", ".join(f"{k} {v}" for k, v in ends.items()))
         return "\n".join(lines)
 
+    def summary(self) -> str:
+        """Every part's text: :meth:`table`, then the evaluation's and the drift's tables (or that they were skipped)."""
+        parts = [f"1. Dream RL\n\n{self.table()}"]
+        parts.append(
+            "2. Policy evaluation\n\n" + (self.evaluation.table() if self.evaluation else "skipped (--skip-eval)")
+        )
+        parts.append("3. Drift\n\n" + (self.drift.table() if self.drift else "skipped (--skip-drift)"))
+        if self.seconds:
+            parts.append("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items()))
+        return "\n\n".join(parts)
+
 
 def run_demo(
     task: str = "InvertedPendulum",
@@ -128,34 +223,56 @@ def run_demo(
     device: str = "auto",
     num_threads: int | None = 1,
     progress: bool = True,
+    evaluate: bool = True,
+    policies: Sequence[str] = DEMO_POLICIES,
+    policy_episodes: int = 20,
+    record_episodes: int = 1,
+    drift: bool = True,
+    drift_starts: int = 16,
+    drift_heldout_steps: int = 2000,
+    n_boot: int = 1000,
 ) -> DemoResult:
-    """Train ``algo`` inside ``neural_gym/<task>-v0`` with ``n_seeds`` seeds and evaluate each in MuJoCo.
+    """Train ``algo`` inside ``neural_gym/<task>-v0`` with ``n_seeds`` seeds, evaluate policies, measure drift.
 
     Every agent plays the same ``eval_episodes`` paired episodes (start states seeded by ``seed + 10_000``), so the
-    spread over seeds is the spread of training, not of start states. Files are written all or nothing into
-    ``out_dir``: ``demo_<Task>.json`` (per-seed returns and the interval over seeds), ``demo_<Task>.png`` and one agent
-    per seed, ``<algo>_<Task>_seed<k>.zip``.
+    spread over seeds is the spread of training, not of start states. Written all or nothing into ``out_dir`` (the
+    folder is built beside it and renamed into place; an earlier demo folder there is replaced only by a complete
+    one): ``demo_<Task>.json`` (per-seed returns and the interval over seeds), ``demo_<Task>.png``, one agent per seed
+    (``<algo>_<Task>_seed<k>.zip``), ``evaluation/`` and ``drift/`` (the parts' own reports, unless skipped), and the
+    combined ``report.md`` and ``report.html``.
 
     Args:
-        task: ground-truth task (its shipped checkpoint is the dream).
+        task: ground-truth task (its shipped checkpoint is the dream); the drift part measures this dream too.
         algo: ``"PPO"`` or ``"SAC"``.
         timesteps: dream steps to train each seed for.
         num_envs: parallel dream envs (one model forward pass steps them all).
         eval_episodes: paired episodes per agent.
-        seed: first training seed (seeds ``seed .. seed + n_seeds - 1``); also seeds the evaluation.
+        seed: first training seed (seeds ``seed .. seed + n_seeds - 1``); also seeds the evaluation and the drift
+            part's start states.
         n_seeds: number of agents trained.
-        checkpoint: another world model to dream with.
-        out_dir: where the plot, JSON and agents go.
-        device: device for the world model and the agent.
-        num_threads: torch intra-op threads for the demo's training and evaluation, set for the duration and
-            restored afterwards; ``None`` leaves torch's setting alone.
+        checkpoint: another world model to dream with (training and drift).
+        out_dir: where everything goes; it must not exist, be empty, or hold an earlier demo (its ``report.md`` or
+            ``demo_<Task>.json``).
+        device: device for the world models and the agent.
+        num_threads: torch intra-op threads for the whole demo, set for the duration and restored afterwards;
+            ``None`` leaves torch's setting alone.
         progress: progress bars.
+        evaluate: run the policy-evaluation part.
+        policies: policy names of that part (as :func:`neural_gym.evaluate.evaluate_policies` takes them).
+        policy_episodes: paired episodes per policy of that part (seeds ``1000 ..``, the ladder's).
+        record_episodes: episodes per policy recorded as MuJoCo | dream videos in ``evaluation/videos/``.
+        drift: run the drift part.
+        drift_starts: held-out start states of that part.
+        drift_heldout_steps: steps of its fresh held-out collection (the task's scripted expert with action noise 0.6
+            where it has one, as the shipped InvertedPendulum data; else a random policy).
+        n_boot: bootstrap resamples of the evaluation's and the drift's intervals.
 
     Returns:
         A :class:`DemoResult`.
 
     Raises:
-        ValueError: an unknown ``algo``, or a count that is not positive.
+        ValueError: an unknown ``algo``, a count that is not positive, or no policies.
+        FileExistsError: ``out_dir`` is a file, or a folder with files that is not an earlier demo.
     """
     from stable_baselines3 import PPO, SAC
 
@@ -163,33 +280,46 @@ def run_demo(
     algos: dict[str, Any] = {"PPO": PPO, "SAC": SAC}
     if algo.upper() not in algos:
         raise ValueError(f"algo must be one of {sorted(algos)}, got {algo!r}")
-    for name, value in (("timesteps", timesteps), ("num_envs", num_envs), ("eval_episodes", eval_episodes),
-                        ("n_seeds", n_seeds)):
+    for name, value in (
+        ("timesteps", timesteps),
+        ("num_envs", num_envs),
+        ("eval_episodes", eval_episodes),
+        ("n_seeds", n_seeds),
+        ("policy_episodes", policy_episodes),
+        ("drift_starts", drift_starts),
+        ("drift_heldout_steps", drift_heldout_steps),
+        ("n_boot", n_boot),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1):
+    if isinstance(record_episodes, bool) or not isinstance(record_episodes, int) or record_episodes < 0:
+        raise ValueError(f"record_episodes must be a whole number >= 0, got {record_episodes!r}")
+    if num_threads is not None and (
+        isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1
+    ):
         raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    if evaluate and (isinstance(policies, str) or len(policies) == 0):
+        raise ValueError(f"policies must be a non-empty sequence of policy names, got {policies!r}")
+    out = Path(out_dir)
+    _check_out(out)
     algo = algo.upper()
     cls = algos[algo]
-    out = Path(out_dir)
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".demo-tmp-", dir=out))
     eval_seed = seed + 10_000
     common = {"checkpoint": checkpoint, "episodes": eval_episodes, "seed": eval_seed, "progress": progress}
-    try:
+    seconds: dict[str, float] = {}
+    t_start = time.perf_counter()
+    with atomic_folder(out) as stage, torch_threads(num_threads):
         runs: list[tuple[int, float, PairedEpisodes, str]] = []
-        with torch_threads(num_threads):
-            for s in range(seed, seed + n_seeds):
-                agent, secs = _train(cls, spec.name, checkpoint, num_envs, s, timesteps, device, progress)
-                name = f"{algo.lower()}_{spec.name}_seed{s}"
-                agent.save(stage / name)
+        for s in range(seed, seed + n_seeds):
+            agent, secs = _train(cls, spec.name, checkpoint, num_envs, s, timesteps, device, progress)
+            name = f"{algo.lower()}_{spec.name}_seed{s}"
+            agent.save(stage / name)
 
-                def policy(obs: np.ndarray, agent: Any = agent) -> np.ndarray:
-                    return agent.predict(obs, deterministic=True)[0]
+            def policy(obs: np.ndarray, agent: Any = agent) -> np.ndarray:
+                return agent.predict(obs, deterministic=True)[0]
 
-                runs.append((s, secs, paired_episodes(spec.name, policy, **common), f"{name}.zip"))
-            rand = paired_episodes(spec.name, "random", **common)
+            runs.append((s, secs, paired_episodes(spec.name, policy, **common), f"{name}.zip"))
+        rand = paired_episodes(spec.name, "random", **common)
         over = {
             "real_return": _over_seeds([p.real_returns.mean() for _, _, p, _ in runs]),
             "dream_return": _over_seeds([p.dream_returns.mean() for _, _, p, _ in runs]),
@@ -214,25 +344,119 @@ def run_demo(
             "random": _episodes_json(rand),
         }
         (stage / json_name).write_text(json.dumps(_jsonable(payload), indent=2, allow_nan=False))
-        for f in sorted(stage.iterdir()):  # everything exists: move it into place
-            f.replace(out / f.name)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        if created and not any(out.iterdir()):
-            out.rmdir()
-        raise
-    shutil.rmtree(stage, ignore_errors=True)
-    return DemoResult(
-        task=spec.name,
-        algo=algo,
-        timesteps=timesteps,
-        runs=[DemoSeed(s, secs, p, out / f) for s, secs, p, f in runs],
-        random=rand,
-        over_seeds=over,
-        num_threads=num_threads,
-        plot=out / plot_name,
-        json=out / json_name,
+        seconds["dream_rl"] = time.perf_counter() - t_start
+        evaluation = None
+        if evaluate:
+            t0 = time.perf_counter()
+            evaluation = _evaluation_part(
+                stage, out, policies, policy_episodes, min(record_episodes, policy_episodes), n_boot, device, progress
+            )
+            seconds["evaluation"] = evaluation.seconds = time.perf_counter() - t0
+        drift_part = None
+        if drift:
+            t0 = time.perf_counter()
+            drift_part = _drift_part(
+                stage, out, spec.name, checkpoint, drift_starts, drift_heldout_steps, n_boot, seed, device, progress
+            )
+            seconds["drift"] = drift_part.seconds = time.perf_counter() - t0
+        result = DemoResult(
+            task=spec.name,
+            algo=algo,
+            timesteps=timesteps,
+            runs=[DemoSeed(s, secs, p, out / f) for s, secs, p, f in runs],
+            random=rand,
+            over_seeds=over,
+            num_threads=num_threads,
+            plot=out / plot_name,
+            json=out / json_name,
+            evaluation=evaluation,
+            drift=drift_part,
+            seconds=seconds,
+        )
+        from .demo_report import REPORT_FILES, write_demo_report
+
+        seconds["total"] = time.perf_counter() - t_start
+        write_demo_report(result, stage)
+        result.report_html, result.report_md = out / REPORT_FILES["html"], out / REPORT_FILES["markdown"]
+    return result
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output folder that the demo's all-or-nothing replace would wipe out without being a demo's."""
+    from .demo_report import REPORT_FILES
+
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file; the demo writes a folder (pass another out_dir)")
+    earlier = (out / REPORT_FILES["markdown"]).is_file() or any(
+        out.glob("demo_*.json")
+    )  # this demo's or an older one's
+    if out.is_dir() and any(out.iterdir()) and not earlier:
+        raise FileExistsError(
+            f"{out} holds files but no earlier demo's {REPORT_FILES['markdown']} or demo_<Task>.json; the demo replaces "
+            "its whole output folder, so pass an empty or new out_dir"
+        )
+
+
+def _evaluation_part(
+    stage: Path,
+    out: Path,
+    policies: Sequence[str],
+    episodes: int,
+    record: int,
+    n_boot: int,
+    device: str,
+    progress: bool,
+) -> DemoEvaluation:
+    """The shipped VLA rungs and references in the TabletopReach dream and MuJoCo; the report in ``evaluation/``."""
+    from .evaluate import evaluate_policies, write_evaluation_report
+    from .evaluate.report import REPORT_FILES
+
+    names = {p.removeprefix("zoo:"): p for p in policies}
+    if len(names) != len(policies):
+        raise ValueError(f"each policy once, please: got {list(policies)}")
+    evaluation = evaluate_policies(
+        names, EVAL_TASK, episodes=episodes, device=device, progress=progress, record_episodes=record
     )
+    folder = write_evaluation_report(evaluation, stage / PART_FOLDERS["evaluation"], videos=record > 0, n_boot=n_boot)
+    payload = json.loads((folder / REPORT_FILES["json"]).read_text())
+    return DemoEvaluation(out / PART_FOLDERS["evaluation"], payload, 0.0)
+
+
+def _drift_part(
+    stage: Path,
+    out: Path,
+    task: str,
+    checkpoint: str | None,
+    starts: int,
+    heldout_steps: int,
+    n_boot: int,
+    seed: int,
+    device: str,
+    progress: bool,
+) -> DemoDrift:
+    """The task's dream against MuJoCo from held-out real states (a small fresh collection); report in ``drift/``."""
+    from neural_gym.envs.experts import EXPERTS
+
+    from .drift import measure_drift, write_report
+
+    policy, noise = ("expert", 0.6) if task in EXPERTS else ("random", 0.0)
+    # the two baselines that need no data: the single MLP would train on the checkpoint's dataset (seconds to minutes,
+    # and absent from a fresh clone)
+    result = measure_drift(
+        task,
+        checkpoint,
+        n_starts=starts,
+        baselines=DRIFT_BASELINES,
+        heldout_steps=heldout_steps,
+        heldout_policy=policy,
+        heldout_action_noise=noise,
+        n_boot=n_boot,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
+    write_report(result, stage / PART_FOLDERS["drift"], progress=progress)
+    return DemoDrift(out / PART_FOLDERS["drift"], result, 0.0)
 
 
 def _train(
@@ -326,15 +550,17 @@ def _plot(
     x = np.arange(len(groups))
     for k, (label, attr) in enumerate((("dream", "dream_returns"), ("MuJoCo", "real_returns"))):
         vals = [getattr(p, attr) for _, p in groups]
-        ax1.bar(x + (k - 0.5) * 0.38, [v.mean() for v in vals], 0.38, yerr=[v.std() for v in vals], label=label,
-                capsize=4)
+        ax1.bar(
+            x + (k - 0.5) * 0.38, [v.mean() for v in vals], 0.38, yerr=[v.std() for v in vals], label=label, capsize=4
+        )
     # the mean over seeds, with its t-interval (no bar when one seed gives no interval)
     xm = len(groups)
     for k, key in enumerate(("dream_return", "real_return")):
         o = over[key]
         err = None if o["ci_low"] is None else [[o["mean"] - o["ci_low"]], [o["ci_high"] - o["mean"]]]
-        ax1.bar(xm + (k - 0.5) * 0.38, o["mean"], 0.38, yerr=err, capsize=4, color=f"C{k}", hatch="//",
-                edgecolor="white")
+        ax1.bar(
+            xm + (k - 0.5) * 0.38, o["mean"], 0.38, yerr=err, capsize=4, color=f"C{k}", hatch="//", edgecolor="white"
+        )
     ax1.set_xticks([*x, xm], [*(g for g, _ in groups), f"mean of {len(runs)}\n(95% t-int.)"], rotation=15)
     ax1.set_ylabel("episode return (mean ± std over episodes)")
     ax1.set_title(f"{task}: dream vs MuJoCo, {len(runs)} training seed(s)")
