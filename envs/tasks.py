@@ -65,6 +65,11 @@ class TaskSpec:
             the env with :func:`~neural_gym.envs.observations.make_observation_env` (which is for gymnasium's MuJoCo
             envs). Such an env's dict observations may hold more than ``{"pixels", "state"}`` (the tabletop's
             ``"instruction"``).
+        episode_constant_dims: Indices of observation dims that the task's rules keep exactly constant within an
+            episode (the tabletop suite's goal-region centres and instructed object/goal one-hots, see
+            :data:`neural_gym.envs.tabletop.rules.EPISODE_CONSTANT_DIMS`); the Dream envs hold them at their
+            episode-start values for state models instead of letting the model's predictions drift. Empty (the
+            default) for tasks with no such dims.
     """
 
     name: str
@@ -78,6 +83,7 @@ class TaskSpec:
     camera: Camera | None = field(default=None, compare=False)
     success_fn: TerminationFn | None = field(default=None, repr=False, compare=False)
     renders_itself: bool = field(default=False, compare=False)
+    episode_constant_dims: tuple[int, ...] = field(default=(), compare=False)
 
     def make(
         self,
@@ -314,6 +320,7 @@ def _tabletop_task(name: str, family: str) -> TaskSpec:
         "success terminates.",
         camera=tabletop.CAMERA,
         renders_itself=True,
+        episode_constant_dims=tabletop.EPISODE_CONSTANT_DIMS,
     )
 
 

@@ -82,6 +82,14 @@ class DreamEngine:
         num_threads: torch intra-op threads for the engine's own forward passes, restored after each (see
             :mod:`neural_gym.threads`): ``"auto"`` (one thread for small batches), an int, or ``None`` (leave torch's
             setting alone).
+
+    For state models, the task's :attr:`~neural_gym.envs.TaskSpec.episode_constant_dims` are held at their
+    episode-start values: every predicted observation gets them copied from the episode's start observation (bit for
+    bit), and so does the model's carry where the carry is the observation (the ensemble family), so the next
+    prediction starts from them too. The disagreement measure is the model's own, unchanged.
+
+    Raises:
+        ValueError: for an invalid argument, or episode-constant dims outside the model's observation.
     """
 
     def __init__(
@@ -131,6 +139,18 @@ class DreamEngine:
                         f"this model observes {self.obs_shape} frames and the task's known {what} rule reads state "
                         f"vectors; use {what}='learned'"
                     )
+        held = tuple(int(d) for d in task.episode_constant_dims) if not self.pixels else ()
+        if held and (len(self.obs_shape) != 1 or min(held) < 0 or max(held) >= self.obs_shape[0]):
+            raise ValueError(
+                f"task {task.name}'s episode_constant_dims {held} must index the model's observation of shape "
+                f"{self.obs_shape}"
+            )
+        # a slice where the dims are contiguous (the tabletop's are): cheaper to index on every step
+        contiguous = bool(held) and list(held) == list(range(held[0], held[-1] + 1))
+        self._held: slice | np.ndarray | None = (
+            slice(held[0], held[-1] + 1) if contiguous else (np.asarray(held, dtype=np.int64) if held else None)
+        )
+        self._held_t: torch.Tensor | None = None  # the held start values as a tensor in the carry's dtype and device
         if start == "dataset":
             self._start_obs, self._start_actions = _start_pool(model, self.context_length)
         self._gt_env: gym.Env | None = None
@@ -139,6 +159,7 @@ class DreamEngine:
         self._takes_generator = "generator" in inspect.signature(model.step).parameters
         self._generator: torch.Generator | None = None
         self.obs = np.zeros((num_envs, *self.obs_shape), dtype=self.obs_dtype)
+        self._episode_start = self.obs.copy()  # each env's start observation (its episode-constant dims are held)
         self.steps = np.zeros(num_envs, dtype=np.int64)
         self.members = np.zeros(num_envs, dtype=np.int64)
         self._member_t: torch.Tensor | None = None  # self.members as a tensor on the model's device
@@ -257,6 +278,8 @@ class DreamEngine:
         else:
             ctx_obs, ctx_actions = self.check_context(obs, actions, idx.size)
         self.obs[idx] = ctx_obs[:, -1]
+        self._episode_start[idx] = ctx_obs[:, -1]
+        self._held_t = None
         self.steps[idx] = 0
         self.members[idx] = [r.integers(0, self.model.num_members) for r in rngs]
         self._member_t = None
@@ -307,7 +330,13 @@ class DreamEngine:
         n = self.num_envs
         with torch.inference_mode(), torch_threads(self.num_threads):
             pred = self.model.step(self._state, action_t, member=member, **extra)
-            next_obs_t = self.model.observe(pred.state).reshape(n, *self.obs_shape)
+            next_obs_t = self.model.observe(pred.state)
+            if self._held is not None and next_obs_t is pred.state:  # the carry is the observation: hold it too
+                if self._held_t is None:  # start values change only at resets
+                    start = self._episode_start[:, self._held]
+                    self._held_t = torch.as_tensor(start, dtype=next_obs_t.dtype, device=next_obs_t.device)
+                next_obs_t[:, self._held] = self._held_t
+            next_obs_t = next_obs_t.reshape(n, *self.obs_shape)
             scalars = torch.stack([pred.reward.reshape(n), pred.terminated.reshape(n), pred.disagreement.reshape(n)], 1)
             if self.pixels:  # decoded frames are floats in [0, 255]; the env serves uint8 like the ground truth
                 finite_obs = torch.isfinite(next_obs_t).flatten(1).all(dim=1).cpu().numpy()
@@ -318,6 +347,8 @@ class DreamEngine:
                 # one device-to-host copy for everything the step returns (each small copy costs as much as a big one)
                 packed = torch.cat([next_obs_t.reshape(n, -1), scalars], 1).double().cpu().numpy()
                 next_obs = packed[:, :-3].reshape(n, *self.obs_shape)
+                if self._held is not None:  # float64 start values, bit for bit (the carry may be float32)
+                    next_obs[:, self._held] = self._episode_start[:, self._held]
                 finite_obs = np.isfinite(next_obs).reshape(n, -1).all(axis=1)
         learned_reward, learned_term, unc = packed[:, -3].copy(), packed[:, -2].copy(), packed[:, -1].copy()
 
@@ -453,7 +484,9 @@ def _assign(state: Any, idx: np.ndarray, fresh: Any) -> Any:
         out[torch.as_tensor(idx, device=state.device)] = fresh
         return out
     if hasattr(state, "__dataclass_fields__"):
-        return type(state)(**{k: _assign(getattr(state, k), idx, getattr(fresh, k)) for k in state.__dataclass_fields__})
+        return type(state)(
+            **{k: _assign(getattr(state, k), idx, getattr(fresh, k)) for k in state.__dataclass_fields__}
+        )
     raise TypeError(f"cannot reset part of a model state of type {type(state).__name__}")
 
 

@@ -39,7 +39,12 @@ from neural_gym.envs.tabletop.instructions import (  # noqa: E402
     TEMPLATES,
 )
 from neural_gym.envs.tabletop.model import CAMERA, GOALS, OBJECTS  # noqa: E402
-from neural_gym.envs.tabletop.rules import REWARD_FNS, SUCCESS_FNS, TERMINATION_FNS  # noqa: E402
+from neural_gym.envs.tabletop.rules import (  # noqa: E402
+    EPISODE_CONSTANT_DIMS,
+    REWARD_FNS,
+    SUCCESS_FNS,
+    TERMINATION_FNS,
+)
 
 TASK_FAMILIES: dict[str, str] = {"TabletopReach": "reach", "TabletopPush": "push", "TabletopPickPlace": "pick_place"}
 """Task name (in :data:`neural_gym.envs.tasks.TASKS`) of each family."""
@@ -68,6 +73,7 @@ for _family in FAMILIES:
 
 __all__ = [
     "CAMERA",
+    "EPISODE_CONSTANT_DIMS",
     "FAMILIES",
     "GOALS",
     "HELDOUT_COMBINATIONS",

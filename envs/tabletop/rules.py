@@ -48,6 +48,11 @@ TARGET_GOAL_SLICE = slice(TARGET_OBJECT_SLICE.stop, TARGET_OBJECT_SLICE.stop + N
 LIFTED_INDEX = TARGET_GOAL_SLICE.stop
 OBS_SIZE = LIFTED_INDEX + 1
 """Length of the state observation (54)."""
+EPISODE_CONSTANT_DIMS: tuple[int, ...] = tuple(range(GOAL_SLICE.start, TARGET_GOAL_SLICE.stop))
+"""Observation dims every family keeps constant within an episode by construction (38..52): the goal-region centres
+(mocap bodies placed at reset and never moved) and the instructed object/goal one-hots (drawn at reset). The
+``lifted`` flag is not among them (it rises during an episode), nor are object poses (the gripper can knock objects,
+even in reach)."""
 
 REACH_DISTANCE = 0.03
 """Reach success: the grasp point within this distance of the instructed object's centre (m)."""
