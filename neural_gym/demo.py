@@ -40,6 +40,7 @@ from neural_gym.envs import get_task
 
 from .drift.report import atomic_folder
 from .evaluate import PairedEpisodes, paired_episodes
+from .json_values import json_safe
 from .threads import torch_threads
 from .vector_env import DreamVectorEnv
 
@@ -343,7 +344,7 @@ def run_demo(
             ],
             "random": _episodes_json(rand),
         }
-        (stage / json_name).write_text(json.dumps(_jsonable(payload), indent=2, allow_nan=False))
+        (stage / json_name).write_text(json.dumps(json_safe(payload), indent=2, allow_nan=False))
         seconds["dream_rl"] = time.perf_counter() - t_start
         evaluation = None
         if evaluate:
@@ -496,17 +497,6 @@ def _over_seeds(values: list[float], level: float = CI_LEVEL) -> dict[str, Any]:
 
 def _episodes_json(p: PairedEpisodes) -> dict[str, Any]:
     return {**p.summary(), "real_returns": p.real_returns.tolist(), "dream_returns": p.dream_returns.tolist()}
-
-
-def _jsonable(x: Any) -> Any:
-    """NaN and infinities become ``null`` (JSON has neither)."""
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def _fmt(x: float | None, width: int = 0) -> str:

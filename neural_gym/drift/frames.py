@@ -71,7 +71,8 @@ from neural_gym.world_models import WorldModel
 from neural_gym.world_models.baselines import CopyLastFrameModel
 
 from .. import metrics
-from .measure import _fmt, _horizon_summary, _interval, _jsonable, _label, _load_model, _minari_root
+from ..json_values import json_safe
+from .measure import _fmt, _horizon_summary, _interval, _label, _load_model, _minari_root
 from .rollout import (
     ActionSource,
     GroundTruthRollout,
@@ -157,7 +158,7 @@ class FrameDriftResult:
 
     def to_json(self) -> dict[str, Any]:
         """Every figure as a JSON-ready dict (NaN and infinities become ``null``)."""
-        return _jsonable(
+        return json_safe(
             {
                 "task": self.task,
                 "model": self.model_name,

@@ -53,6 +53,7 @@ from neural_gym.envs import Episode, collect, get_task, load_episodes
 from neural_gym.world_models import CheckpointError, WorldModel, load_checkpoint
 
 from .. import metrics
+from ..json_values import json_safe
 from .baselines import build_baselines
 from .groups import dim_groups
 from .rollout import (
@@ -143,7 +144,7 @@ class DriftResult:
 
     def to_json(self) -> dict[str, Any]:
         """Every figure as a JSON-ready dict (NaN and infinities become ``null``)."""
-        return _jsonable(
+        return json_safe(
             {
                 "task": self.task,
                 "model": self.model_name,
@@ -789,22 +790,6 @@ def _collect_heldout(task: str, steps: int, policy: Any, noise: float, seed: int
             return load_episodes(dataset_id)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    return x
 
 
 def _fmt(x: Any) -> str:

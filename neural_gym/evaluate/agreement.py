@@ -45,6 +45,7 @@ import numpy as np
 from scipy import stats
 
 from .. import metrics
+from ..json_values import json_safe
 
 #: The scalar figures of :func:`agreement_report`, in the order they are computed.
 POLICY_FIGURES = ("pearson", "spearman", "kendall", "mae", "mmrv", "mean_gap")
@@ -589,23 +590,7 @@ def agreement_report(
         "all_episodes": _block(eps, False, int(n_boot), level, seed),
         "conclusive_only": _block(eps, True, int(n_boot), level, seed),
     }
-    return _jsonable(out)
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    return x
+    return json_safe(out)
 
 
 __all__ = [
