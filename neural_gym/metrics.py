@@ -7,6 +7,7 @@ Pure NumPy/SciPy (scikit-image for frames), no global RNG.
 - :func:`spearman` — rank correlation of disagreement and true error.
 - :func:`auroc` — area under the ROC curve of a score for a binary event (Mann–Whitney U; ties count one half).
 - :func:`roc_curve` — the ROC points behind :func:`auroc`, for plots.
+  (Both are defined in :mod:`neural_gym.world_models.roc`, NumPy only, and re-exported here.)
 - :func:`justified_share` — share of uncertainty cut-offs at which the true error exceeded ``τ``.
 - :func:`first_exceedance` — steps until a series first exceeds a threshold (trusted horizon, cut-off horizon).
 - :func:`bootstrap_counts`, :func:`ratio_of_sums`, :func:`bootstrap_ci` — seeded percentile bootstrap over units
@@ -38,6 +39,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from neural_gym.world_models.roc import auroc, roc_curve  # one copy, below neural_gym (re-exported here)
 
 #: PSNR (dB) reported for identical frames, where the true value is ``+inf`` (see :func:`psnr`).
 PSNR_CAP_DB = 100.0
@@ -119,67 +122,6 @@ def spearman(x: np.ndarray | list[float], y: np.ndarray | list[float]) -> float:
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
     return float(stats.spearmanr(x, y).statistic)
-
-
-def _binary(labels: np.ndarray | list[bool], n: int) -> np.ndarray:
-    lab = np.asarray(labels).reshape(-1)
-    if lab.size != n:
-        raise ValueError(f"scores and labels must have the same number of values, got {n} and {lab.size}")
-    if lab.dtype != np.bool_:
-        if not np.isin(lab, (0, 1)).all():
-            raise ValueError(f"labels must be booleans or 0/1, got values {np.unique(lab)[:6]}")
-        lab = lab.astype(bool)
-    return lab
-
-
-def auroc(scores: np.ndarray | list[float], labels: np.ndarray | list[bool]) -> float:
-    """Area under the ROC curve of ``scores`` for the event ``labels`` (the probability that a random positive scores
-    above a random negative, ties counting one half).
-
-    Computed as ``U / (n_pos · n_neg)`` with ``U`` the Mann–Whitney statistic of the positives (``scipy.stats``,
-    average ranks for ties).
-
-    Args:
-        scores: ``[N]`` finite scores (``+inf`` allowed: it ranks above every finite score).
-        labels: ``[N]`` booleans or 0/1.
-
-    Returns:
-        AUROC in ``[0, 1]``; ``NaN`` when only one class is present (AUROC is undefined; callers flag it).
-
-    Raises:
-        ValueError: different lengths, NaN scores, or labels that are not binary.
-    """
-    s = _as_float(scores, "scores").reshape(-1)
-    lab = _binary(labels, s.size)
-    if np.isnan(s).any():
-        raise ValueError("auroc needs scores without NaN")
-    n_pos, n_neg = int(lab.sum()), int((~lab).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    u = stats.mannwhitneyu(s[lab], s[~lab], alternative="two-sided", method="asymptotic").statistic
-    return float(u / (n_pos * n_neg))
-
-
-def roc_curve(scores: np.ndarray | list[float], labels: np.ndarray | list[bool]) -> tuple[np.ndarray, np.ndarray]:
-    """False- and true-positive rates at every distinct score cut-off (highest first), starting at ``(0, 0)``.
-
-    Hand-written because SciPy has no ROC curve and scikit-learn is not a dependency; tied scores form one point, so
-    the trapezoid area under these points equals :func:`auroc`.
-
-    Returns:
-        ``(fpr, tpr)``; both ``[0, 1]``-valued and non-decreasing. Empty arrays when only one class is present.
-    """
-    s = _as_float(scores, "scores").reshape(-1)
-    lab = _binary(labels, s.size)
-    n_pos, n_neg = int(lab.sum()), int((~lab).sum())
-    if n_pos == 0 or n_neg == 0:
-        return np.zeros(0), np.zeros(0)
-    order = np.argsort(-s, kind="stable")
-    s_sorted, l_sorted = s[order], lab[order]
-    last_of_tie = np.r_[s_sorted[1:] != s_sorted[:-1], True]
-    tp = np.cumsum(l_sorted)[last_of_tie]
-    fp = np.cumsum(~l_sorted)[last_of_tie]
-    return np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos]
 
 
 def justified_share(disagreement: np.ndarray, error: np.ndarray, threshold: float, tau: float) -> tuple[float, int]:
