@@ -1,0 +1,202 @@
+"""Rollout calibration statistics on synthetic records with a known answer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from neural_gym.world_models.calibration import (
+    RolloutRecords,
+    choose_cutoff,
+    conformal_threshold,
+    episode_losses,
+    horizon_normalised,
+    kept_steps,
+    running_max,
+    running_sum,
+    score_cutoff,
+    split_episodes,
+    with_derived,
+)
+
+TAU = 1.0
+
+
+def _random_walk_records(rng: np.random.Generator, n: int, lengths: tuple[int, int] = (20, 40)) -> RolloutRecords:
+    """Error = |random walk whose increments have spread d_j| (the one-step disagreement); lengths vary."""
+    errors, signals = [], []
+    for _ in range(n):
+        t = int(rng.integers(lengths[0], lengths[1] + 1))
+        scale = rng.lognormal(-1.5, 0.5)  # per-episode model quality
+        d = scale * rng.lognormal(0.0, 0.3, size=t)
+        errors.append(np.abs(np.cumsum(d * rng.normal(size=t))))
+        signals.append(d)
+    return RolloutRecords(error=errors, signals={"d": signals})
+
+
+def test_records_validate_and_copy() -> None:
+    e = [np.array([0.1, 0.2]), np.array([0.3])]
+    rec = RolloutRecords(error=e, signals={"d": [np.array([1.0, 2.0]), np.array([3.0])]})
+    e[0][0] = 99.0
+    assert rec.error[0][0] == 0.1 and rec.n_episodes == 2 and rec.lengths.tolist() == [2, 1]
+    with pytest.raises(ValueError, match="at least 2 episodes"):
+        RolloutRecords(error=[np.ones(3)], signals={"d": [np.ones(3)]})
+    with pytest.raises(ValueError, match="non-finite"):
+        RolloutRecords(error=[np.ones(2), np.array([1.0, np.nan])], signals={"d": [np.ones(2)] * 2})
+    with pytest.raises(ValueError, match="episode 1 has 3 steps, its error has 2"):
+        RolloutRecords(error=[np.ones(2)] * 2, signals={"d": [np.ones(2), np.ones(3)]})
+    with pytest.raises(ValueError, match="1 episodes, the error has 2"):
+        RolloutRecords(error=[np.ones(2)] * 2, signals={"d": [np.ones(2)]})
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        RolloutRecords(error=[np.ones(2)] * 2, signals={})
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        RolloutRecords(error=[np.ones(2), np.ones(0)], signals={"d": [np.ones(2), np.ones(0)]})
+    with pytest.raises(ValueError, match="sequence of per-episode arrays"):
+        RolloutRecords(error=np.ones(3), signals={"d": [np.ones(3)]})
+    with pytest.raises(KeyError, match="unknown signal 'x'"):
+        rec.signal("x")
+    with pytest.raises(ValueError, match="indices"):
+        rec.subset([0, 5])
+
+
+def test_derived_signals() -> None:
+    x = [np.array([1.0, 3.0, 2.0, 4.0]), np.array([2.0])]
+    assert [a.tolist() for a in running_sum(x)] == [[1, 4, 6, 10], [2]]
+    assert [a.tolist() for a in running_max(x)] == [[1, 3, 3, 4], [2]]
+    assert horizon_normalised(x)[0] == pytest.approx([1.0, 3 / np.sqrt(2), 2 / np.sqrt(3), 2.0])
+    rec = with_derived(RolloutRecords(error=[np.zeros(4), np.zeros(1)], signals={"d": x}), "d")
+    assert list(rec.signals) == ["d", "d_max", "d_sum", "d_sum_per_sqrt_step"]
+    assert rec.signal("d_sum_per_sqrt_step")[0] == pytest.approx(np.array([1, 4, 6, 10]) / np.sqrt([1, 2, 3, 4]))
+
+
+def test_signal_that_tracks_the_error_wins_auroc() -> None:
+    rng = np.random.default_rng(0)
+    sig = [rng.gamma(2.0, 0.5, size=int(rng.integers(15, 30))) for _ in range(60)]
+    rec = RolloutRecords(
+        error=[s + rng.normal(0, 0.05, size=s.size) for s in sig],
+        signals={"unrelated": [rng.gamma(2.0, 0.5, size=s.size) for s in sig], "good": sig},
+    )
+    choice = choose_cutoff(rec, TAU, alpha=0.1, seed=1)
+    assert choice.signal == "good"
+    assert choice.choice_auroc["good"] > 0.95 and abs(choice.choice_auroc["unrelated"] - 0.5) < 0.1
+    assert choice.score.auroc > 0.95
+    assert set(choice.choice_episodes).isdisjoint(choice.scoring_episodes)
+    assert len(choice.choice_episodes) + len(choice.scoring_episodes) == 60
+
+
+def test_running_max_beats_one_step_signal_when_error_is_a_random_walk() -> None:
+    rec = with_derived(_random_walk_records(np.random.default_rng(1), 200), "d")
+    choice = choose_cutoff(rec, TAU, alpha=0.1, candidates=["d", "d_max"], seed=0)
+    assert choice.signal == "d_max"
+    assert choice.choice_auroc["d_max"] > choice.choice_auroc["d"] + 0.05
+    # with the accumulated signals in the running, an accumulating one wins over both
+    full = choose_cutoff(rec, TAU, alpha=0.1, seed=0)
+    assert full.signal in ("d_sum", "d_sum_per_sqrt_step")
+    assert full.choice_auroc[full.signal] > full.choice_auroc["d_max"]
+
+
+def test_ties_go_to_the_simpler_signal_and_split_is_seeded() -> None:
+    rec = _random_walk_records(np.random.default_rng(2), 20)
+    rec = rec.with_signals({"copy": rec.signal("d")})
+    assert choose_cutoff(rec, TAU, 0.2, candidates=["d", "copy"]).signal == "d"
+    assert choose_cutoff(rec, TAU, 0.2, candidates=["copy", "d"]).signal == "copy"
+    a, b = split_episodes(20, 0.5, seed=3), split_episodes(20, 0.5, seed=3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not np.array_equal(a[0], split_episodes(20, 0.5, seed=4)[0])
+
+
+def test_loss_is_not_monotone_but_its_envelope_is() -> None:
+    # a wrong first step, then right steps: the share of wrong kept steps falls as more is kept
+    rec = RolloutRecords(
+        error=[np.array([2.0, 0.0, 0.0, 0.0]), np.array([0.0, 0.0, 3.0, 3.0])],
+        signals={"d": [np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.1, 0.1, 0.5, 0.2])]},
+    )
+    grid = np.linspace(-1, 1, 201)
+    raw = episode_losses(rec, "d", TAU, grid)
+    mono = episode_losses(rec, "d", TAU, grid, monotone=True)
+    assert raw[0, grid < 0.1].max() == 0.0 and raw[0, grid >= 0.4].max() == pytest.approx(0.25)
+    assert (np.diff(raw[0]) < 0).any()  # the raw loss does fall
+    assert (np.diff(mono, axis=1) >= 0).all() and (mono >= raw).all() and (mono <= 1).all()
+    # episode 1: kept 2 (tied running max 0.1), then all 4 at t >= 0.5; loss 0 then 2/4
+    assert kept_steps(rec.signal("d")[1], np.array([0.05, 0.1, 0.49, 0.5])).tolist() == [0, 2, 2, 4]
+    assert raw[1, grid >= 0.5].min() == pytest.approx(0.5)
+
+
+def test_conformal_threshold_on_hand_made_records() -> None:
+    rec = RolloutRecords(
+        error=[np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 2.0]), np.array([0.0, 0.0, 0.0])],
+        signals={"d": [np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.2, 0.3])]},
+    )
+    # grid -inf, 0.1, 0.2, 0.3: mean loss 0, 0, 1/6, 1/3 -> bound 1/4, 1/4, 3/8, 1/2
+    assert conformal_threshold(rec, "d", TAU, alpha=0.3).threshold == 0.1
+    res = conformal_threshold(rec, "d", TAU, alpha=0.4)
+    assert res.meets_alpha and res.threshold == 0.2 and res.bound == pytest.approx(3 / 8)
+    assert res.mean_loss == pytest.approx(1 / 6) and res.pooled_wrong_share == pytest.approx(1 / 6)
+    assert res.kept_share == pytest.approx(6 / 9) and res.mean_kept_steps == 2.0
+    assert conformal_threshold(rec, "d", TAU, alpha=0.5).threshold == 0.3
+    low = conformal_threshold(rec, "d", TAU, alpha=0.2)  # 1/(n+1) = 0.25 > 0.2: nothing meets alpha
+    assert not low.meets_alpha and low.threshold == -math.inf and low.kept_share == 0.0
+    assert math.isnan(low.pooled_wrong_share)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, -0.1, 1.5, float("nan")])
+def test_bad_alpha_is_refused(alpha: float) -> None:
+    rec = _random_walk_records(np.random.default_rng(3), 5)
+    with pytest.raises(ValueError, match=r"alpha must lie in \(0, 1\)"):
+        conformal_threshold(rec, "d", TAU, alpha)
+
+
+def test_bad_inputs() -> None:
+    rec = _random_walk_records(np.random.default_rng(4), 5)
+    with pytest.raises(ValueError, match="tau must be a finite"):
+        conformal_threshold(rec, "d", float("inf"), 0.1)
+    with pytest.raises(KeyError):
+        conformal_threshold(rec, "nope", TAU, 0.1)
+    with pytest.raises(ValueError, match="at least 4 episodes"):
+        choose_cutoff(rec.subset([0, 1, 2]), TAU, 0.1)
+    with pytest.raises(ValueError, match="choice_share"):
+        choose_cutoff(rec, TAU, 0.1, choice_share=1.0)
+    with pytest.raises(ValueError, match="at least one signal"):
+        choose_cutoff(rec, TAU, 0.1, candidates=[])
+    with pytest.raises(ValueError, match="NaN"):
+        score_cutoff(rec, "d", float("nan"), TAU)
+
+
+def test_score_cutoff_timing_by_hand() -> None:
+    rec = RolloutRecords(
+        # trusted horizons 2, 4, never wrong
+        error=[np.array([0.0, 0.0, 2.0, 2.0]), np.array([0.0, 0.0, 0.0, 0.0, 2.0]), np.zeros(3)],
+        signals={"d": [np.array([0.0, 1.0, 1.0, 1.0]), np.array([0.0, 0.0, 0.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])]},
+    )
+    s = score_cutoff(rec, "d", 0.5, TAU)
+    # episode 0 cut at step 1 (kept 1 <= 2, >= 1): cut step not wrong; episode 1 never cut (kept 5 > 4);
+    # episode 2 cut at step 2 (not wrong, no trusted horizon)
+    assert s.n_cutoffs == 2 and s.justified_share == 0.0 and s.n_wrong_episodes == 2
+    assert s.cut_no_later_share == 0.5 and s.cut_no_earlier_than_half_share == 1.0
+
+
+def test_conformal_guarantee_holds_on_exchangeable_episodes() -> None:
+    """Over 300 seeded calibrate-on-n / test-on-fresh-episodes repetitions, the mean realised per-episode share of
+    wrong kept steps stays within a Monte-Carlo margin of alpha, and the threshold keeps a substantial share."""
+    alpha, n, n_test, reps = 0.1, 40, 10, 300
+    losses, kept, loose = [], [], []
+    for rep in range(reps):
+        rng = np.random.default_rng(1000 + rep)
+        cal = with_derived(_random_walk_records(rng, n), "d")
+        test = with_derived(_random_walk_records(rng, n_test), "d")
+        res = conformal_threshold(cal, "d_sum_per_sqrt_step", TAU, alpha)
+        assert res.meets_alpha and res.bound <= alpha + 1e-12
+        losses.append(episode_losses(test, "d_sum_per_sqrt_step", TAU, [res.threshold])[:, 0].mean())
+        kept.append(
+            sum(int(kept_steps(s, res.threshold)) for s in test.signal("d_sum_per_sqrt_step")) / test.lengths.sum()
+        )
+        loose.append(episode_losses(test, "d_sum_per_sqrt_step", TAU, [3.0 * res.threshold])[:, 0].mean())
+    losses_a = np.asarray(losses)
+    mean, se = losses_a.mean(), losses_a.std(ddof=1) / np.sqrt(reps)
+    assert se < 0.01  # the check below is sharp enough to mean something
+    assert mean <= alpha + 3 * se, (mean, se)
+    assert mean > alpha / 3  # not trivially 0
+    assert np.mean(kept) > 0.3  # not "cut at once"
+    assert np.mean(loose) > alpha + 3 * se  # a threshold 3x larger would break the bound: the check can fail
