@@ -3,7 +3,6 @@ report and calibration, seeded determinism, bad arguments; and a tiny saved vide
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,7 @@ from neural_gym.world_models.video import VideoTrainReport, preset, train_video
 SIZE = 32
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def reacher_episodes(n: int, seed: int, size: int = SIZE) -> list[dict[str, Any]]:
