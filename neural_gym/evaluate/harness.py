@@ -51,7 +51,7 @@ import numpy as np
 
 from neural_gym.metrics import success_interval
 from neural_gym.policies.chunking import ChunkExecutor
-from neural_gym.policies.protocol import INSTRUCTION_KEY, PIXELS_KEY, STATE_KEY, Policy, PolicyError
+from neural_gym.policies.protocol import INSTRUCTION_KEY, PIXELS_KEY, STATE_KEY, Policy, PolicyError, stack_observations
 from neural_gym.progress import progress_bar
 
 from .agreement import agreement_report
@@ -556,7 +556,7 @@ class _Harness:
         policy_s = 0.0
         while active.any():
             tp = time.perf_counter()
-            actions = self._act(name, executor, _stack(obs))
+            actions = self._act(name, executor, stack_observations(obs))
             policy_s += time.perf_counter() - tp
             for i in np.flatnonzero(active):
                 obs[i], _, terminated, truncated, info = self.real[i].step(actions[i])
@@ -653,14 +653,6 @@ class _Harness:
         scene = self.scene[i]
         scene.set_physics_state(scene.physics_state_from_obs(state))
         return scene.render()
-
-
-def _stack(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        PIXELS_KEY: np.stack([r[PIXELS_KEY] for r in rows]),
-        STATE_KEY: np.stack([r[STATE_KEY] for r in rows]),
-        INSTRUCTION_KEY: [str(r[INSTRUCTION_KEY]) for r in rows],
-    }
 
 
 __all__ = [
