@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from neural_gym.envs.tabletop import TASK_FAMILIES
 from neural_gym.policies.protocol import Policy
 
 SB3_ALGOS = ("PPO", "SAC", "TD3", "A2C", "DDPG")
-TABLETOP_TASK_FAMILIES = {"TabletopReach": "reach", "TabletopPush": "push", "TabletopPickPlace": "pick_place"}
+TABLETOP_TASK_FAMILIES = TASK_FAMILIES  # registered tabletop task name -> family (one table, in envs.tabletop)
 """Registered tabletop task names and the family each runs (what the VLA loader checks a checkpoint against)."""
 POLICY_FORMS = (
     "'random', 'expert', an SB3 model (.zip), ws://host:port (a remote policy) or a VLA checkpoint (.safetensors "

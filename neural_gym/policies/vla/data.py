@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from neural_gym.envs.tabletop import TASK_FAMILIES
 from neural_gym.progress import progress_bar
 
 
@@ -126,7 +127,7 @@ def collect_demos(
     return demos
 
 
-TABLETOP_TASKS: dict[str, str] = {"reach": "TabletopReach", "push": "TabletopPush", "pick_place": "TabletopPickPlace"}
+TABLETOP_TASKS: dict[str, str] = {family: name for name, family in TASK_FAMILIES.items()}
 """Registered task name of each tabletop family."""
 STEPS_PER_EPISODE: dict[str, int] = {"reach": 25, "push": 60, "pick_place": 100}
 """Transitions :func:`collect_dataset_demos` records per wanted episode (above the expert's mean episode length)."""
