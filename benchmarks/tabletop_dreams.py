@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -195,9 +194,9 @@ def main() -> None:
         print(name, json.dumps(results["tasks"][name], indent=1))
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, path)
+    from neural_gym.world_models.checkpoint import atomic_write
+
+    atomic_write(path, (json.dumps(results, indent=2) + "\n").encode())
     print(f"wrote {path}")
 
 

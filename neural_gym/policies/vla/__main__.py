@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 
@@ -116,10 +115,11 @@ def _run(args: argparse.Namespace) -> int:
             f"95% {r.ci_low:.0%}-{r.ci_high:.0%}), mean length {r.mean_length:.1f}, {r.wall_s:.0f} s"
         )
         if args.json:
-            tmp = f"{args.json}.{os.getpid()}.tmp"
-            with open(tmp, "w") as f:
-                json.dump(r.to_dict(), f, indent=1)
-            os.replace(tmp, args.json)
+            from pathlib import Path
+
+            from neural_gym.world_models.checkpoint import atomic_write
+
+            atomic_write(Path(args.json), json.dumps(r.to_dict(), indent=1).encode())
         return 0
     if args.command == "ladder":
         from neural_gym.policies.vla.checkpoint import ZOO_DIR

@@ -20,7 +20,6 @@ on it, so early, middle and converged snapshots spread over the whole range (the
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from neural_gym.policies.vla.checkpoint import ZOO_DIR, save_vla
 from neural_gym.policies.vla.data import STEPS_PER_EPISODE, TABLETOP_TASKS, collect_dataset_demos
 from neural_gym.policies.vla.evaluate import REFERENCES, evaluate_in_mujoco, reference_policy
 from neural_gym.policies.vla.train import current_command, train_vla
+from neural_gym.world_models.checkpoint import atomic_write
 
 TASK = "reach"
 """Task family of the ladder."""
@@ -73,9 +73,7 @@ LADDER_RUNS: tuple[LadderRun, ...] = (
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, text.encode())
 
 
 def _table(entries: Sequence[dict[str, Any]], command: str) -> str:
