@@ -45,6 +45,7 @@ from neural_gym.world_models.device import resolve_device
 from neural_gym.world_models.ensemble.model import EnsembleModel
 from neural_gym.world_models.latent.model import LatentModel
 from neural_gym.world_models.video.model import VideoModel
+from neural_gym.world_models.wam.model import WAMModel
 from neural_gym.world_models.zoo import zoo_path
 
 FORMAT_NAME = "neural_gym"
@@ -62,7 +63,12 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
 
 
 #: Family name → model class (which must provide ``from_spec(spec)``).
-FAMILIES: dict[str, type[WorldModel]] = {"ensemble": EnsembleModel, "latent": LatentModel, "video": VideoModel}
+FAMILIES: dict[str, type[WorldModel]] = {
+    "ensemble": EnsembleModel,
+    "latent": LatentModel,
+    "video": VideoModel,
+    "wam": WAMModel,
+}
 
 
 def register_family(name: str, cls: type[WorldModel], *, replace: bool = False) -> None:
