@@ -182,15 +182,21 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "episodes, and save one .safetensors checkpoint. --family ensemble: a probabilistic MLP ensemble (PETS/MBPO "
         "style) on state vectors. --family latent: a Dreamer-style RSSM with an ensemble of prior heads, from state "
         "vectors or (--obs pixels) from the frames of a dataset collected with --obs-mode pixels. --family video: a "
-        "DIAMOND-style few-step denoising generator over the last frames of such a pixel dataset.",
+        "DIAMOND-style few-step denoising generator over the last frames of such a pixel dataset. --family wam: a "
+        "world action model (UWM-style) of future states and action chunks on state vectors, also a policy and an "
+        "inverse-dynamics model.",
     )
     p.add_argument("--task", required=True, help="task the dataset was collected on")
     p.add_argument("--dataset-id", required=True, help="local Minari dataset id")
     p.add_argument("--out", required=True, help="checkpoint path, e.g. runs/halfcheetah.safetensors")
-    p.add_argument("--family", default="ensemble", choices=["ensemble", "latent", "video"], help="model family")
+    p.add_argument("--family", default="ensemble", choices=["ensemble", "latent", "video", "wam"], help="model family")
     p.add_argument("--obs", default="state", choices=["state", "pixels"], help="latent: learn from state or frames")
-    p.add_argument("--preset", default="small", help="latent: debug | small | medium; video: debug | small32 | small")
-    p.add_argument("--steps", type=positive_int, default=5000, help="latent/video: optimizer steps (default 5000)")
+    p.add_argument(
+        "--preset",
+        default="small",
+        help="latent: debug | small | medium; video: debug | small32 | small; wam: debug | small",
+    )
+    p.add_argument("--steps", type=positive_int, default=5000, help="latent/video/wam: optimizer steps (default 5000)")
     p.add_argument("--seq-len", type=_int_at_least(2), default=50, help="latent: training window length (default 50)")
     p.add_argument(
         "--conv-depth",
@@ -204,7 +210,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="latent/video: change one config field of the preset, e.g. --set conv_depth=8 (repeatable)",
+        help="latent/video/wam: change one config field of the preset, e.g. --set conv_depth=8 (repeatable)",
     )
     p.add_argument("--members", type=_int_at_least(2), default=7, help="ensemble members, >= 2 (default 7)")
     p.add_argument(
@@ -278,9 +284,14 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-eval", action="store_true", help="leave out the policy-evaluation part")
     p.add_argument("--skip-drift", action="store_true", help="leave out the drift part")
     p.add_argument(
-        "--policy-episodes", type=positive_int, default=20, help="paired episodes per policy of the evaluation (default 20)"
+        "--policy-episodes",
+        type=positive_int,
+        default=20,
+        help="paired episodes per policy of the evaluation (default 20)",
     )
-    p.add_argument("--drift-starts", type=positive_int, default=16, help="held-out start states of the drift (default 16)")
+    p.add_argument(
+        "--drift-starts", type=positive_int, default=16, help="held-out start states of the drift (default 16)"
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -352,9 +363,10 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     from .train import train_world_model
 
     command = shlex.join(["neural-gym", *argv])
-    if args.family in ("latent", "video"):
+    if args.family in ("latent", "video", "wam"):
         conv = [f"conv_depth={args.conv_depth}"] if args.conv_depth else []
         extra = {"obs": args.obs, "seq_len": args.seq_len} if args.family == "latent" else {}
+        batch = 16 if args.batch_size == 256 and args.family != "wam" else args.batch_size
         model, report, path = train_world_model(
             args.task,
             args.dataset_id,
@@ -363,7 +375,7 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
             preset=args.preset,
             overrides=_overrides(args.overrides + conv),
             steps=args.steps,
-            batch_size=args.batch_size if args.batch_size != 256 else 16,
+            batch_size=batch,
             lr=args.lr,
             seed=args.seed,
             device=args.device,
@@ -372,7 +384,13 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
             command=command,
             **extra,
         )
-        if args.family == "video":
+        if args.family == "wam":
+            figures = (
+                f"held-out one-step nRMSE {fmt(report.heldout_forward_nrmse, 3)} (copy-last "
+                f"{fmt(report.heldout_copy_last_nrmse, 3)}), inverse MAE {fmt(report.heldout_inverse_mae, 3)} (mean "
+                f"action {fmt(report.heldout_mean_action_mae, 3)})"
+            )
+        elif args.family == "video":
             figures = (
                 f"held-out one-step PSNR {fmt(report.heldout_onestep_psnr)} dB "
                 f"(copy-last {fmt(report.heldout_copy_last_psnr)} dB)"

@@ -1,7 +1,8 @@
 """From a ground-truth dataset to a saved world-model checkpoint (the bridge between ``envs`` and ``world_models``).
 
 Families: ``ensemble`` (state vectors, :func:`fit_ensemble`), ``latent`` (RSSM from state vectors or frames,
-:func:`fit_latent`) and ``video`` (pixel-space generator from frames, :func:`fit_video`)."""
+:func:`fit_latent`), ``video`` (pixel-space generator from frames, :func:`fit_video`) and ``wam`` (world action model
+on state vectors, :func:`fit_wam`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from neural_gym.world_models import (
 )
 
 #: World-model families :func:`fit_world_model` can train.
-FAMILIES = ("ensemble", "latent", "video")
+FAMILIES = ("ensemble", "latent", "video", "wam")
 
 
 def fit_ensemble(
@@ -236,6 +237,47 @@ def fit_video(
     return train_video(episodes, **task_kwargs, config=config, provenance=provenance, **kwargs)
 
 
+def fit_wam(
+    task: str | TaskSpec,
+    dataset_id: str,
+    *,
+    preset: str = "small",
+    overrides: dict[str, Any] | None = None,
+    clips_dataset_id: str | None = None,
+    command: str | None = None,
+    **kwargs: Any,
+) -> tuple[Any, Any]:
+    """Train a ``wam`` (world action model) on the state vectors, actions and instructions of a local Minari dataset.
+
+    Args:
+        task: ground-truth task the dataset was collected on.
+        dataset_id: local Minari dataset id (action-labelled episodes).
+        preset: size preset of :func:`neural_gym.world_models.wam.preset` (``"debug"``, ``"small"``).
+        overrides: :class:`~neural_gym.world_models.wam.WAMConfig` fields to change in the preset.
+        clips_dataset_id: another dataset of the same task whose episodes are used as action-free clips (their
+            actions are never read).
+        command: the command line recorded in the model's provenance (default: this process's argv).
+        **kwargs: keyword arguments of :func:`neural_gym.world_models.wam.train_wam` (``steps``, ``batch_size``,
+            ``lr``, ``seed``, ``device``, ``progress``, ``log_dir``, ...).
+
+    Returns:
+        The model and its :class:`~neural_gym.world_models.wam.WAMTrainReport`.
+    """
+    from neural_gym.world_models.wam import preset as wam_preset
+    from neural_gym.world_models.wam import train_wam
+
+    config = wam_preset(preset, **(overrides or {}))  # a settings error names the setting, not the dataset
+    spec, episodes, task_kwargs, provenance = _sequence_dataset(task, dataset_id, "state", command)
+    clips: list[Any] = []
+    if clips_dataset_id is not None:
+        clips = [
+            {"observations": ep.observations, "instruction": ep.instruction}
+            for ep in _sequence_dataset(spec, clips_dataset_id, "state", command)[1]
+        ]
+        provenance["clips_dataset_id"] = clips_dataset_id
+    return train_wam(episodes, clips=clips, **task_kwargs, config=config, provenance=provenance, **kwargs)
+
+
 def fit_world_model(
     task: str,
     dataset_id: str,
@@ -249,11 +291,11 @@ def fit_world_model(
     Args:
         task: ground-truth task the dataset was collected on.
         dataset_id: local Minari dataset id (see :func:`neural_gym.envs.collect`); recorded in the model's provenance.
-        family: ``"ensemble"`` (:func:`fit_ensemble`), ``"latent"`` (:func:`fit_latent`) or ``"video"``
-            (:func:`fit_video`).
+        family: ``"ensemble"`` (:func:`fit_ensemble`), ``"latent"`` (:func:`fit_latent`), ``"video"``
+            (:func:`fit_video`) or ``"wam"`` (:func:`fit_wam`).
         command: the command line recorded in the model's provenance (default: this process's argv).
         **kwargs: the keyword arguments of :func:`fit_ensemble` (``config``, ``max_epochs``, ``seed``, ...) or of
-            :func:`fit_latent` (``obs``, ``preset``, ``steps``, ``seed``, ...) or of :func:`fit_video`.
+            :func:`fit_latent` (``obs``, ``preset``, ``steps``, ``seed``, ...), of :func:`fit_video` or of :func:`fit_wam`.
 
     Returns:
         The model and its training report.
@@ -264,6 +306,8 @@ def fit_world_model(
         return fit_latent(task, dataset_id, command=command, **kwargs)
     if family == "video":
         return fit_video(task, dataset_id, command=command, **kwargs)
+    if family == "wam":
+        return fit_wam(task, dataset_id, command=command, **kwargs)
     if kwargs.get("config") is not None:
         kwargs["config"].validate()  # a settings error names the setting, not the dataset
     spec = get_task(task)
