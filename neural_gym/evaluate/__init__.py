@@ -7,8 +7,12 @@
   paired episodes (optionally leaving out inconclusive dream episodes); bootstrap intervals over episodes and over
   policies; :func:`agreement_report` for all of them as a JSON-ready dict.
 - :mod:`~neural_gym.evaluate.harness` — :func:`evaluate_policies`: ``K`` policies, ``M`` paired episodes each, in
-  MuJoCo and in the dream (predicted states drawn by the task's own scene), on the tabletop suite;
-  :class:`PolicyEvaluation` holds the per-episode verdicts and gives the agreement report, per-policy rates and speed.
+  MuJoCo and in the dream (a state model's predicted states drawn by the task's own scene, or a pixel model's own
+  frames), on the tabletop suite; :class:`PolicyEvaluation` holds the per-episode verdicts of every judge and gives
+  the agreement report, per-policy rates and speed.
+- :mod:`~neural_gym.evaluate.judges` — :class:`FrameJudge`: success from a pixel dream's frames, by a state probe plus
+  the task rule or by a success classifier, trained on real frames (:func:`train_frame_judge`) and measured on held-out
+  real frames (:func:`measure_judge`).
 - :mod:`~neural_gym.evaluate.report` — :func:`write_evaluation_report`: a :class:`PolicyEvaluation` as a folder
   (``evaluation.json``, scatter and rank plots, side-by-side videos, ``report.md``, a self-contained ``report.html``),
   all or nothing; :func:`judge_accuracy`: the dream's success rule on the real episodes' final states.
@@ -42,12 +46,19 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         pearson_r,
         spearman_rho,
     )
-    from .harness import DREAM_JUDGE, PolicyEpisodes, PolicyEvaluation, evaluate_policies
+    from .harness import DREAM_JUDGE, JUDGES, PolicyEpisodes, PolicyEvaluation, evaluate_policies
+    from .judges import FrameJudge, load_judge, measure_judge, save_judge, train_frame_judge
     from .paired import PairedEpisodes, paired_episodes
     from .report import judge_accuracy, write_evaluation_report
 
 _WHERE = {
     "DREAM_JUDGE": "harness",
+    "JUDGES": "harness",
+    "FrameJudge": "judges",
+    "load_judge": "judges",
+    "measure_judge": "judges",
+    "save_judge": "judges",
+    "train_frame_judge": "judges",
     "PolicyEpisodes": "harness",
     "PolicyEvaluation": "harness",
     "evaluate_policies": "harness",
@@ -72,6 +83,12 @@ _WHERE = {
 
 __all__ = [
     "DREAM_JUDGE",
+    "JUDGES",
+    "FrameJudge",
+    "load_judge",
+    "measure_judge",
+    "save_judge",
+    "train_frame_judge",
     "EPISODE_FIGURES",
     "POLICY_FIGURES",
     "PairedEpisodes",

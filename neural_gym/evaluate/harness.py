@@ -57,11 +57,20 @@ from neural_gym.progress import progress_bar
 from .agreement import agreement_report
 
 DREAM_JUDGE = "task rule on predicted state"
-"""How the dream decides success: the task's exact success rule applied to the predicted state."""
+"""How a state dream decides success: the task's exact success rule applied to the predicted state."""
+JUDGES = {
+    "rule": DREAM_JUDGE,
+    "probe": "state probe on the dream's frames + task rule",
+    "classifier": "success classifier on the dream's frames",
+    "heads": "the world model's own termination head",
+}
+"""Judge kinds -> what they say. ``rule`` judges state dreams; ``probe``, ``classifier`` (a
+:class:`~neural_gym.evaluate.judges.FrameJudge` trained on real frames) and ``heads`` judge pixel dreams."""
 CHUNK_EXECUTION = "open loop: the whole batch queried together, n_action_steps actions of each chunk executed"
 """The chunk-execution rule of both worlds."""
-DREAM_ENDS = ("success", "time_limit", "uncertainty", "model_error")
-"""Why a dream episode ended (:attr:`PolicyEpisodes.dream_end`)."""
+DREAM_ENDS = ("success", "time_limit", "uncertainty", "model_error", "model_terminated")
+"""Why a dream episode ended (:attr:`PolicyEpisodes.dream_end`); ``model_terminated``: a pixel model's termination
+head ended the episode without the primary judge seeing success (a failure under that judge, not inconclusive)."""
 REFERENCE_NAMES = ("expert", "noisy-expert", "random")
 """Policy names resolved by :func:`~neural_gym.policies.vla.evaluate.reference_policy`; other strings go through
 :func:`~neural_gym.policies.named.resolve_policy` (``zoo:<name>``, ``*.safetensors``, ``ws://``, SB3 ``.zip``)."""
@@ -88,7 +97,12 @@ class PolicyEpisodes:
             dream's judge is measured on: :func:`~neural_gym.evaluate.report.judge_accuracy`).
         real_frames: The MuJoCo frames ``[T + 1, H, W, 3]`` of the first ``record_episodes`` episodes (step 0 first).
         dream_frames: The dream's frames of the same episodes (the scene drawing each predicted state, the last one
-            included).
+            included; a pixel dream's own frames).
+        judge_verdicts: Judge kind (:data:`JUDGES`) -> ``[M]`` bool, each judge's dream verdict on the same dream
+            episodes (pixel dreams: ``probe``, ``classifier``, ``heads``; ``dream_success`` is the primary one's with
+            inconclusive episodes set ``False``). State dreams: ``{"rule": dream_success}``.
+        judge_on_real: Frame-judge kind -> ``[M]`` bool, the judge applied to every MuJoCo frame of each real episode
+            ("some frame judged successful"), to be held against ``real_success`` (empty for state dreams).
     """
 
     name: str
@@ -106,6 +120,8 @@ class PolicyEpisodes:
     real_final_states: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     real_frames: list[np.ndarray] = field(default_factory=list)
     dream_frames: list[np.ndarray] = field(default_factory=list)
+    judge_verdicts: dict[str, np.ndarray] = field(default_factory=dict)
+    judge_on_real: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def episodes(self) -> int:
@@ -154,6 +170,8 @@ class PolicyEpisodes:
             "step0_identical": bool(self.step0_identical),
             "real_final_states": np.asarray(self.real_final_states, dtype=np.float64).tolist(),
             "recorded_episodes": len(self.real_frames),
+            "judge_verdicts": {k: v.astype(bool).tolist() for k, v in self.judge_verdicts.items()},
+            "judge_on_real": {k: v.astype(bool).tolist() for k, v in self.judge_on_real.items()},
         }
 
 
@@ -176,6 +194,10 @@ class PolicyEvaluation:
         judge: How the dream decides success (:data:`DREAM_JUDGE`).
         chunk_execution: The chunk-execution rule (:data:`CHUNK_EXECUTION`).
         setup_s: Seconds spent making the envs and the dream (not in any world's speed).
+        judge_kind: The primary judge's kind (a key of :data:`JUDGES`).
+        burn_in: Steps of real context played in MuJoCo before each episode proper (``context_length - 1`` of the
+            dream's model, zero actions), the same for both worlds.
+        frame_judge_info: The frame judge's ``info`` (training data and held-out accuracy) for pixel dreams.
     """
 
     task: str
@@ -192,6 +214,9 @@ class PolicyEvaluation:
     judge: str = DREAM_JUDGE
     chunk_execution: str = CHUNK_EXECUTION
     setup_s: float = 0.0
+    judge_kind: str = "rule"
+    burn_in: int = 0
+    frame_judge_info: dict[str, Any] | None = None
 
     @property
     def names(self) -> list[str]:
@@ -253,7 +278,53 @@ class PolicyEvaluation:
             "speed": self.speed(),
             "step0_identical": all(p.step0_identical for p in self.policies.values()),
             "setup_s": round(self.setup_s, 2),
+            "judge_kind": self.judge_kind,
+            "burn_in": self.burn_in,
+            "judges": self.judges_report(n_boot=n_boot, level=level, bootstrap_seed=bootstrap_seed),
+            "frame_judge": self.frame_judge_info,
         }
+
+    def judges_report(self, *, n_boot: int = 1000, level: float = 0.95, bootstrap_seed: int = 0) -> dict[str, Any]:
+        """Every judge's verdicts on the same dream episodes: its agreement with MuJoCo (Pearson, MMRV, episode
+        agreement, kappa, with and without inconclusive episodes) and, for frame judges, its own accuracy on the real
+        episodes' frames ("some frame judged successful" against MuJoCo's success), JSON-ready."""
+        names = self.names
+        kinds = [k for k in JUDGES if all(k in self.policies[n].judge_verdicts for n in names)]
+        out: dict[str, Any] = {}
+        for kind in kinds:
+            dream = [self.policies[n].judge_verdicts[kind] for n in names]
+            agreement = agreement_report(
+                dream=dream,
+                real=[self.policies[n].real_success for n in names],
+                inconclusive=[self.policies[n].inconclusive for n in names],
+                n_boot=n_boot,
+                level=level,
+                seed=bootstrap_seed,
+            )
+            entry: dict[str, Any] = {
+                "judge": JUDGES[kind],
+                "primary": kind == self.judge_kind,
+                "dream_rates": {n: float(np.mean(d)) for n, d in zip(names, dream, strict=True)},
+                "agreement": agreement,
+            }
+            if all(kind in self.policies[n].judge_on_real for n in names):
+                said = np.concatenate([self.policies[n].judge_on_real[kind] for n in names]).astype(bool)
+                truth = np.concatenate([self.policies[n].real_success for n in names]).astype(bool)
+                correct = int(np.sum(said == truth))
+                rate, low, high = success_interval(correct, int(said.size))
+                entry["accuracy_on_real_episodes"] = {
+                    "correct": correct,
+                    "n": int(said.size),
+                    "rate": rate,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "true_positive": int(np.sum(said & truth)),
+                    "false_positive": int(np.sum(said & ~truth)),
+                    "false_negative": int(np.sum(~said & truth)),
+                    "true_negative": int(np.sum(~said & ~truth)),
+                }
+            out[kind] = entry
+        return out
 
     def to_dict(self, **report_kwargs: Any) -> dict[str, Any]:
         """:meth:`report` plus the instructions and every policy's per-episode results (``"episodes_detail"``)."""
@@ -303,6 +374,8 @@ def evaluate_policies(
     device: str = "auto",
     progress: bool = True,
     record_episodes: int = 0,
+    judge: str | None = None,
+    frame_judge: Any = None,
 ) -> PolicyEvaluation:
     """Play every policy for ``episodes`` paired episodes in MuJoCo and in the dream (see the module doc).
 
@@ -326,6 +399,12 @@ def evaluate_policies(
         record_episodes: Keep the frames of the first ``record_episodes`` episodes of every policy in both worlds
             (:attr:`PolicyEpisodes.real_frames`, :attr:`PolicyEpisodes.dream_frames`; for the report's videos);
             at most ``episodes``.
+        judge: The primary judge (a key of :data:`JUDGES`): ``"rule"`` (the default, and the only one, for state
+            dreams); for pixel dreams ``"probe"`` (default), ``"classifier"`` or ``"heads"``. Every judge a dream
+            supports is computed on the same episodes and reported (:meth:`PolicyEvaluation.judges_report`); the
+            primary one sets ``dream_success`` and ends the dream episode on success.
+        frame_judge: For pixel dreams, the :class:`~neural_gym.evaluate.judges.FrameJudge` (or its path, or
+            ``"zoo:<Task>"``, the default).
 
     Returns:
         A :class:`PolicyEvaluation`.
@@ -334,8 +413,8 @@ def evaluate_policies(
         ValueError: No policy, an empty or non-string name, an unknown policy name, ``episodes < 1``,
             ``record_episodes`` outside ``[0, episodes]``, a task that is not
             a tabletop task (for a VLA: saying that the task has no instructions), an unknown split, a dream
-            checkpoint for another task or one that is not a state model with one step of context, or a bad
-            ``n_action_steps``.
+            checkpoint for another task, a state model with more than one step of context, a judge the dream does
+            not support, or a bad ``n_action_steps``.
         TypeError: A value that is neither a policy nor a name.
         neural_gym.policies.PolicyError: A policy returning chunks of the wrong action size (or any invalid chunk).
     """
@@ -385,6 +464,8 @@ def evaluate_policies(
         image_size=int(image_size),
         device=device,
         record_episodes=int(record_episodes),
+        judge=judge,
+        frame_judge=frame_judge,
     ).run(resolved, progress=progress)
 
 
@@ -436,6 +517,8 @@ class _Harness:
         image_size: int,
         device: str,
         record_episodes: int = 0,
+        judge: str | None = None,
+        frame_judge: Any = None,
     ) -> None:
         self.spec = spec
         self.family = family
@@ -449,6 +532,31 @@ class _Harness:
         self.image_size = image_size
         self.device = device
         self.record = record_episodes
+        self.judge_kind = judge
+        self.frame_judge_arg = frame_judge
+
+    def _setup_judge(self, pixels: bool) -> None:
+        """Check the primary judge against the dream's kind and load the frame judge of a pixel dream."""
+        from .judges import FrameJudge, load_judge
+
+        kinds = ("probe", "classifier", "heads") if pixels else ("rule",)
+        kind = self.judge_kind or kinds[0]
+        if kind not in kinds:
+            what = "a pixel world model (frames)" if pixels else "a state world model"
+            raise ValueError(f"judge {kind!r} cannot judge {what}; choose one of {list(kinds)} (see JUDGES).")
+        self.judge_kind = kind
+        self.frame_judge = None
+        if pixels:
+            given = self.frame_judge_arg if self.frame_judge_arg is not None else f"zoo:{self.spec.name}"
+            judge = given if isinstance(given, FrameJudge) else load_judge(given, task=self.spec.name)
+            if judge.config.task != self.spec.name or judge.config.image_size != self.image_size:
+                raise ValueError(
+                    f"The frame judge judges {judge.config.task} at {judge.config.image_size}x"
+                    f"{judge.config.image_size}; this evaluation is {self.spec.name} at {self.image_size}."
+                )
+            self.frame_judge = judge
+        elif self.frame_judge_arg is not None:
+            raise ValueError("frame_judge is for pixel dreams; a state dream is judged by the task rule.")
 
     def run(self, policies: dict[str, Policy], *, progress: bool) -> PolicyEvaluation:
         from gymnasium.vector import AutoresetMode
@@ -469,27 +577,47 @@ class _Harness:
             )
 
         self.real = [make() for _ in range(self.m)]
-        self.scene = [make() for _ in range(self.m)]  # draws the dream's predicted states
+        self.scene: list[TabletopEnv] = []
         self.limit = self.real[0].max_episode_steps
         self.action_dim = int(self.real[0].action_space.shape[0])
         self.dream: DreamVectorEnv | None = None
         try:
+            # the model's context length sets the burn-in, which shortens both worlds' episodes alike
+            from neural_gym.world_models import WorldModel, load_checkpoint
+
+            model = self.checkpoint
+            if not isinstance(model, WorldModel):
+                model = load_checkpoint(model or f"zoo:{self.spec.name}", task=self.spec.name, device=self.device)
+            self.burn_in = int(model.context_length) - 1
+            if self.burn_in >= self.limit:
+                raise ValueError(
+                    f"The dream's model reads {self.burn_in + 1} steps of context; episodes of {self.limit} steps "
+                    "leave none to evaluate."
+                )
             self.dream = DreamVectorEnv(
                 self.spec.name,
-                self.checkpoint,
+                model,
                 num_envs=self.m,
                 autoreset_mode=AutoresetMode.DISABLED,
                 uncertainty_threshold=self.uncertainty_threshold,
-                max_episode_steps=self.limit,
+                max_episode_steps=self.limit - self.burn_in,
                 device=self.device,
             )
             engine = self.dream.engine
-            if engine.pixels or engine.context_length != 1:
+            self.pixels = bool(engine.pixels)
+            if self.pixels and tuple(engine.obs_shape) != (self.image_size, self.image_size, 3):
                 raise ValueError(
-                    "evaluate_policies needs a state world model with one step of context (it renders predicted "
-                    f"states through the scene); the checkpoint has pixels={engine.pixels}, "
-                    f"context_length={engine.context_length}."
+                    f"The dream's model makes frames of shape {tuple(engine.obs_shape)}; this evaluation serves "
+                    f"{self.image_size}x{self.image_size} frames (image_size)."
                 )
+            if not self.pixels and self.burn_in:
+                raise ValueError(
+                    "evaluate_policies reads state world models with one step of context (it renders each predicted "
+                    f"state through the scene); this checkpoint reads {self.burn_in + 1}."
+                )
+            self._setup_judge(self.pixels)
+            if not self.pixels:
+                self.scene = [make() for _ in range(self.m)]  # draws the dream's predicted states
             result = PolicyEvaluation(
                 task=self.spec.name,
                 split=self.split,
@@ -501,6 +629,10 @@ class _Harness:
                 n_action_steps=self.n_action_steps,
                 image_size=self.image_size,
                 instructions=[],
+                judge=JUDGES[self.judge_kind],
+                judge_kind=self.judge_kind,
+                burn_in=self.burn_in,
+                frame_judge_info=None if self.frame_judge is None else dict(self.frame_judge.info),
             )
             result.setup_s = time.perf_counter() - start
             bar = progress_bar(
@@ -537,13 +669,43 @@ class _Harness:
             )
         return actions
 
+    def _judge_real(self, verdicts: dict[str, np.ndarray], frames: np.ndarray, starts: np.ndarray, rows: Any) -> None:
+        """OR the frame judge's verdicts on real ``frames`` of ``rows`` into ``verdicts`` (no-op for state dreams)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.frame_judge is None or rows.size == 0:
+            return
+        said = self.frame_judge.verdicts(frames, starts[rows])
+        for kind in ("probe", "classifier"):
+            verdicts[kind][rows] |= said[kind]
+
+    def _reset_real(self) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        """Reset every real env (episode ``i`` seeded ``seed + i``) and play the burn-in (zero actions).
+
+        Returns the observations after the burn-in, the context frames ``[M, k, S, S, 3]`` and actions
+        ``[M, k - 1, A]``."""
+        k = self.burn_in + 1
+        obs = [env.reset(seed=self.seed + i)[0] for i, env in enumerate(self.real)]
+        frames = np.empty((self.m, k, *obs[0][PIXELS_KEY].shape), dtype=np.uint8)
+        actions = np.zeros((self.m, self.burn_in, self.action_dim), dtype=np.float64)
+        for i, env in enumerate(self.real):
+            frames[i, 0] = obs[i][PIXELS_KEY]
+            for j in range(self.burn_in):
+                obs[i], _, terminated, truncated, _ = env.step(actions[i, j])
+                if terminated or truncated:
+                    raise RuntimeError(
+                        f"Real episode {i} (seed {self.seed + i}) ended during the {self.burn_in}-step burn-in."
+                    )
+                frames[i, j + 1] = obs[i][PIXELS_KEY]
+        return obs, frames, actions
+
     def _play(self, name: str, policy: Policy, bar: Any, result: PolicyEvaluation) -> PolicyEpisodes:
         m = self.m
         # ----------------------------------------------------------------------------------------------- MuJoCo
         t0 = time.perf_counter()
-        obs = [env.reset(seed=self.seed + i)[0] for i, env in enumerate(self.real)]
+        obs, context, context_actions = self._reset_real()
         physics0 = [env.get_physics_state() for env in self.real]
         first = [dict(o) for o in obs]
+        starts = np.stack([o[STATE_KEY] for o in first]).astype(np.float64)
         texts = [str(o[INSTRUCTION_KEY]) for o in obs]
         if not result.instructions:
             result.instructions = texts
@@ -551,14 +713,17 @@ class _Harness:
         active = np.ones(m, dtype=bool)
         real_success = np.zeros(m, dtype=bool)
         real_len = np.zeros(m, dtype=np.int64)
-        real_final = np.stack([o[STATE_KEY] for o in obs]).copy()
+        real_final = starts.copy()
         real_frames = [[obs[i][PIXELS_KEY].copy()] for i in range(self.record)]
+        judge_on_real = {k: np.zeros(m, dtype=bool) for k in ("probe", "classifier")} if self.frame_judge else {}
+        self._judge_real(judge_on_real, np.stack([o[PIXELS_KEY] for o in obs]), starts, np.arange(m))
         policy_s = 0.0
         while active.any():
             tp = time.perf_counter()
             actions = self._act(name, executor, stack_observations(obs))
             policy_s += time.perf_counter() - tp
-            for i in np.flatnonzero(active):
+            stepped = np.flatnonzero(active)
+            for i in stepped:
                 obs[i], _, terminated, truncated, info = self.real[i].step(actions[i])
                 real_len[i] += 1
                 if i < self.record:
@@ -568,12 +733,39 @@ class _Harness:
                     real_success[i] = bool(info["is_success"])
                     real_final[i] = obs[i][STATE_KEY]
                     bar.update(1)
+            self._judge_real(judge_on_real, np.stack([obs[i][PIXELS_KEY] for i in stepped]), starts, stepped)
         real_s, real_policy_s = time.perf_counter() - t0, policy_s
-
+        real = {
+            "real_success": real_success,
+            "real_lengths": real_len,
+            "real_wall_s": real_s,
+            "real_policy_s": real_policy_s,
+            "real_final_states": real_final,
+            "real_frames": [np.stack(f) for f in real_frames],
+            "judge_on_real": judge_on_real,
+        }
         # ------------------------------------------------------------------------------------------------ dream
+        play = self._dream_pixels if self.pixels else self._dream_states
+        dream = play(name, policy, bar, first, physics0, starts, texts, context, context_actions)
+        return PolicyEpisodes(name=name, **real, **dream)
+
+    def _dream_states(
+        self,
+        name: str,
+        policy: Policy,
+        bar: Any,
+        first: list[dict[str, Any]],
+        physics0: list[np.ndarray],
+        states0: np.ndarray,
+        texts: list[str],
+        context: np.ndarray,
+        context_actions: np.ndarray,
+    ) -> dict[str, Any]:
+        """A state dream: predicted states drawn through the task's scene, judged by the task rule."""
         assert self.dream is not None
+        m = self.m
         t0 = time.perf_counter()
-        states0 = np.stack([o[STATE_KEY] for o in first])
+        del context, context_actions  # one step of context: the start state
         state, _ = self.dream.reset(seed=[self.seed + i for i in range(m)], options={"obs": states0})
         frames = np.empty((m, *first[0][PIXELS_KEY].shape), dtype=np.uint8)
         for i, scene in enumerate(self.scene):
@@ -589,7 +781,7 @@ class _Harness:
                 f"The dream's step-0 observations of policy {name!r} differ from MuJoCo's (state, frame or "
                 "instruction): the scene does not reproduce the real start frames.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         executor = self._executor(policy)
         active = np.ones(m, dtype=bool)
@@ -629,24 +821,103 @@ class _Harness:
                     dream_frames[i].append(frames[i].copy())
             for i in np.flatnonzero(done[: self.record]):  # the episode's last predicted state, for the video only
                 dream_frames[i].append(self._draw(i, nxt[i]) if np.isfinite(nxt[i]).all() else dream_frames[i][-1])
-        dream_s = time.perf_counter() - t0
-        return PolicyEpisodes(
-            name=name,
-            real_success=real_success,
-            dream_success=dream_success,
-            inconclusive=inconclusive,
-            real_lengths=real_len,
-            dream_lengths=dream_len,
-            dream_end=ends,
-            real_wall_s=real_s,
-            dream_wall_s=dream_s,
-            real_policy_s=real_policy_s,
-            dream_policy_s=policy_s,
-            step0_identical=bool(identical),
-            real_final_states=real_final,
-            real_frames=[np.stack(f) for f in real_frames],
-            dream_frames=[np.stack(f) for f in dream_frames],
-        )
+        return {
+            "dream_success": dream_success,
+            "inconclusive": inconclusive,
+            "dream_lengths": dream_len,
+            "dream_end": ends,
+            "dream_wall_s": time.perf_counter() - t0,
+            "dream_policy_s": policy_s,
+            "step0_identical": bool(identical),
+            "dream_frames": [np.stack(f) for f in dream_frames],
+            "judge_verdicts": {"rule": dream_success.copy()},
+        }
+
+    def _dream_pixels(
+        self,
+        name: str,
+        policy: Policy,
+        bar: Any,
+        first: list[dict[str, Any]],
+        physics0: list[np.ndarray],
+        states0: np.ndarray,
+        texts: list[str],
+        context: np.ndarray,
+        context_actions: np.ndarray,
+    ) -> dict[str, Any]:
+        """A pixel dream: the model's own frames; the frame judge probes states and gives verdicts."""
+        del physics0
+        assert self.dream is not None and self.frame_judge is not None
+        m = self.m
+        t0 = time.perf_counter()
+        options: dict[str, Any] = {"obs": context if self.burn_in else context[:, 0]}
+        if self.burn_in:
+            options["actions"] = context_actions
+        frames, _ = self.dream.reset(seed=[self.seed + i for i in range(m)], options=options)
+        identical = bool(np.array_equal(frames, np.stack([o[PIXELS_KEY] for o in first])))
+        if not identical:
+            warnings.warn(
+                f"The dream's step-0 frames of policy {name!r} differ from MuJoCo's.", RuntimeWarning, stacklevel=4
+            )
+        said = self.frame_judge.verdicts(frames, states0)
+        probed = said["states"]
+        executor = self._executor(policy)
+        active = np.ones(m, dtype=bool)
+        verdicts = {k: np.zeros(m, dtype=bool) for k in ("probe", "classifier", "heads")}
+        inconclusive = np.zeros(m, dtype=bool)
+        dream_len = np.zeros(m, dtype=np.int64)
+        ends = ["time_limit"] * m
+        dream_frames = [[frames[i].copy()] for i in range(self.record)]
+        policy_s = 0.0
+        ended = np.zeros(m, dtype=bool)
+        restart = dict(options)
+        while active.any():
+            tp = time.perf_counter()
+            obs = {PIXELS_KEY: frames, STATE_KEY: probed, INSTRUCTION_KEY: texts}
+            actions = self._act(name, executor, obs)
+            policy_s += time.perf_counter() - tp
+            if ended.any():  # autoreset is disabled: restart them from their start context to keep the batch stepping
+                self.dream.reset(options={"reset_mask": ended, **{k: v[ended] for k, v in restart.items()}})
+                ended[:] = False
+            nxt, _, terminated, truncated, info = self.dream.step(actions)
+            finite = np.isfinite(nxt.reshape(m, -1).astype(np.float64)).all(-1)
+            said = self.frame_judge.verdicts(nxt, states0)
+            hits = {"probe": said["probe"], "classifier": said["classifier"], "heads": terminated}
+            for kind, hit in hits.items():
+                verdicts[kind] |= hit & active & finite & ~info["model_error"]
+            primary = hits[self.judge_kind] & active & finite & ~info["model_error"]
+            done = (primary | terminated | truncated) & active
+            dream_len[active] += 1
+            for i in np.flatnonzero(done):
+                if primary[i]:
+                    ends[i] = "success"
+                elif info["model_error"][i]:
+                    ends[i], inconclusive[i] = "model_error", True
+                elif info["uncertainty_exceeded"][i]:
+                    ends[i], inconclusive[i] = "uncertainty", True
+                elif terminated[i]:
+                    ends[i] = "model_terminated"
+                bar.update(1)
+            ended = terminated | truncated  # the dream envs that must restart (done rows are ignored from now on)
+            active &= ~done
+            frames = np.where(active[:, None, None, None], nxt, frames)
+            probed = np.where(active[:, None], said["states"], probed)
+            for i in np.flatnonzero(done[: self.record] | active[: self.record]):
+                dream_frames[i].append(nxt[i].copy())
+        dream_success = verdicts[self.judge_kind] & ~inconclusive
+        for kind in verdicts:  # every judge's verdict on the same episodes, inconclusive ones as failures
+            verdicts[kind] &= ~inconclusive
+        return {
+            "dream_success": dream_success,
+            "inconclusive": inconclusive,
+            "dream_lengths": dream_len,
+            "dream_end": ends,
+            "dream_wall_s": time.perf_counter() - t0,
+            "dream_policy_s": policy_s,
+            "step0_identical": identical,
+            "dream_frames": [np.stack(f) for f in dream_frames],
+            "judge_verdicts": verdicts,
+        }
 
     def _draw(self, i: int, state: np.ndarray) -> np.ndarray:
         """The frame of predicted ``state`` in row ``i``'s scene (which keeps the real episode's instruction)."""
@@ -659,6 +930,7 @@ __all__ = [
     "CHUNK_EXECUTION",
     "DREAM_ENDS",
     "DREAM_JUDGE",
+    "JUDGES",
     "REFERENCE_NAMES",
     "PolicyEpisodes",
     "PolicyEvaluation",

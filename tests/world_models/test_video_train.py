@@ -169,3 +169,18 @@ def test_dream_envs_serve_a_saved_video_model(trained: tuple[VideoModel, VideoTr
         np.testing.assert_array_equal(frame, obs)  # render() is the generated frame
     finally:
         env.close()
+
+
+def test_context_noise_augmentation_is_seeded_and_bounded() -> None:
+    from neural_gym.world_models.video.train import _augment_context
+
+    assert preset("debug", context_noise=0.1).context_noise == 0.1
+    with pytest.raises(ValueError, match="context_noise must be in"):
+        preset("debug", context_noise=2.0)
+    ctx = torch.zeros(64, 4, 3, 8, 8)
+    assert _augment_context(ctx, 0.0, torch.Generator().manual_seed(0)) is ctx
+    a = _augment_context(ctx, 0.1, torch.Generator().manual_seed(0))
+    b = _augment_context(ctx, 0.1, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a, b)
+    stds = a.flatten(1).std(-1)
+    assert 0 < float(stds.max()) <= 0.12 and float(stds.min()) < 0.05  # per-window std drawn from U[0, 0.1]

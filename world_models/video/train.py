@@ -462,6 +462,17 @@ def _target_std(episodes: Sequence[SequenceData], config: VideoConfig, rng: np.r
 
 
 # ---------------------------------------------------------------------------------------------------------- loss
+def _augment_context(ctx: torch.Tensor, max_std: float, generator: torch.Generator) -> torch.Tensor:
+    """``ctx [B, k, 3, H, W]`` plus Gaussian noise of a per-window std drawn from ``U[0, max_std]`` (``ctx`` itself
+    when ``max_std`` is 0): :attr:`~neural_gym.world_models.video.config.VideoConfig.context_noise`."""
+    if max_std <= 0:
+        return ctx
+    B = ctx.shape[0]
+    std = torch.rand(B, generator=generator, device=ctx.device) * max_std
+    noise = torch.randn(ctx.shape, generator=generator, device=ctx.device, dtype=ctx.dtype)
+    return ctx + std.view(B, 1, 1, 1, 1).to(ctx.dtype) * noise
+
+
 def _loss(
     model: VideoModel,
     batch: Batch,
@@ -479,9 +490,10 @@ def _loss(
     B = x.shape[0]
 
     sigma = edm.training_sigmas(B, cfg.p_mean, cfg.p_std, generator, x.device)
-    proprio = model.proprio(ctx)
-    context = ctx.flatten(1, 2)  # (B, 3k, H, W)
-    clean = target - ctx[:, -1] if cfg.residual else target  # what the sampler generates
+    gen_ctx = _augment_context(ctx, float(cfg.context_noise), generator)  # what the generator reads
+    proprio = model.proprio(gen_ctx)
+    context = gen_ctx.flatten(1, 2)  # (B, 3k, H, W)
+    clean = target - gen_ctx[:, -1] if cfg.residual else target  # what the sampler generates (added to its context)
     generator_loss = edm.edm_loss(
         lambda xin, pc: model.unet(xin, context, pc.c_noise, act, proprio), clean, sigma, cfg.sigma_data, generator
     )  # (B,)
