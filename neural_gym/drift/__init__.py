@@ -6,9 +6,23 @@ Example:
     >>> result.base["predictors"]["ensemble"]["nrmse"]["value"]                                   # doctest: +SKIP
     >>> write_report(result, "outputs/drift/Hopper")                                                # doctest: +SKIP
 
-- :mod:`~neural_gym.drift.rollout` — the mechanics (restore, replay, batched model rollouts, start states).
+One mechanism serves every family and every observation kind, and both the drift reports and rollout calibration:
+start states drawn from held-out episodes, their physics states restored and the same actions replayed in ground
+truth (:mod:`~neural_gym.drift.rollout`), the model rolled open loop from the recorded context
+(:func:`roll_open_loop`), with what differs between state vectors and frames plugged in as an observation kind
+(:class:`StateObservations`: normalized RMSE; :class:`FrameObservations`: PSNR, SSIM, RMS pixel error), and the
+uncertainty held against the truth by one scorer (:func:`score_uncertainty`). A new family plugs in by implementing
+the ``WorldModel`` protocol; a new kind of observation by one more :class:`ObservationKind`.
+
+- :mod:`~neural_gym.drift.rollout` — ground truth (restore, replay), start states, :func:`roll_model` (the state view).
+- :mod:`~neural_gym.drift.open_loop` — :func:`roll_open_loop`, the one model rollout loop (re-grounding, a followed
+  member, member trajectories propagated on their own).
+- :mod:`~neural_gym.drift.observation_kinds` — :class:`StateObservations`, :class:`FrameObservations`.
+- :mod:`~neural_gym.drift.frame_renders` — frame ground truth: renders of restored physics states.
+- :mod:`~neural_gym.drift.scoring` — intervals, horizon summaries, :func:`score_uncertainty`.
+- :mod:`~neural_gym.drift.inputs` — model loading, held-out data, the argument checks every run shares.
 - :mod:`~neural_gym.drift.baselines` — copy-last, linear extrapolation and a single MLP trained on the same data.
-- :mod:`~neural_gym.drift.measure` — :func:`measure_drift` and every figure (definitions in its docstring).
+- :mod:`~neural_gym.drift.measure` — :func:`measure_drift` (state models) and every figure (definitions in its docstring).
 - :mod:`~neural_gym.drift.report` — JSON, plots and the Markdown report, written all-or-nothing.
 - :mod:`~neural_gym.drift.video` — side-by-side MP4 of ground truth and dream.
 - :mod:`~neural_gym.drift.frames` — :func:`measure_frame_drift` for models that predict frames: PSNR / SSIM against
@@ -29,6 +43,8 @@ if TYPE_CHECKING:
     from .frame_report import FRAME_REPORT_FILES, write_frame_report
     from .frames import DEFAULT_FRAME_HORIZONS, FrameDriftResult, FrameRollout, measure_frame_drift, roll_frame_model
     from .measure import DEFAULT_HORIZONS, DriftResult, SettingData, measure_drift
+    from .observation_kinds import FrameObservations, ObservationKind, StateObservations
+    from .open_loop import OpenLoopRollout, member_propagation, roll_open_loop
     from .report import write_report
     from .rollout import (
         GroundTruthRollout,
@@ -38,6 +54,7 @@ if TYPE_CHECKING:
         roll_ground_truth,
         roll_model,
     )
+    from .scoring import score_uncertainty
     from .video import write_video
 
 _WHERE = {
@@ -54,6 +71,13 @@ _WHERE = {
     "DriftResult": "measure",
     "SettingData": "measure",
     "measure_drift": "measure",
+    "FrameObservations": "observation_kinds",
+    "ObservationKind": "observation_kinds",
+    "StateObservations": "observation_kinds",
+    "OpenLoopRollout": "open_loop",
+    "member_propagation": "open_loop",
+    "roll_open_loop": "open_loop",
+    "score_uncertainty": "scoring",
     "write_report": "report",
     "GroundTruthRollout": "rollout",
     "ModelRollout": "rollout",
@@ -71,18 +95,25 @@ __all__ = [
     "FRAME_REPORT_FILES",
     "DriftResult",
     "FrameDriftResult",
+    "FrameObservations",
     "FrameRollout",
     "GroundTruthRollout",
     "ModelRollout",
+    "ObservationKind",
+    "OpenLoopRollout",
     "SettingData",
     "StartState",
+    "StateObservations",
     "build_baselines",
     "measure_drift",
     "measure_frame_drift",
+    "member_propagation",
     "replay_ground_truth",
     "roll_frame_model",
     "roll_ground_truth",
     "roll_model",
+    "roll_open_loop",
+    "score_uncertainty",
     "write_frame_report",
     "write_report",
     "write_video",

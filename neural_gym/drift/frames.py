@@ -10,7 +10,8 @@ RGB frame ``(H, W, 3)``. For each start state (frame ``t`` of a held-out pixel e
 - **model**: :meth:`~neural_gym.world_models.base.WorldModel.initial_state_from_history` on the ``k = context_length`` recorded
   frames ending at ``t`` and the ``k − 1`` actions between them, then :meth:`~neural_gym.world_models.base.WorldModel.step` with
   the recorded actions (``member=None``, the ensemble mean), :meth:`~neural_gym.world_models.base.WorldModel.observe` after
-  each step;
+  each step — the one open-loop rollout of every drift figure (:func:`neural_gym.drift.roll_open_loop`, with
+  :class:`~neural_gym.drift.FrameObservations` plugged in);
 - **shuffled**: the same model from the same context, driven by *another* start's action sequence (a seeded random
   permutation of the starts without fixed points, so no start keeps its own actions);
 - **copy_last**: :class:`~neural_gym.world_models.baselines.CopyLastFrameModel`, frame ``t`` forever.
@@ -52,9 +53,6 @@ Example:
 
 from __future__ import annotations
 
-import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,15 +70,21 @@ from neural_gym.world_models.baselines import CopyLastFrameModel
 
 from .. import metrics
 from ..json_values import json_safe
-from .measure import _fmt, _horizon_summary, _interval, _label, _load_model, _minari_root
-from .rollout import (
-    ActionSource,
-    GroundTruthRollout,
-    StartState,
-    derangement,
-    roll_ground_truth,
-    select_starts,
+from .frame_renders import FrameRenderer, episode_frames, image_size, render_ground_truth
+from .inputs import (
+    check_common,
+    collect_heldout,
+    label,
+    load_model,
+    reachable_horizons,
+    refuse_training_data,
+    versions,
 )
+from .inputs import fmt as _fmt
+from .observation_kinds import FrameObservations, is_frame_shape
+from .open_loop import roll_open_loop
+from .rollout import ActionSource, StartState, derangement, longest_window, roll_ground_truth, select_starts
+from .scoring import calibrated_threshold, interval, score_uncertainty
 
 #: Horizons reported when none are asked for.
 DEFAULT_FRAME_HORIZONS: tuple[int, ...] = (1, 5, 10, 25, 50)
@@ -265,16 +269,12 @@ def measure_frame_drift(
     t_start = time.perf_counter()
     spec = get_task(task)
     hs, explicit = _check_args(horizons, max_horizon, n_starts, heldout_steps, tau_psnr, n_boot, ci_level, batch_size)
-    model, checkpoint_label = _load_model(spec.name, checkpoint, device)
+    model, checkpoint_label = load_model(spec.name, checkpoint, device)
     frame_shape = _frame_shape(model)
     if camera is None:
         camera = (model.spec.provenance or {}).get("camera")
-    train_dataset = (model.spec.provenance or {}).get("dataset_id")
-    if dataset_id is not None and dataset_id == train_dataset and not allow_training_data:
-        raise ValueError(
-            f"{dataset_id!r} is the dataset the checkpoint was trained on; drift needs held-out data "
-            "(pass another dataset_id, or dataset_id=None to collect fresh data, or allow_training_data=True)"
-        )
+    kind = FrameObservations(frame_shape, camera)
+    train_dataset = refuse_training_data(model, dataset_id, allow_training_data, spec.name)
     notes: list[str] = []
 
     copy_last = CopyLastFrameModel(model.spec).to(model.device)
@@ -282,20 +282,13 @@ def measure_frame_drift(
     if k < 1:
         raise ValueError(f"the model's context_length must be >= 1, got {k}")
     episodes, heldout = _heldout_episodes(spec, dataset_id, heldout_steps, policy, seed, frame_shape, camera, progress)
-    _check_episodes(episodes, frame_shape, model.spec.action_dim, dataset_id)
+    kind.check_episodes(episodes, model.spec, dataset_id)
 
     # Horizons the data can reach, and the rollout length.
-    longest = max((len(ep) - (k - 1) for ep in episodes), default=0)
-    too_long = [h for h in hs if h > longest]
-    if too_long and explicit:
-        raise ValueError(
-            f"horizon(s) {too_long} are longer than any recorded window: the longest held-out episode allows {longest} "
-            f"steps after a start with {k} frame(s) of context. Use shorter horizons or longer episodes"
-        )
-    skipped = {str(h): f"no recorded window is {h} steps long (longest: {longest})" for h in too_long}
-    hs = [h for h in hs if h not in too_long]
-    if not hs:
-        raise ValueError(f"no requested horizon is reachable: the longest recorded window is {longest} steps")
+    longest = longest_window(episodes, k)
+    hs, skipped = reachable_horizons(
+        hs, longest, explicit=explicit, context=k, noun="frame", advice="Use shorter horizons or longer episodes"
+    )
     if max_horizon is None and not explicit:
         while len(hs) > 1 and _positions(episodes, k, hs[-1]) < n_starts:
             skipped[str(hs[-1])] = (
@@ -321,7 +314,7 @@ def measure_frame_drift(
 
     # Ground truth: restore, replay the recorded actions, render every physics state passed through.
     gt = roll_ground_truth(spec, episodes, starts, h_max, context=k, actions="recorded", progress=False)
-    gt_frames, render_diff = _render_ground_truth(spec, gt, episodes, starts, frame_shape, camera, progress)
+    gt_frames, render_diff = render_ground_truth(spec, gt, episodes, starts, frame_shape, camera, progress)
     if render_diff > 0:
         notes.append(
             f"renders of the restored physics states differ from the recorded frames by up to {render_diff} levels "
@@ -333,7 +326,7 @@ def measure_frame_drift(
             f"{gt.replay_max_abs_error:.3g}; restore-and-replay should be exact"
         )
     ctx_frames = np.stack(
-        [_frames(episodes[s.episode_index])[s.t - k + 1 : s.t + 1] for s in starts]
+        [episode_frames(episodes[s.episode_index])[s.t - k + 1 : s.t + 1] for s in starts]
     )  # (n, k, h, w, 3)
     ctx_actions = gt.context_actions  # (n, k - 1, A)
 
@@ -373,11 +366,7 @@ def measure_frame_drift(
     predictors["copy_last"]["context_length"] = 1
     controllability = _score_controllability(rollouts["model"], rollouts["shuffled"], valid, hs, counts, ci_level)
     probe = _score_probe(model, rollouts["model"], gt_frames, gt.obs, valid, hs, counts, ci_level, notes)
-    try:
-        threshold = float(model.spec.calibration.threshold)
-    except KeyError:
-        threshold = float("nan")
-        notes.append("the checkpoint has no calibrated threshold: cut-off figures are undefined")
+    threshold = calibrated_threshold(model, notes)
     uncertainty = score_frame_uncertainty(
         rollouts["model"].disagreement, rollouts["model"].psnr, valid, threshold, tau_psnr, n_boot, ci_level, boot_seed
     )
@@ -410,7 +399,7 @@ def measure_frame_drift(
         "n_boot": n_boot,
         "ci_level": ci_level,
         "wall_time_s": time.perf_counter() - t_start,
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
+        "versions": versions(),
     }
     return FrameDriftResult(
         task=spec.name,
@@ -454,52 +443,27 @@ def roll_frame_model(
     Returns:
         The :class:`FrameRollout`.
     """
-    n, C = context_frames.shape[:2]
-    H = actions.shape[1]
-    c = int(model.context_length)
-    if c > C:
-        raise ValueError(f"{model.spec.family} wants {c} frames of context but {C} were recorded before each start")
+    n, H = actions.shape[:2]
     if true_frames.shape[:2] != (n, H + 1):
         raise ValueError(f"true_frames must have shape [n={n}, H+1={H + 1}, h, w, 3], got {true_frames.shape}")
-    low = np.asarray(model.spec.action_low, dtype=np.float64)
-    high = np.asarray(model.spec.action_high, dtype=np.float64)
-    dev = model.device
-    out = FrameRollout(
-        psnr=np.full((n, H), np.nan),
-        ssim=np.full((n, H), np.nan),
-        disagreement=np.full((n, H), np.nan),
-        model_error=np.zeros((n, H), dtype=bool),
-        frames=np.zeros((n, H, *true_frames.shape[2:]), dtype=np.uint8) if keep_frames else None,
+    r = roll_open_loop(
+        model,
+        FrameObservations(true_frames.shape[2:]),
+        context_frames,
+        context_actions,
+        actions,
+        truth=true_frames[:, 1:],
+        keep_predictions=keep_frames,
+        batch_size=batch_size,
+        bar=bar,
     )
-    with torch.inference_mode():
-        batches = [slice(b0, min(n, b0 + batch_size)) for b0 in range(0, n, batch_size)]
-        states = []
-        for rows in batches:
-            o = torch.as_tensor(context_frames[rows, C - c :], device=dev)
-            a = torch.as_tensor(context_actions[rows, C - c :], dtype=torch.float32, device=dev)
-            states.append(model.initial_state_from_history(o, a))
-        for j in range(H):
-            for b, rows in enumerate(batches):
-                a = torch.as_tensor(np.clip(actions[rows, j], low, high), dtype=torch.float32, device=dev)
-                pred = model.step(states[b], a, member=None)
-                states[b] = pred.state
-                frame = model.observe(pred.state).double().cpu().numpy()
-                bad = ~np.isfinite(frame).reshape(len(frame), -1).all(axis=1)
-                frame = np.clip(np.nan_to_num(frame, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 255.0)
-                true = true_frames[rows, j + 1]
-                if frame.shape != true.shape:
-                    raise ValueError(
-                        f"{model.spec.family}.observe returned frames of shape {frame.shape[1:]}, expected {true.shape[1:]}"
-                    )
-                out.psnr[rows, j] = metrics.psnr(frame, true)
-                out.ssim[rows, j] = metrics.ssim(frame, true)
-                out.disagreement[rows, j] = pred.disagreement.double().cpu().numpy()
-                out.model_error[rows, j] = bad
-                if out.frames is not None:
-                    out.frames[rows, j] = np.rint(frame).astype(np.uint8)
-            if bar is not None:
-                bar.update(1)
-    return out
+    return FrameRollout(
+        psnr=r.scores["psnr"],
+        ssim=r.scores["ssim"],
+        disagreement=r.disagreement,
+        model_error=r.model_error,
+        frames=r.predictions,
+    )
 
 
 def score_frame_uncertainty(
@@ -527,68 +491,21 @@ def score_frame_uncertainty(
     Returns:
         JSON-ready figures, or ``None`` when no step has a finite disagreement.
     """
-    dis = np.asarray(disagreement, dtype=np.float64)
-    pairs = np.asarray(valid, dtype=bool) & np.isfinite(dis)
-    if not pairs.any():
-        return None
-    n = dis.shape[0]
-    err = -np.asarray(psnr, dtype=np.float64)  # higher = worse; "PSNR < tau" <=> err > -tau
-    tau = -float(tau_psnr)
-
-    def pooled(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m = pairs[idx]
-        return dis[idx][m], err[idx][m]
-
-    def spearman_of(idx: np.ndarray) -> float:
-        return metrics.spearman(*pooled(idx))
-
-    def auroc_of(idx: np.ndarray) -> float:
-        d, e = pooled(idx)
-        return metrics.auroc(d, e > tau)
-
-    d_all, e_all = pooled(np.arange(n))
-    below = int((e_all > tau).sum())
-    out: dict[str, Any] = {"pairs": int(d_all.size), "psnr_below_tau": below}
-    keys = ("value", "low", "high")
-    out["spearman"] = dict(
-        zip(keys, metrics.bootstrap_ci(spearman_of, n, n_boot=n_boot, level=level, seed=seed), strict=True)
+    return score_uncertainty(
+        disagreement,
+        -np.asarray(psnr, dtype=np.float64),  # higher = worse; "PSNR < tau" <=> -PSNR > -tau
+        valid,
+        threshold,
+        -float(tau_psnr),
+        n_boot,
+        level,
+        seed,
+        count_key="psnr_below_tau",
+        unit="frame",
+        event=f"PSNR < tau_psnr={tau_psnr} dB",
+        cumulative=False,
+        dream_without_threshold=None,
     )
-    out["auroc"] = dict(
-        zip(keys, metrics.bootstrap_ci(auroc_of, n, n_boot=n_boot, level=level, seed=seed), strict=True)
-    )
-    if below == 0:
-        out["auroc_note"] = f"undefined: no frame had PSNR < tau_psnr={tau_psnr} dB (one class only)"
-    elif below == d_all.size:
-        out["auroc_note"] = f"undefined: every frame had PSNR < tau_psnr={tau_psnr} dB (one class only)"
-    else:
-        out["auroc_note"] = None
-
-    counts = metrics.bootstrap_counts(n, n_boot, np.random.default_rng(seed))
-    wrong = err > tau
-    if np.isfinite(threshold):
-        cut = pairs & (dis > threshold)
-        out["justified_share"] = _interval(*metrics.ratio_of_sums((cut & wrong).sum(1), cut.sum(1), counts, level)) | {
-            "cutoffs": int(cut.sum())
-        }
-        out["justified_note"] = None if cut.any() else "undefined: the disagreement never exceeded the threshold"
-        has_cut = np.asarray(cut.any(1))
-        first_wrong = has_cut & wrong[np.arange(n), cut.argmax(1)]
-        out["first_cutoff_justified"] = _interval(*metrics.ratio_of_sums(first_wrong, has_cut, counts, level)) | {
-            "starts_cut": int(has_cut.sum())
-        }
-        dream, dream_cens = metrics.first_exceedance(np.where(pairs, dis, -np.inf), threshold, valid)
-    else:
-        out["justified_share"] = out["first_cutoff_justified"] = None
-        out["justified_note"] = "undefined: no calibrated threshold"
-        dream, dream_cens = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)  # unused: no threshold
-    trusted, trusted_cens = metrics.first_exceedance(err, tau, valid)
-    out["trusted_horizon"] = _horizon_summary(trusted, trusted_cens, counts, level)
-    out["dream_horizon"] = _horizon_summary(dream, dream_cens, counts, level) if np.isfinite(threshold) else None
-    exceeded = ~trusted_cens
-    out["cut_no_later_than_error"] = (
-        float(np.mean(dream[exceeded] <= trusted[exceeded])) if exceeded.any() and np.isfinite(threshold) else None
-    )
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------- scoring
@@ -601,8 +518,8 @@ def _score_curves(
     out: dict[str, Any] = {}
     for name, x in (("psnr", r.psnr), ("ssim", r.ssim)):
         point, lo, hi = metrics.ratio_of_sums(np.where(valid, x, 0.0), w, counts, level)
-        out[f"{name}_by_step"] = _interval(point, lo, hi)
-        out[name] = _interval(point[cols], lo[cols], hi[cols])
+        out[f"{name}_by_step"] = interval(point, lo, hi)
+        out[name] = interval(point[cols], lo[cols], hi[cols])
     out["model_errors"] = int((r.model_error & valid).sum())
     return out
 
@@ -617,8 +534,8 @@ def _score_controllability(
     for name in ("psnr", "ssim"):
         diff = getattr(true, name) - getattr(shuffled, name)  # NaN when shuffling was impossible
         point, lo, hi = metrics.ratio_of_sums(np.where(valid, diff, 0.0), w, counts, level)
-        out[f"{name}_by_step"] = _interval(point, lo, hi)
-        out[name] = _interval(point[cols], lo[cols], hi[cols])
+        out[f"{name}_by_step"] = interval(point, lo, hi)
+        out[name] = interval(point[cols], lo[cols], hi[cols])
     return out
 
 
@@ -683,8 +600,8 @@ def _score_probe(
     for name, pred in (("model", generated), ("floor", floor)):
         nrmse = np.sqrt(np.mean(np.square((pred - truth) / std), axis=-1))  # (n, H)
         point, lo, hi = metrics.ratio_of_sums(np.where(valid, nrmse, 0.0), w, counts, level)
-        out[name] = _interval(point[cols], lo[cols], hi[cols])
-        out[f"{name}_by_step"] = _interval(point, lo, hi)
+        out[name] = interval(point[cols], lo[cols], hi[cols])
+        out[f"{name}_by_step"] = interval(point, lo, hi)
     return out
 
 
@@ -704,20 +621,13 @@ def _check_args(
     level: float,
     batch_size: int,
 ) -> tuple[list[int], bool]:
-    hs = list(DEFAULT_FRAME_HORIZONS if horizons is None else horizons)
-    if not hs or any(isinstance(h, bool) or int(h) != h or h < 1 for h in hs):
-        raise ValueError(f"horizons must be positive integers, got {list(hs)}")
-    hs = sorted({int(h) for h in hs})
+    hs = check_common(horizons, DEFAULT_FRAME_HORIZONS, n_starts, n_boot, level)
     if max_horizon is not None and (int(max_horizon) != max_horizon or max_horizon < max(hs)):
         raise ValueError(f"max_horizon must be an integer >= max(horizons) = {max(hs)}, got {max_horizon}")
-    if n_starts < 1:
-        raise ValueError(f"n_starts must be >= 1, got {n_starts}")
     if heldout_steps < 1:
         raise ValueError(f"heldout_steps must be >= 1, got {heldout_steps}")
     if not np.isfinite(tau_psnr):
         raise ValueError(f"tau_psnr must be a finite PSNR in dB (e.g. 20.0), got {tau_psnr}")
-    if n_boot < 1 or not 0 < level < 1:
-        raise ValueError(f"need n_boot >= 1 and 0 < ci_level < 1, got {n_boot} and {level}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     return hs, horizons is not None
@@ -725,7 +635,7 @@ def _check_args(
 
 def _frame_shape(model: WorldModel) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in model.spec.obs_shape)
-    if len(shape) != 3 or shape[-1] != 3:
+    if not is_frame_shape(shape):
         raise ValueError(
             f"measure_frame_drift needs a model that predicts RGB frames (spec.obs_shape (H, W, 3)); the "
             f"{model.spec.family} model's obs_shape is {model.spec.obs_shape}: use measure_drift for state models"
@@ -736,11 +646,6 @@ def _frame_shape(model: WorldModel) -> tuple[int, int, int]:
 def _positions(episodes: Sequence[Episode], context: int, window: int) -> int:
     """How many start positions have ``context - 1`` earlier frames and ``window`` recorded actions after them."""
     return sum(max(0, len(ep) - window - (context - 1) + 1) for ep in episodes)
-
-
-def _image_size(frame_shape: tuple[int, int, int]) -> int | tuple[int, int]:
-    h, w = frame_shape[:2]
-    return h if h == w else (h, w)
 
 
 def _heldout_episodes(
@@ -756,113 +661,20 @@ def _heldout_episodes(
     """The held-out pixel episodes: the given dataset, or fresh ones collected in a temporary Minari folder."""
     if dataset_id is not None:
         return envs.load_episodes(dataset_id), {"dataset_id": dataset_id, "collected": False}
-    if seed == 0:
-        raise ValueError("seed 0 is the seed the shipped training data used; choose another (default 1000)")
-    tmp = Path(tempfile.mkdtemp(prefix="neural_gym_frame_drift_"))
-    kwargs: dict[str, Any] = {"obs_mode": "pixels", "image_size": _image_size(frame_shape)}
+    kwargs: dict[str, Any] = {"obs_mode": "pixels", "image_size": image_size(frame_shape)}
     if camera is not None:
         kwargs["camera"] = camera
-    try:
-        with _minari_root(tmp):
-            collected = envs.collect(
-                spec.name,
-                steps,
-                policy=policy,
-                seed=seed,
-                dataset_id=f"neural_gym/{spec.name}/heldout-pixels-v0",
-                progress=progress,
-                **kwargs,
-            )
-            episodes = envs.load_episodes(collected)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return episodes, {"collected": True, "steps": steps, "policy": _label(policy), "seed": seed}
-
-
-def _frames(ep: Episode) -> np.ndarray:
-    frames = getattr(ep, "frames", None)
-    if frames is None:
-        raise ValueError(f"episode {ep.id} has no frames")
-    return np.asarray(frames)
-
-
-def _check_episodes(
-    episodes: Sequence[Episode], frame_shape: tuple[int, int, int], action_dim: int, dataset_id: str | None
-) -> None:
-    where = dataset_id or "(collected)"
-    if not episodes:
-        raise ValueError(f"the held-out dataset {where} has no episodes")
-    for ep in episodes:
-        frames = getattr(ep, "frames", None)
-        if frames is None:
-            raise ValueError(
-                f"held-out dataset {where} has no frames (episode {ep.id}); collect it with "
-                "neural_gym.envs.collect(..., obs_mode='pixels', image_size=...)"
-            )
-        if tuple(frames.shape[1:]) != frame_shape or len(frames) != len(ep) + 1:
-            raise ValueError(
-                f"held-out dataset {where} has frames of shape {tuple(frames.shape)} in episode {ep.id}, but the model "
-                f"predicts {frame_shape} frames (one per observation, {len(ep) + 1} expected)"
-            )
-        if ep.actions.shape[1] != action_dim:
-            raise ValueError(
-                f"held-out dataset {where} has actions of size {ep.actions.shape[1]}, the model reads {action_dim}: "
-                "was it collected on another task?"
-            )
-
-
-class FrameRenderer:
-    """A pixel env of a task that renders restored physics states (:func:`neural_gym.envs.render_frame`).
-
-    Args:
-        task: the ground-truth task.
-        frame_shape: ``(H, W, 3)``.
-        camera: camera (``None``: the task's default).
-    """
-
-    def __init__(self, task: TaskSpec, frame_shape: tuple[int, int, int], camera: Any = None) -> None:
-        self.env = task.make(obs_mode="pixels", image_size=_image_size(frame_shape), camera=camera)
-        self.env.reset(seed=0)
-
-    def render(self, physics_state: np.ndarray) -> np.ndarray:
-        """Restore ``physics_state`` and render it: ``uint8 [H, W, 3]``."""
-        envs.set_physics_state(self.env, physics_state)
-        return envs.render_frame(self.env)
-
-    def close(self) -> None:
-        """Close the env (pixel envs free their GL objects under their own context, see ``neural_gym.envs.observations``)."""
-        self.env.close()
-
-    def __enter__(self) -> FrameRenderer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _render_ground_truth(
-    spec: TaskSpec,
-    gt: GroundTruthRollout,
-    episodes: Sequence[Episode],
-    starts: Sequence[StartState],
-    frame_shape: tuple[int, int, int],
-    camera: Any,
-    progress: bool,
-) -> tuple[np.ndarray, int]:
-    """Render every physics state of the rollout; the largest difference to the recorded frames (valid steps)."""
-    n, T = gt.physics_states.shape[:2]
-    frames = np.zeros((n, T, *frame_shape), dtype=np.uint8)
-    diff = 0
-    with FrameRenderer(spec, frame_shape, camera) as renderer:
-        for i, s in enumerate(tqdm(starts, desc=f"render {spec.name}", unit="start", disable=not progress)):
-            steps = int(gt.valid[i].sum())
-            recorded = _frames(episodes[s.episode_index])
-            for j in range(T):
-                frames[i, j] = renderer.render(gt.physics_states[i, j])
-                if j <= steps:
-                    d = np.abs(frames[i, j].astype(np.int16) - recorded[s.t + j].astype(np.int16)).max()
-                    diff = max(diff, int(d))
-    return frames, diff
+    episodes = collect_heldout(
+        spec.name,
+        steps,
+        policy=policy,
+        seed=seed,
+        seed_name="seed",
+        dataset_name="heldout-pixels-v0",
+        progress=progress,
+        **kwargs,
+    )
+    return episodes, {"collected": True, "steps": steps, "policy": label(policy), "seed": seed}
 
 
 __all__ = [

@@ -26,36 +26,46 @@ j)`` of every valid step of every start:
 - **cumulative** (a diagnostic beside the targets, not a Dream-env rule): Spearman and AUROC of the disagreement
   summed over the steps so far, which tracks an error that accumulates along the rollout.
 
+Every predictor is rolled by the one open-loop rollout (:func:`neural_gym.drift.roll_open_loop`, with
+:class:`~neural_gym.drift.StateObservations` plugged in), and the uncertainty figures come from the scorer every
+observation kind shares (:func:`neural_gym.drift.score_uncertainty`).
+
 The single-step disagreement is read on the ensemble-mean trajectory (``member=None``), where the Dream env's default
 ``propagation="member"`` follows one elite; both use the same calibrated measure and threshold.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import platform
-import shutil
-import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from neural_gym.envs import Episode, collect, get_task, load_episodes
-from neural_gym.world_models import CheckpointError, WorldModel, load_checkpoint
+from neural_gym.envs import Episode, get_task, load_episodes
+from neural_gym.world_models import WorldModel
 
 from .. import metrics
 from ..json_values import json_safe
 from .baselines import build_baselines
 from .groups import dim_groups
+from .inputs import (
+    check_common,
+    collect_heldout,
+    label,
+    load_model,
+    reachable_horizons,
+    refuse_training_data,
+    versions,
+)
+from .inputs import fmt as _fmt
+from .observation_kinds import StateObservations, state_std
+from .open_loop import roll_open_loop
 from .rollout import (
     ActionSource,
     GroundTruthRollout,
@@ -64,9 +74,9 @@ from .rollout import (
     derangement,
     longest_window,
     roll_ground_truth,
-    roll_model,
     select_starts,
 )
+from .scoring import calibrated_threshold, interval, score_uncertainty
 
 #: Horizons reported when none are asked for.
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 2, 5, 10, 25, 50, 100, 200)
@@ -249,7 +259,7 @@ def measure_drift(
     """
     t_start = time.perf_counter()
     spec = get_task(task)
-    model, checkpoint_label = _load_model(spec.name, checkpoint, device)
+    model, checkpoint_label = load_model(spec.name, checkpoint, device)
     model_name = model.spec.family
     horizons_explicit = horizons is not None
     hs = _check_args(horizons, n_starts, tau, n_boot, ci_level)
@@ -258,13 +268,7 @@ def measure_drift(
     recorded = isinstance(actions, str) and actions == "recorded"
     if isinstance(actions, str) and actions not in ("recorded", "random", "expert"):
         raise ValueError(f"actions must be 'recorded', 'random', 'expert', a callable or an SB3 model, got {actions!r}")
-    train_dataset = (model.spec.provenance or {}).get("dataset_id")
-    if dataset_id is not None and dataset_id == train_dataset and not allow_training_data:
-        raise ValueError(
-            f"dataset {dataset_id!r} is the checkpoint's training data; drift needs held-out data. Collect new data "
-            f"with another seed (e.g. `neural-gym collect --task {spec.name} --seed 1000 --dataset-id "
-            f"neural_gym/{spec.name}/heldout-v0`), leave dataset_id=None to collect it, or pass allow_training_data=True"
-        )
+    train_dataset = refuse_training_data(model, dataset_id, allow_training_data, spec.name)
     notes: list[str] = []
     baselines, skipped_baselines = _resolve_baselines(model, baselines, baseline_models, notes)
     if model_name in baselines:
@@ -272,14 +276,20 @@ def measure_drift(
 
     heldout: dict[str, Any]
     if dataset_id is None:
-        episodes = _collect_heldout(
-            spec.name, heldout_steps, heldout_policy, heldout_action_noise, heldout_seed, progress
+        episodes = collect_heldout(
+            spec.name,
+            heldout_steps,
+            policy=heldout_policy,
+            seed=heldout_seed,
+            dataset_name="heldout-v0",
+            progress=progress,
+            action_noise=heldout_action_noise,
         )
         heldout = {
             "dataset_id": None,
             "collected": True,
             "steps": heldout_steps,
-            "policy": _label(heldout_policy),
+            "policy": label(heldout_policy),
             "action_noise": heldout_action_noise,
             "seed": heldout_seed,
         }
@@ -287,14 +297,7 @@ def measure_drift(
         episodes = load_episodes(dataset_id)
         heldout = {"dataset_id": dataset_id, "collected": False}
     D = int(np.prod(model.spec.obs_shape))
-    if not episodes:
-        raise ValueError("the held-out dataset has no episodes")
-    if episodes[0].observations.shape[1] != D or episodes[0].actions.shape[1] != model.spec.action_dim:
-        raise ValueError(
-            f"held-out data {dataset_id or '(collected)'} has observations of size {episodes[0].observations.shape[1]} "
-            f"and actions of size {episodes[0].actions.shape[1]}, but the {spec.name} model reads {D} and "
-            f"{model.spec.action_dim}: was it collected on another task?"
-        )
+    StateObservations().check_episodes(episodes, model.spec, dataset_id)
 
     predictors, predictor_info = build_baselines(
         model, list(baselines), provided=baseline_models, device=model.device, progress=progress
@@ -311,21 +314,16 @@ def measure_drift(
     context = max(int(p.context_length) for p in predictors.values())
 
     # Horizons the data can reach.
+    skipped: dict[str, str] = {}
     if recorded:
-        longest = longest_window(episodes, context)
-        too_long = [h for h in hs if h > longest]
-        if too_long and horizons_explicit:
-            raise ValueError(
-                f"horizon(s) {too_long} are longer than any recorded window: the longest held-out episode allows "
-                f"{longest} steps after a start with {context} step(s) of context. Use shorter horizons, longer "
-                "episodes, or a policy (actions='random') that can run past the recording"
-            )
-    else:
-        longest, too_long = max(hs), []
-    skipped: dict[str, str] = {str(h): f"no recorded window is {h} steps long (longest: {longest})" for h in too_long}
-    hs = [h for h in hs if h not in too_long]
-    if not hs:
-        raise ValueError(f"no requested horizon is reachable: the longest recorded window is {longest} steps")
+        hs, skipped = reachable_horizons(
+            hs,
+            longest_window(episodes, context),
+            explicit=horizons_explicit,
+            context=context,
+            noun="step",
+            advice="Use shorter horizons, longer episodes, or a policy (actions='random') that can run past the recording",
+        )
 
     seeds = np.random.SeedSequence(seed).spawn(5)
     starts, window, start_notes = select_starts(
@@ -347,7 +345,8 @@ def measure_drift(
     A = model.spec.action_dim
     noise = np.random.default_rng(seeds[1]).standard_normal((len(starts), H, A))
     policy_seeds = np.random.default_rng(seeds[2]).integers(0, 2**31 - 1, size=len(starts))
-    obs_std = _obs_std(model, episodes, notes)
+    obs_std = state_std(model, episodes, notes)
+    kind = StateObservations(obs_std)
 
     data: dict[tuple[int | None, float], SettingData] = {}
     combos = [(k, s) for s in noises for k in regrounds]
@@ -366,8 +365,9 @@ def measure_drift(
             progress=False,
         )
         for k in regrounds:
-            preds = {name: roll_model(p, gt, reground_every=k) for name, p in predictors.items()}
-            errors = {name: _per_start_error(r, gt, obs_std) for name, r in preds.items()}
+            rolled = {name: _roll(p, gt, kind, reground_every=k) for name, p in predictors.items()}
+            preds = {name: r for name, (r, _) in rolled.items()}
+            errors = {name: e for name, (_, e) in rolled.items()}
             data[(k, scale)] = SettingData(gt=gt, predictions=preds, errors=errors)
             bar.update(1)
     bar.close()
@@ -385,11 +385,7 @@ def measure_drift(
         )
 
     groups = dim_groups(spec.name, D)
-    try:
-        threshold = float(model.spec.calibration.threshold)
-    except KeyError:
-        threshold = float("nan")
-        notes.append("the checkpoint has no calibrated threshold: cut-off figures are undefined")
+    threshold = calibrated_threshold(model, notes)
     counts = metrics.bootstrap_counts(len(starts), n_boot, np.random.default_rng(seeds[3]))
     boot_seed = int(seeds[3].generate_state(1)[0])
     settings = []
@@ -411,7 +407,7 @@ def measure_drift(
             }
         )
     controllability = _controllability(
-        model, base, model_name, obs_std, hs, groups, counts, ci_level, np.random.default_rng(seeds[4])
+        model, base, model_name, kind, hs, groups, counts, ci_level, np.random.default_rng(seeds[4])
     )
     meta = {
         "env_id": spec.env_id,
@@ -419,7 +415,7 @@ def measure_drift(
         "family": model.spec.family,
         "train_dataset_id": train_dataset,
         "heldout": heldout,
-        "actions": _label(actions),
+        "actions": label(actions),
         "n_starts": len(starts),
         "starts": [[s.episode_id, s.t] for s in starts],
         "start_window": window if recorded else None,
@@ -441,7 +437,7 @@ def measure_drift(
         "n_boot": n_boot,
         "ci_level": ci_level,
         "wall_time_s": time.perf_counter() - t_start,
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
+        "versions": versions(),
     }
     return DriftResult(
         task=spec.name,
@@ -457,18 +453,38 @@ def measure_drift(
 
 
 # ---------------------------------------------------------------------------------------------------------- scoring
-def _per_start_error(pred: ModelRollout, gt: GroundTruthRollout, std: np.ndarray) -> np.ndarray:
-    """``[n, H]`` normalized RMSE of each start after each step (``inf`` where the prediction is not finite)."""
-    z2 = ((pred.obs - gt.obs[:, 1:]) / std) ** 2
-    err = np.sqrt(np.mean(z2, axis=-1))
-    return np.where(np.isfinite(err), err, np.inf)
+def _roll(
+    model: WorldModel, gt: GroundTruthRollout, kind: StateObservations, *, reground_every: int | None = None
+) -> tuple[ModelRollout, np.ndarray]:
+    """One predictor through the open-loop rollout: its :class:`ModelRollout` and ``[n, H]`` per-start normalized
+    RMSE after each step (``inf`` where the prediction is not finite)."""
+    context = np.concatenate([gt.context_obs, gt.obs[:, :1]], axis=1)  # (n, C, O): the start is the last
+    r = roll_open_loop(
+        model,
+        kind,
+        context,
+        gt.context_actions,
+        gt.actions,
+        truth=gt.obs[:, 1:],
+        reground_every=reground_every,
+        keep_predictions=True,
+    )
+    assert r.predictions is not None and r.error is not None
+    pred = ModelRollout(
+        obs=r.predictions,
+        reward=r.reward,
+        terminated=r.terminated,
+        disagreement=r.disagreement,
+        model_error=r.model_error,
+    )
+    return pred, r.error
 
 
 def _controllability(
     model: WorldModel,
     sd: SettingData,
     model_name: str,
-    obs_std: np.ndarray,
+    kind: StateObservations,
     hs: list[int],
     groups: dict[str, list[int]],
     counts: np.ndarray,
@@ -480,22 +496,19 @@ def _controllability(
     perm = derangement(n, rng)
     if perm is None:
         return {"note": "controllability needs at least 2 start states"}
-    shuffled = roll_model(model, dataclasses.replace(sd.gt, actions=sd.gt.actions[perm]))
+    shuffled, err_shuffled = _roll(model, dataclasses.replace(sd.gt, actions=sd.gt.actions[perm]), kind)
     err_true = sd.errors[model_name]
-    err_shuffled = _per_start_error(shuffled, sd.gt, obs_std)
+    obs_std = kind.std
+    assert obs_std is not None
     idx = [h - 1 for h in hs]
     valid = sd.gt.valid[:, idx] & np.isfinite(err_true[:, idx]) & np.isfinite(err_shuffled[:, idx])
     diff = np.where(valid, err_shuffled[:, idx] - err_true[:, idx], 0.0)
     return {
         "permutation": perm.tolist(),
         "nrmse_shuffled": _score_curves(shuffled, sd.gt, obs_std, hs, groups, counts, level)["nrmse"],
-        "difference": _interval(*metrics.ratio_of_sums(diff, valid.astype(np.float64), counts, level)),
+        "difference": interval(*metrics.ratio_of_sums(diff, valid.astype(np.float64), counts, level)),
         "note": "actions beyond the end of another start's recorded episode are zeros",
     }
-
-
-def _interval(point: Any, lo: Any, hi: Any) -> dict[str, Any]:
-    return {"value": np.asarray(point).tolist(), "low": np.asarray(lo).tolist(), "high": np.asarray(hi).tolist()}
 
 
 def _score_curves(
@@ -517,24 +530,24 @@ def _score_curves(
         absdiff = np.nan_to_num(np.abs(pred.obs - true), nan=np.inf).sum(-1)  # (n, H)
     abstrue = np.abs(true).sum(-1)
     out: dict[str, Any] = {}
-    out["nrmse"] = _interval(*metrics.ratio_of_sums(z2h.mean(-1), alive, counts, level, np.sqrt))
+    out["nrmse"] = interval(*metrics.ratio_of_sums(z2h.mean(-1), alive, counts, level, np.sqrt))
     out["nrmse_per_dim"] = np.sqrt(z2h.sum(0) / np.maximum(alive.sum(0), 1)[:, None]).tolist()  # (K, O)
     out["nrmse_groups"] = {
-        g: _interval(*metrics.ratio_of_sums(z2h[..., idx].mean(-1), alive, counts, level, np.sqrt))
+        g: interval(*metrics.ratio_of_sums(z2h[..., idx].mean(-1), alive, counts, level, np.sqrt))
         for g, idx in groups.items()
     }
     valid = gt.valid.astype(np.float64)
     num = np.cumsum(absdiff * valid, axis=1)[:, cols] * alive
     den = np.cumsum(abstrue * valid, axis=1)[:, cols] * alive
-    out["relative_l1"] = _interval(*metrics.ratio_of_sums(num, den, counts, level))
+    out["relative_l1"] = interval(*metrics.ratio_of_sums(num, den, counts, level))
     if np.isfinite(pred.reward).any():
         r_err = np.nan_to_num(np.abs(pred.reward - gt.rewards), nan=np.inf)[:, cols] * alive
-        out["reward_mae"] = _interval(*metrics.ratio_of_sums(np.where(alive > 0, r_err, 0.0), alive, counts, level))
+        out["reward_mae"] = interval(*metrics.ratio_of_sums(np.where(alive > 0, r_err, 0.0), alive, counts, level))
     else:
         out["reward_mae"] = None
     if np.isfinite(pred.terminated).any():
         agree = ((pred.terminated > 0.5) == gt.terminated)[:, cols] * alive
-        out["termination_agreement"] = _interval(*metrics.ratio_of_sums(agree, alive, counts, level))
+        out["termination_agreement"] = interval(*metrics.ratio_of_sums(agree, alive, counts, level))
     else:
         out["termination_agreement"] = None
     out["model_errors"] = int((pred.model_error & gt.valid).sum())
@@ -551,97 +564,12 @@ def _score_uncertainty(
     level: float,
     seed: int,
 ) -> dict[str, Any] | None:
-    """Uncertainty-vs-truth figures of the checkpoint (``None`` when it reports no finite disagreement)."""
-    dis = pred.disagreement
-    pairs = valid & np.isfinite(dis)
-    if not pairs.any():
-        return None
-    n = len(err)
-    big = np.finfo(np.float64).max
-    e = np.where(np.isfinite(err), err, big)
-
-    def pooled(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m = pairs[idx]
-        return dis[idx][m], e[idx][m]
-
-    def spearman_of(idx: np.ndarray) -> float:
-        d, x = pooled(idx)
-        return metrics.spearman(d, x)
-
-    def auroc_of(idx: np.ndarray) -> float:
-        d, x = pooled(idx)
-        return metrics.auroc(d, x > tau)
-
-    d_all, e_all = pooled(np.arange(n))
-    positives = int((e_all > tau).sum())
-    out: dict[str, Any] = {"pairs": int(d_all.size), "error_above_tau": positives}
-    out["spearman"] = dict(
-        zip(
-            ("value", "low", "high"),
-            metrics.bootstrap_ci(spearman_of, n, n_boot=n_boot, level=level, seed=seed),
-            strict=True,
-        )
+    """Uncertainty-vs-truth figures of the checkpoint (``None`` when it reports no finite disagreement); a
+    non-finite error counts as the largest one."""
+    e = np.where(np.isfinite(err), err, np.finfo(np.float64).max)
+    return score_uncertainty(
+        pred.disagreement, e, valid, threshold, tau, n_boot, level, seed, event=f"normalized error > tau={tau}"
     )
-    out["auroc"] = dict(
-        zip(
-            ("value", "low", "high"),
-            metrics.bootstrap_ci(auroc_of, n, n_boot=n_boot, level=level, seed=seed),
-            strict=True,
-        )
-    )
-    if positives == 0:
-        out["auroc_note"] = f"undefined: no step had normalized error > tau={tau} (one class only)"
-    elif positives == d_all.size:
-        out["auroc_note"] = f"undefined: every step had normalized error > tau={tau} (one class only)"
-    else:
-        out["auroc_note"] = None
-
-    cumulative = np.cumsum(np.where(pairs, dis, 0.0), axis=1)[pairs]  # same order as d_all
-    out["cumulative"] = {
-        "spearman": metrics.spearman(cumulative, e_all),
-        "auroc": metrics.auroc(cumulative, e_all > tau),
-    }
-
-    counts = metrics.bootstrap_counts(n, n_boot, np.random.default_rng(seed))
-    if np.isfinite(threshold):
-        cut = pairs & (dis > threshold)
-        wrong = e > tau
-        share = metrics.ratio_of_sums((cut & wrong).sum(1), cut.sum(1), counts, level)
-        out["justified_share"] = _interval(*share) | {"cutoffs": int(cut.sum())}
-        out["justified_note"] = None if cut.any() else "undefined: the disagreement never exceeded the threshold"
-        has_cut = cut.any(1)
-        first = cut.argmax(1)
-        first_wrong = has_cut & wrong[np.arange(n), first]
-        out["first_cutoff_justified"] = _interval(*metrics.ratio_of_sums(first_wrong, has_cut, counts, level)) | {
-            "starts_cut": int(has_cut.sum())
-        }
-        dream, dream_cens = metrics.first_exceedance(np.where(pairs, dis, -np.inf), threshold, valid)
-    else:
-        out["justified_share"] = out["first_cutoff_justified"] = None
-        out["justified_note"] = "undefined: no calibrated threshold"
-        dream, dream_cens = np.full(n, -1), np.ones(n, dtype=bool)
-    trusted, trusted_cens = metrics.first_exceedance(e, tau, valid)
-    out["trusted_horizon"] = _horizon_summary(trusted, trusted_cens, counts, level)
-    out["dream_horizon"] = _horizon_summary(dream, dream_cens, counts, level)
-    exceeded = ~trusted_cens
-    out["cut_no_later_than_error"] = (
-        float(np.mean(dream[exceeded] <= trusted[exceeded])) if exceeded.any() and np.isfinite(threshold) else None
-    )
-    return out
-
-
-def _horizon_summary(steps: np.ndarray, censored: np.ndarray, counts: np.ndarray, level: float) -> dict[str, Any]:
-    boot = [np.median(np.repeat(steps, c.astype(np.int64))) for c in counts]
-    lo, hi = np.percentile(boot, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(boot) else (np.nan, np.nan)
-    return {
-        "median": float(np.median(steps)),
-        "low": float(lo),
-        "high": float(hi),
-        "mean": float(np.mean(steps)),
-        "censored_share": float(np.mean(censored)),
-        "per_start": steps.astype(int).tolist(),
-        "censored": censored.astype(bool).tolist(),
-    }
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
@@ -697,28 +625,11 @@ def _resolve_baselines(
     return [n for n in names if n != "single_mlp"], ["single_mlp"]
 
 
-def _load_model(task: str, checkpoint: str | Path | WorldModel | None, device: str) -> tuple[WorldModel, str]:
-    if isinstance(checkpoint, WorldModel):
-        if checkpoint.spec.task.lower() != task.lower():
-            raise CheckpointError(
-                f"the model is for task {checkpoint.spec.task} (family {checkpoint.spec.family}), expected {task}"
-            )
-        return checkpoint.eval(), f"<{type(checkpoint).__name__} for {checkpoint.spec.task}>"
-    name = checkpoint if checkpoint is not None else f"zoo:{task}"
-    return load_checkpoint(name, task=task, device=device), str(name)
-
-
 def _check_args(horizons: Sequence[int] | None, n_starts: int, tau: float, n_boot: int, level: float) -> list[int]:
-    hs = list(DEFAULT_HORIZONS if horizons is None else horizons)
-    if not hs or any(int(h) != h or h < 1 for h in hs):
-        raise ValueError(f"horizons must be positive integers, got {list(hs)}")
-    if n_starts < 1:
-        raise ValueError(f"n_starts must be >= 1, got {n_starts}")
+    hs = check_common(horizons, DEFAULT_HORIZONS, n_starts, n_boot, level)
     if not (np.isfinite(tau) and tau > 0):
         raise ValueError(f"tau must be a positive number, got {tau}")
-    if n_boot < 1 or not 0 < level < 1:
-        raise ValueError(f"need n_boot >= 1 and 0 < ci_level < 1, got {n_boot} and {level}")
-    return sorted({int(h) for h in hs})
+    return hs
 
 
 def _as_list_int(x: int | Sequence[int] | None, name: str) -> list[int | None]:
@@ -734,63 +645,3 @@ def _as_list_float(x: float | Sequence[float], name: str) -> list[float]:
     if not values or any(not np.isfinite(v) or v < 0 for v in values):
         raise ValueError(f"{name} must be finite scales >= 0, got {values}")
     return list(dict.fromkeys(values))
-
-
-def _label(policy: Any) -> str:
-    if isinstance(policy, str):
-        return policy
-    if hasattr(policy, "predict"):
-        return f"SB3 {type(policy).__name__}"
-    return getattr(policy, "__name__", type(policy).__name__)
-
-
-def _obs_std(model: WorldModel, episodes: Sequence[Episode], notes: list[str]) -> np.ndarray:
-    std = model.obs_std
-    if std is not None:
-        out = std.detach().double().cpu().numpy().reshape(-1)
-        if np.isfinite(out).all() and (out > 0).all():
-            return out
-    notes.append(
-        f"{model.spec.family} models keep no training-data std; errors are normalized by the held-out data's std"
-    )
-    s = np.concatenate([ep.observations for ep in episodes]).std(axis=0)
-    return np.where(s < 1e-6, 1.0, s)
-
-
-@contextlib.contextmanager
-def _minari_root(path: Path) -> Iterator[None]:
-    """Point ``MINARI_DATASETS_PATH`` at ``path`` for the duration (Minari reads the folder only from there)."""
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(path)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("MINARI_DATASETS_PATH", None)
-        else:
-            os.environ["MINARI_DATASETS_PATH"] = old
-
-
-def _collect_heldout(task: str, steps: int, policy: Any, noise: float, seed: int, progress: bool) -> list[Episode]:
-    """Fresh held-out episodes collected in a temporary Minari folder (deleted afterwards)."""
-    if seed == 0:
-        raise ValueError("heldout_seed 0 is the seed the shipped training data used; choose another (default 1000)")
-    tmp = Path(tempfile.mkdtemp(prefix="neural_gym_drift_"))
-    try:
-        with _minari_root(tmp):
-            dataset_id = collect(
-                task,
-                steps,
-                policy=policy,
-                seed=seed,
-                action_noise=noise,
-                dataset_id=f"neural_gym/{task}/heldout-v0",
-                progress=progress,
-            )
-            return load_episodes(dataset_id)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _fmt(x: Any) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.3g}"

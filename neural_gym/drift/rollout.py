@@ -6,7 +6,8 @@ the unwrapped MuJoCo env (no time limit: truncation is not physics, so a policy 
 predictor (the checkpoint and the baselines) is started from the *recorded* observations — as many as its
 ``context_length`` asks for, with the actions between them — via
 :meth:`~neural_gym.world_models.base.WorldModel.initial_state_from_history`, and then stepped with the same actions, all start
-states in one batch. Nothing here knows which family a model is.
+states in one batch (:func:`roll_model`, the state view of :func:`neural_gym.drift.roll_open_loop`). Nothing here
+knows which family a model is.
 
 Actions are either the recorded ones (``"recorded"``) or a policy's, which acts on the *real* observations (so the
 model is driven open loop by the actions the policy took in ground truth). Gaussian action noise (in units of half
@@ -22,7 +23,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from neural_gym.envs import Episode, TaskSpec, as_policy, expert, get_physics_state, set_physics_state
@@ -329,6 +329,8 @@ def roll_model(
 ) -> ModelRollout:
     """Step ``model`` from the recorded context of every start with the ground truth's actions, in one batch.
 
+    The state-vector view of :func:`neural_gym.drift.roll_open_loop` (the one rollout loop), keeping the predictions.
+
     Args:
         model: any :class:`~neural_gym.world_models.base.WorldModel` (the checkpoint or a baseline).
         gt: the ground-truth rollout whose starts, context and actions are used.
@@ -339,49 +341,28 @@ def roll_model(
     Returns:
         The :class:`ModelRollout` (``member=None``: the ensemble mean for ensembles).
     """
-    n, H, D = gt.obs.shape[0], gt.actions.shape[1], gt.obs.shape[2]
-    C = gt.context_obs.shape[1] + 1
-    c = int(model.context_length)
-    if c > C:
-        raise ValueError(f"{model.spec.family} wants {c} steps of context but the rollout recorded {C}")
-    if reground_every is not None and reground_every < 1:
-        raise ValueError(f"reground_every must be >= 1 or None, got {reground_every}")
-    hist_obs = np.concatenate([gt.context_obs, gt.obs], axis=1)  # (n, C - 1 + H + 1, O)
-    hist_act = np.concatenate([gt.context_actions, gt.actions], axis=1)  # (n, C - 1 + H, A)
-    low = np.asarray(model.spec.action_low, dtype=np.float64)
-    high = np.asarray(model.spec.action_high, dtype=np.float64)
-    dev = model.device
-    out = ModelRollout(
-        obs=np.full((n, H, D), np.nan),
-        reward=np.full((n, H), np.nan),
-        terminated=np.full((n, H), np.nan),
-        disagreement=np.full((n, H), np.nan),
-        model_error=np.zeros((n, H), dtype=bool),
+    from .observation_kinds import StateObservations  # below this module: they import its rollouts
+    from .open_loop import roll_open_loop
+
+    r = roll_open_loop(
+        model,
+        StateObservations(),
+        np.concatenate([gt.context_obs, gt.obs[:, :1]], axis=1),  # (n, C, O): the start is the last
+        gt.context_actions,
+        gt.actions,
+        truth=gt.obs[:, 1:],
+        reground_every=reground_every,
+        keep_predictions=True,
+        batch_size=batch_size,
     )
-
-    def encode(rows: slice, j: int) -> Any:
-        k = C - 1 + j  # index of step j's real observation in the history
-        o = torch.as_tensor(hist_obs[rows, k - c + 1 : k + 1], dtype=torch.float32, device=dev)
-        a = torch.as_tensor(hist_act[rows, k - c + 1 : k], dtype=torch.float32, device=dev)
-        return model.initial_state_from_history(o, a)
-
-    with torch.inference_mode():
-        for b0 in range(0, n, batch_size):
-            rows = slice(b0, min(n, b0 + batch_size))
-            state = None
-            for j in range(H):
-                if state is None or (reground_every is not None and j % reground_every == 0):
-                    state = encode(rows, j)
-                a = torch.as_tensor(np.clip(gt.actions[rows, j], low, high), dtype=torch.float32, device=dev)
-                pred = model.step(state, a, member=None)
-                nxt = model.observe(pred.state).reshape(a.shape[0], -1).double().cpu().numpy()
-                out.obs[rows, j] = nxt
-                out.reward[rows, j] = pred.reward.double().cpu().numpy()
-                out.terminated[rows, j] = pred.terminated.double().cpu().numpy()
-                out.disagreement[rows, j] = pred.disagreement.double().cpu().numpy()
-                out.model_error[rows, j] = ~np.isfinite(nxt).all(axis=1)
-                state = pred.state
-    return out
+    assert r.predictions is not None
+    return ModelRollout(
+        obs=r.predictions,
+        reward=r.reward,
+        terminated=r.terminated,
+        disagreement=r.disagreement,
+        model_error=r.model_error,
+    )
 
 
 def derangement(n: int, rng: np.random.Generator) -> np.ndarray | None:
