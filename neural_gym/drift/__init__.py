@@ -21,6 +21,9 @@ the ``WorldModel`` protocol; a new kind of observation by one more :class:`Obser
 - :mod:`~neural_gym.drift.frame_renders` — frame ground truth: renders of restored physics states.
 - :mod:`~neural_gym.drift.scoring` — intervals, horizon summaries, :func:`score_uncertainty`.
 - :mod:`~neural_gym.drift.inputs` — model loading, held-out data, the argument checks every run shares.
+- :mod:`~neural_gym.drift.records` — :func:`rollout_records`: held-out rollouts as calibration records
+  (:class:`~neural_gym.world_models.calibration.RolloutRecords`: true error beside one-step disagreement, its running
+  sum and maximum, and the disagreement of whole member trajectories).
 - :mod:`~neural_gym.drift.baselines` — copy-last, linear extrapolation and a single MLP trained on the same data.
 - :mod:`~neural_gym.drift.measure` — :func:`measure_drift` (state models) and every figure (definitions in its docstring).
 - :mod:`~neural_gym.drift.report` — JSON, plots and the Markdown report, written all-or-nothing.
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from .measure import DEFAULT_HORIZONS, DriftResult, SettingData, measure_drift
     from .observation_kinds import FrameObservations, ObservationKind, StateObservations
     from .open_loop import OpenLoopRollout, member_propagation, roll_open_loop
+    from .records import records_from_rollout, rollout_records
     from .report import write_report
     from .rollout import (
         GroundTruthRollout,
@@ -77,6 +81,8 @@ _WHERE = {
     "OpenLoopRollout": "open_loop",
     "member_propagation": "open_loop",
     "roll_open_loop": "open_loop",
+    "records_from_rollout": "records",
+    "rollout_records": "records",
     "score_uncertainty": "scoring",
     "write_report": "report",
     "GroundTruthRollout": "rollout",
@@ -108,11 +114,13 @@ __all__ = [
     "measure_drift",
     "measure_frame_drift",
     "member_propagation",
+    "records_from_rollout",
     "replay_ground_truth",
     "roll_frame_model",
     "roll_ground_truth",
     "roll_model",
     "roll_open_loop",
+    "rollout_records",
     "score_uncertainty",
     "write_frame_report",
     "write_report",
