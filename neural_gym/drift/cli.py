@@ -94,7 +94,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="comma-separated from copy_last,linear,single_mlp (default: all three; single_mlp only when the "
         "checkpoint's training dataset is available locally, since it trains on it)",
     )
-    p.add_argument("--heldout-steps", type=positive_int, default=10_000, help="steps collected when --dataset-id is not given")
+    p.add_argument(
+        "--heldout-steps", type=positive_int, default=10_000, help="steps collected when --dataset-id is not given"
+    )
     p.add_argument(
         "--heldout-policy", default="random", help="policy of that collection: random or expert (default random)"
     )
