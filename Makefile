@@ -46,7 +46,7 @@ ZOO_TRAIN_TabletopReach := --members 5 --elites 4 --max-epochs 100 --quiet
 ZOO_TRAIN_TabletopPush := --members 5 --elites 4 --max-epochs 100 --patience 10 --quiet
 ZOO_TRAIN_TabletopPickPlace := --members 5 --elites 4 --max-epochs 100 --patience 10 --quiet
 
-.PHONY: demo test test-fast test-metaworld lint bench bench-manipulation bench-peers bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video vla-zoo clean
+.PHONY: demo test test-fast test-metaworld lint bench bench-manipulation bench-peers bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video zoo-pixel-tabletop vla-zoo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -154,6 +154,23 @@ zoo-video: $(VENV)/.installed-test
 	$(BIN)/neural-gym train --task Reacher --dataset-id neural_gym/Reacher/random-pixels64-v0 --family video \
 	  --preset small --set trunk_channels=8 --steps 2000 --seed 0 --quiet \
 	  --out world_models/zoo/Reacher-video.safetensors
+	$(BIN)/python -m neural_gym.world_models.zoo
+
+# The pixel dreams of the tabletop reach task and their success judge (policy evaluation in pixel dreams): one 64x64
+# pixel dataset (noisy expert + 20% random episodes, as the state ensemble's), the latent and video models, the judge.
+zoo-pixel-tabletop: $(VENV)/.installed-test
+	$(BIN)/neural-gym collect --task TabletopReach --steps 30000 --policy expert --action-noise 0.4 \
+	  --random-fraction 0.2 --seed 0 --obs-mode pixels --image-size 64 --overwrite \
+	  --dataset-id neural_gym/TabletopReach/expert-pixels64-v0
+	$(BIN)/neural-gym train --task TabletopReach --dataset-id neural_gym/TabletopReach/expert-pixels64-v0 \
+	  --family latent --obs pixels --preset small --conv-depth 8 --steps 2500 --seq-len 32 --seed 0 \
+	  --out world_models/zoo/TabletopReach-latent-pixels.safetensors
+	$(BIN)/neural-gym train --task TabletopReach --dataset-id neural_gym/TabletopReach/expert-pixels64-v0 \
+	  --family video --preset small --set trunk_channels=8 --set context_noise=0.1 --steps 2500 --seed 0 \
+	  --out world_models/zoo/TabletopReach-video.safetensors
+	$(BIN)/python -m neural_gym.evaluate.train_judge --task TabletopReach \
+	  --dataset-id neural_gym/TabletopReach/expert-pixels64-v0 --steps 3000 \
+	  --out neural_gym/evaluate/zoo/TabletopReach.safetensors
 	$(BIN)/python -m neural_gym.world_models.zoo
 
 # The VLA ladder (neural_gym/policies/vla/zoo): expert reach demos, 5 training runs (10 checkpoints), ground-truth

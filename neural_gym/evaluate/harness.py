@@ -400,7 +400,9 @@ def evaluate_policies(
             (:attr:`PolicyEpisodes.real_frames`, :attr:`PolicyEpisodes.dream_frames`; for the report's videos);
             at most ``episodes``.
         judge: The primary judge (a key of :data:`JUDGES`): ``"rule"`` (the default, and the only one, for state
-            dreams); for pixel dreams ``"probe"`` (default), ``"classifier"`` or ``"heads"``. Every judge a dream
+            dreams); for pixel dreams ``"probe"``, ``"classifier"`` or ``"heads"``, by default the frame judge's
+            verdict with the better per-episode balanced accuracy on its held-out real episodes
+            (:attr:`~neural_gym.evaluate.judges.FrameJudge.best_kind`). Every judge a dream
             supports is computed on the same episodes and reported (:meth:`PolicyEvaluation.judges_report`); the
             primary one sets ``dream_success`` and ends the dream episode on success.
         frame_judge: For pixel dreams, the :class:`~neural_gym.evaluate.judges.FrameJudge` (or its path, or
@@ -544,7 +546,6 @@ class _Harness:
         if kind not in kinds:
             what = "a pixel world model (frames)" if pixels else "a state world model"
             raise ValueError(f"judge {kind!r} cannot judge {what}; choose one of {list(kinds)} (see JUDGES).")
-        self.judge_kind = kind
         self.frame_judge = None
         if pixels:
             given = self.frame_judge_arg if self.frame_judge_arg is not None else f"zoo:{self.spec.name}"
@@ -555,8 +556,11 @@ class _Harness:
                     f"{judge.config.image_size}; this evaluation is {self.spec.name} at {self.image_size}."
                 )
             self.frame_judge = judge
+            if self.judge_kind is None:  # the frame judge's verdict that scored better on held-out real episodes
+                kind = judge.best_kind
         elif self.frame_judge_arg is not None:
             raise ValueError("frame_judge is for pixel dreams; a state dream is judged by the task rule.")
+        self.judge_kind = kind
 
     def run(self, policies: dict[str, Policy], *, progress: bool) -> PolicyEvaluation:
         from gymnasium.vector import AutoresetMode

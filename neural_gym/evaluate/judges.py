@@ -169,6 +169,16 @@ class FrameJudge:
         """Probability above which the classifier says success (chosen on calibration episodes by training)."""
 
     @property
+    def best_kind(self) -> str:
+        """The verdict with the higher per-episode balanced accuracy on the held-out real episodes (``"probe"``
+        when the judge was not measured): the default judge of pixel dreams."""
+        held = self.info.get("heldout", {}).get("episodes", {})
+        scores = {k: (held.get(k) or {}).get("balanced_accuracy") for k in JUDGE_KINDS}
+        if any(v is None for v in scores.values()):
+            return "probe"
+        return max(JUDGE_KINDS, key=lambda k: (scores[k], k == "probe"))
+
+    @property
     def state_size(self) -> int:
         """Length of the task's state observation (54)."""
         return int(self.dynamic_dims.size + self.constant_dims.size)

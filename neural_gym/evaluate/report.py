@@ -128,6 +128,9 @@ def judge_accuracy(evaluation: PolicyEvaluation) -> dict[str, Any]:
     """
     from neural_gym.envs import get_task
 
+    kind = evaluation.judge_kind
+    if evaluation.policies and all(kind in run.judge_on_real for run in evaluation.policies.values()):
+        return _frame_judge_accuracy(evaluation, kind)
     spec = get_task(evaluation.task)
     per_policy: dict[str, Any] = {}
     said: list[np.ndarray] = []
@@ -149,6 +152,25 @@ def judge_accuracy(evaluation: PolicyEvaluation) -> dict[str, Any]:
         "overall": overall,
         "per_policy": per_policy,
         "note": None if overall is not None else "no real final states were kept by the harness",
+    }
+
+
+def _frame_judge_accuracy(evaluation: PolicyEvaluation, kind: str) -> dict[str, Any]:
+    """:func:`judge_accuracy` of a frame judge: its verdict on every MuJoCo frame of each real episode."""
+    per_policy = {
+        name: _confusion(run.judge_on_real[kind].astype(bool), run.real_success.astype(bool))
+        for name, run in evaluation.policies.items()
+    }
+    said = np.concatenate([run.judge_on_real[kind] for run in evaluation.policies.values()]).astype(bool)
+    truth = np.concatenate([run.real_success for run in evaluation.policies.values()]).astype(bool)
+    return {
+        "judge": evaluation.judge,
+        "states": "every MuJoCo frame of each real episode (some frame judged successful), against MuJoCo's "
+        "info['is_success']",
+        "overall": _confusion(said, truth),
+        "per_policy": per_policy,
+        "note": None,
+        "frame_judge": True,
     }
 
 
@@ -426,19 +448,55 @@ def tables(payload: dict[str, Any]) -> list[tuple[str, str, list[str], list[list
     out.append(
         (
             "The judge",
-            f"The dream's verdict: {judge['judge']}. Its own accuracy, measured on {judge['states']} (the rule is the "
-            "one MuJoCo's is_success uses, so this checks the judge on real states; the dream's errors come from the "
-            "predicted states)." + (f" {judge['note']}" if judge["note"] else ""),
+            f"The dream's verdict: {judge['judge']}. Its own accuracy, measured on {judge['states']}"
+            + (
+                " (a network trained on other real frames: its errors add to the dream's)."
+                if judge.get("frame_judge")
+                else " (the rule is the one MuJoCo's is_success uses, so this checks the judge on real states; the "
+                "dream's errors come from the predicted states)."
+            )
+            + (f" {judge['note']}" if judge["note"] else ""),
             ["policies", "accuracy (Wilson 95%)", "TP", "FP", "FN", "TN"],
             rows,
         )
     )
+    judges = payload.get("judges") or {}
+    if len(judges) > 1:
+        rows = []
+        for kind, j in judges.items():
+            fig = j["agreement"]["all_episodes"]["figures"]
+            acc = j.get("accuracy_on_real_episodes")
+            rows.append(
+                [
+                    kind + (" (primary)" if j["primary"] else ""),
+                    j["judge"],
+                    _f(fig["pearson"]["value"]),
+                    _f(fig["mmrv"]["value"]),
+                    _pct(fig["agreement"]["value"]),
+                    _f(fig["kappa"]["value"]),
+                    "n/a" if acc is None else f"{acc['correct']}/{acc['n']} = {_pct(acc['rate'])}",
+                ]
+            )
+        out.append(
+            (
+                "Every judge on the same dream episodes",
+                "Each judge's verdicts on the same dream episodes against MuJoCo (inconclusive episodes count as "
+                "failures), and each frame judge's own per-episode accuracy on the real frames.",
+                ["judge", "what", "Pearson", "MMRV", "episode agreement", "kappa", "accuracy on real episodes"],
+                rows,
+            )
+        )
     sp = payload["speed"]
     out.append(
         (
             "Speed",
-            f"Episodes per second over all {sp['episodes']} episodes of each world, with rendering (the dream's "
-            f"frames are the scene drawing the predicted state); setup {payload['setup_s']} s, not counted.",
+            f"Episodes per second over all {sp['episodes']} episodes of each world, with rendering ("
+            + (
+                "the dream's frames are the model's own, judged by the frame judge"
+                if payload.get("frame_judge")
+                else "the dream's frames are the scene drawing the predicted state"
+            )
+            + f"); setup {payload['setup_s']} s, not counted.",
             ["world", "episodes/s", "episodes/s without the policy's time", "wall s"],
             [
                 [

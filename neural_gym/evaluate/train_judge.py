@@ -15,6 +15,42 @@ import sys
 from collections.abc import Sequence
 
 
+def zoo_readme() -> str:
+    """The shipped judges' README, every figure read from each checkpoint's ``info``."""
+    from neural_gym.evaluate.judges import JUDGE_KINDS, ZOO_DIR, load_judge
+
+    lines = [
+        "# Shipped success judges",
+        "",
+        "Frame judges for pixel dreams (`neural_gym.evaluate.judges`), trained on real MuJoCo frames of a pixel",
+        "dataset and measured on held-out real episodes they were not trained or calibrated on. Written from each",
+        "checkpoint's metadata by `python -m neural_gym.evaluate.train_judge --readme`; `make zoo-pixel-tabletop`",
+        "regenerates the judges (with the pixel dreams).",
+        "",
+        "| judge | verdict | per-frame accuracy | per-frame balanced accuracy | per-episode accuracy | "
+        "per-episode balanced accuracy | episodes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    commands = []
+    for path in sorted(ZOO_DIR.glob("*.safetensors")):
+        judge = load_judge(path)
+        held = judge.info["heldout"]
+        for kind in JUDGE_KINDS:
+            f, e = held["frames"][kind], held["episodes"][kind]
+            lines.append(
+                f"| {path.stem} | {kind}{' (default)' if kind == judge.best_kind else ''} | {f['accuracy']:.3f} | "
+                f"{f['balanced_accuracy']:.3f} | {e['accuracy']:.3f} | {e['balanced_accuracy']:.3f} | {e['n']} |"
+            )
+        commands.append(
+            f"# {path.stem}: {judge.info['steps']} "
+            f"steps in {judge.info['train_s']} s, classifier threshold {judge.classifier_threshold}, "
+            f"probe RMSE {held['probe_rmse_normalized']:.3f} (training-std units)"
+        )
+        commands.append(judge.info.get("command", "(no command recorded)"))
+    lines += ["", "The exact command recorded in each judge:", "", "```bash", *commands, "```", ""]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, train, save, print the held-out figures; expected errors become one line (exit 2)."""
     parser = argparse.ArgumentParser(
@@ -27,6 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, help="frames per step (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    # `--readme` alone rewrites the shipped judges' README (neural_gym/evaluate/zoo/README.md)
+    if argv is None:
+        argv = sys.argv[1:]
+    if list(argv) == ["--readme"]:
+        from neural_gym.evaluate.judges import ZOO_DIR
+        from neural_gym.world_models.checkpoint import atomic_write
+
+        atomic_write(ZOO_DIR / "README.md", zoo_readme().encode())
+        print(f"wrote {ZOO_DIR / 'README.md'}")
+        return 0
     args = parser.parse_args(argv)
     from neural_gym.envs.dataset import load_episodes
     from neural_gym.evaluate.judges import save_judge, train_frame_judge

@@ -34,12 +34,29 @@ def run(judge, video, one_torch_thread) -> tuple[PolicyEvaluation, Recorder]:
         episodes=2,
         checkpoint=video,
         frame_judge=judge,
+        judge="probe",
         image_size=SIZE,
         max_episode_steps=12,
         progress=False,
         record_episodes=1,
     )
     return result, random
+
+
+def test_the_default_judge_is_the_frame_judges_better_verdict(judge, video) -> None:
+    result = evaluate_policies(
+        {"r": "random"},
+        "TabletopReach",
+        episodes=1,
+        checkpoint=video,
+        frame_judge=judge,
+        image_size=SIZE,
+        max_episode_steps=6,
+        progress=False,
+    )
+    held = judge.info["heldout"]["episodes"]
+    better = max(("probe", "classifier"), key=lambda k: (held[k]["balanced_accuracy"], k == "probe"))
+    assert result.judge_kind == judge.best_kind == better
 
 
 def test_both_worlds_start_after_the_same_real_burn_in(run, video) -> None:
@@ -118,3 +135,21 @@ def test_judges_that_do_not_fit_the_dream(judge, video) -> None:
         evaluate_policies(
             {"r": "random"}, "TabletopReach", episodes=1, checkpoint=video, frame_judge=judge, progress=False
         )
+
+
+def test_the_report_of_a_pixel_evaluation(run, tmp_path) -> None:
+    import json
+
+    from neural_gym.evaluate import write_evaluation_report
+
+    result, _ = run
+    out = write_evaluation_report(result, tmp_path / "report", n_boot=20)
+    payload = json.loads((out / "evaluation.json").read_text())
+    assert payload["judge_accuracy"]["frame_judge"] is True
+    said = np.concatenate([p.judge_on_real["probe"] for p in result.policies.values()])
+    assert payload["judge_accuracy"]["overall"]["true_positive"] + payload["judge_accuracy"]["overall"][
+        "false_positive"
+    ] == int(said.sum())
+    md = (out / "report.md").read_text()
+    assert "Every judge on the same dream episodes" in md and "the model's own" in md
+    assert (out / "videos").is_dir() and (out / "report.html").stat().st_size > 0
