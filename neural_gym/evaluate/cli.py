@@ -50,7 +50,22 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=positive_int, default=50, help="paired episodes per policy (default 50)")
     p.add_argument("--seed", type=int, default=1000, help="seed of the first episode (default 1000)")
     p.add_argument("--split", default="train", choices=["train", "heldout", "all"], help="instruction split")
-    p.add_argument("--checkpoint", default=None, help="the dream's checkpoint (default zoo:<task>)")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="the dream's checkpoint (default zoo:<task>, the state ensemble); a pixel model such as "
+        "zoo:TabletopReach-video or zoo:TabletopReach-latent-pixels plays its own frames",
+    )
+    p.add_argument(
+        "--judge",
+        default=None,
+        choices=["rule", "probe", "classifier", "heads"],
+        help="the dream's success judge (default: rule for state dreams; for pixel dreams the frame judge's verdict "
+        "that scored better on held-out real episodes)",
+    )
+    p.add_argument(
+        "--frame-judge", default=None, help="frame judge of a pixel dream (a .safetensors path; default zoo:<task>)"
+    )
     p.add_argument("--out", default="outputs/evaluate", help="report folder (default outputs/evaluate)")
     p.add_argument("--no-videos", action="store_true", help="write no videos (and record no frames)")
     p.add_argument("--record", type=_int_at_least(0), default=2, help="episodes per policy in the videos (default 2)")
@@ -94,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.quiet,
         record_episodes=record,
+        judge=args.judge,
+        frame_judge=args.frame_judge,
     )
     path = write_evaluation_report(
         evaluation, out, videos=not args.no_videos, overwrite=args.overwrite, n_boot=args.n_boot
@@ -129,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     judge = payload["judge_accuracy"]["overall"]
     if judge is not None:
         a = judge["accuracy"]
-        print(f"judge ({payload['judge']}) on the real final states: {a['correct']}/{a['n']} correct")
+        where = "every real frame" if payload["judge_accuracy"].get("frame_judge") else "the real final states"
+        print(f"judge ({payload['judge']}) on {where}: {a['correct']}/{a['n']} episodes correct")
     print(f"report: {path / 'report.html'} (and report.md, evaluation.json, plots, videos) in {path}")
     return 0

@@ -197,6 +197,11 @@ def test_cli_writes_a_report_and_prints_the_summary(tmp_path, capsys) -> None:
         (["--policies", "random", "--task", "Hopper"], ["Hopper", "has no instructions"]),
         (["--policies", "random", "--episodes", "0"], ["--episodes", "positive integer, got 0"]),
         (["--policies", "random", "random"], ["random given more than once"]),
+        (["--policies", "random", "--judge", "probe"], ["judge 'probe' cannot judge a state world model"]),
+        (
+            ["--policies", "random", "--checkpoint", "zoo:TabletopReach-video", "--frame-judge", "nope.safetensors"],
+            ["No judge checkpoint file at nope.safetensors"],
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line(extra, fragments, tmp_path, capsys) -> None:
