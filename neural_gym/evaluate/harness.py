@@ -678,7 +678,11 @@ class _Harness:
         rows = np.asarray(rows, dtype=np.int64)
         if self.frame_judge is None or rows.size == 0:
             return
-        said = self.frame_judge.verdicts(frames, starts[rows])
+        previous = None if self._real_probed is None else self._real_probed[rows]
+        said = self.frame_judge.verdicts(frames, starts[rows], previous=previous)
+        if self._real_probed is None:
+            self._real_probed = np.zeros_like(starts)
+        self._real_probed[rows] = said["states"]
         for kind in ("probe", "classifier"):
             verdicts[kind][rows] |= said[kind]
 
@@ -720,6 +724,7 @@ class _Harness:
         real_final = starts.copy()
         real_frames = [[obs[i][PIXELS_KEY].copy()] for i in range(self.record)]
         judge_on_real = {k: np.zeros(m, dtype=bool) for k in ("probe", "classifier")} if self.frame_judge else {}
+        self._real_probed: np.ndarray | None = None  # the frame judge's last probed state of each real row
         self._judge_real(judge_on_real, np.stack([o[PIXELS_KEY] for o in obs]), starts, np.arange(m))
         policy_s = 0.0
         while active.any():
@@ -885,7 +890,7 @@ class _Harness:
                 ended[:] = False
             nxt, _, terminated, truncated, info = self.dream.step(actions)
             finite = np.isfinite(nxt.reshape(m, -1).astype(np.float64)).all(-1)
-            said = self.frame_judge.verdicts(nxt, states0)
+            said = self.frame_judge.verdicts(nxt, states0, previous=probed)
             hits = {"probe": said["probe"], "classifier": said["classifier"], "heads": terminated}
             for kind, hit in hits.items():
                 verdicts[kind] |= hit & active & finite & ~info["model_error"]

@@ -4,8 +4,8 @@ A dream from a pixel world model (the latent and video families) produces frames
 success rule cannot be applied to it directly. A :class:`FrameJudge` is one small network trained here on **real**
 MuJoCo frames (a pixel dataset of the task, which records the state of every frame) with two heads:
 
-- ``"probe"``: frame → the state's dims that change within an episode (gripper, objects, the ``lifted`` flag); the
-  episode-constant dims (goal centres, the instructed object and goal,
+- ``"probe"``: frame → the positions it shows (grasp point, pad gap, object centres; their velocities are finite
+  differences between consecutive frames); the episode-constant dims (goal centres, the instructed object and goal,
   :data:`~neural_gym.envs.tabletop.rules.EPISODE_CONSTANT_DIMS`) come from the real episode's start state, which the
   harness knows; the task's success rule is applied to the result. The probed state is also what a policy that reads
   proprioception sees inside a pixel dream.
@@ -120,11 +120,32 @@ class _JudgeNet(nn.Module):
 
 
 def _dims() -> tuple[np.ndarray, np.ndarray]:
-    """The tabletop state's dims that change within an episode (probed) and the episode-constant ones (copied)."""
+    """The tabletop state's dims a frame shows and the probe reads off it (grasp point, pad gap, object centres), and
+    the episode-constant ones (copied from the start state; the classifier's extra input)."""
     from neural_gym.envs.tabletop import rules
 
-    constant = np.asarray(rules.EPISODE_CONSTANT_DIMS, dtype=np.int64)
-    return np.setdiff1d(np.arange(rules.OBS_SIZE), constant), constant
+    objects = [rules.OBJECT_POSE_SLICE.start + 7 * j + d for j in range(rules.N_OBJECTS) for d in range(3)]
+    probed = np.array([*range(rules.GRIPPER_SLICE.start, rules.GRIPPER_SLICE.stop), rules.OPENING_INDEX, *objects])
+    return probed, np.asarray(rules.EPISODE_CONSTANT_DIMS, dtype=np.int64)
+
+
+def _velocity_pairs() -> list[tuple[int, int]]:
+    """``(velocity dim, position dim)`` pairs of the state: the grasp point, the pad gap and the object centres."""
+    from neural_gym.envs.tabletop import rules
+
+    pairs = [(rules.GRIPPER_VEL_SLICE.start + d, rules.GRIPPER_SLICE.start + d) for d in range(3)]
+    pairs.append((rules.OPENING_VEL_INDEX, rules.OPENING_INDEX))
+    for j in range(rules.N_OBJECTS):
+        pairs += [
+            (rules.OBJECT_VEL_SLICE.start + 3 * j + d, rules.OBJECT_POSE_SLICE.start + 7 * j + d) for d in range(3)
+        ]
+    return pairs
+
+
+def _control_dt() -> float:
+    from neural_gym.envs.tabletop.model import FRAME_SKIP, TIMESTEP
+
+    return float(TIMESTEP * FRAME_SKIP)
 
 
 def _frames_to_net(frames: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
@@ -181,7 +202,9 @@ class FrameJudge:
     @property
     def state_size(self) -> int:
         """Length of the task's state observation (54)."""
-        return int(self.dynamic_dims.size + self.constant_dims.size)
+        from neural_gym.envs.tabletop import rules
+
+        return int(rules.OBS_SIZE)
 
     def _check_states(self, start_states: Any, batch: int) -> np.ndarray:
         s = np.asarray(start_states, dtype=np.float64)
@@ -193,9 +216,13 @@ class FrameJudge:
         return s
 
     @torch.no_grad()
-    def predict(self, frames: Any, start_states: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Probed states ``[B, 54]`` (episode-constant dims copied from ``start_states``) and success probabilities
-        ``[B]`` of uint8 ``frames [B, S, S, 3]``."""
+    def predict(self, frames: Any, start_states: Any, previous: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Probed states ``[B, 54]`` and success probabilities ``[B]`` of uint8 ``frames [B, S, S, 3]``.
+
+        The probe reads the positions a frame shows (:attr:`dynamic_dims`: grasp point, pad gap, object centres);
+        the velocities of those positions are their change since ``previous`` (the probed states of the frames one
+        step before, ``[B, 54]``) over the control step, or zero without ``previous``; every other dim (the
+        episode-constant ones, the object orientations and the ``lifted`` flag) is copied from ``start_states``."""
         x = _frames_to_net(frames, self.config.image_size)
         s = self._check_states(start_states, x.shape[0])
         with torch_threads(self.num_threads):
@@ -203,6 +230,12 @@ class FrameJudge:
             dyn, logit = self.net(x, const)
         states = s.copy()
         states[:, self.dynamic_dims] = dyn.double().numpy() * self.state_std + self.state_mean
+        vel, pos = (np.array(d) for d in zip(*_velocity_pairs(), strict=True))
+        if previous is None:
+            states[:, vel] = 0.0
+        else:
+            prev = self._check_states(previous, x.shape[0])
+            states[:, vel] = (states[:, pos] - prev[:, pos]) / _control_dt()
         return states, torch.sigmoid(logit).double().numpy()
 
     def success(self, frames: Any, start_states: Any, kind: str = "probe") -> np.ndarray:
@@ -213,11 +246,23 @@ class FrameJudge:
             raise ValueError(f"kind must be one of {JUDGE_KINDS}, got {kind!r}")
         return verdicts[kind]
 
-    def verdicts(self, frames: Any, start_states: Any) -> dict[str, np.ndarray]:
-        """Both verdicts (``{"probe", "classifier"}`` → bool ``[B]``) and the probed states (``"states"``)."""
-        states, prob = self.predict(frames, start_states)
+    def verdicts(self, frames: Any, start_states: Any, previous: Any = None) -> dict[str, np.ndarray]:
+        """Both verdicts (``{"probe", "classifier"}`` → bool ``[B]``) and the probed states (``"states"``; see
+        :meth:`predict` for ``previous``)."""
+        states, prob = self.predict(frames, start_states, previous)
         rule = np.asarray(self.success_fn(states, None, states), dtype=bool)
         return {"probe": rule, "classifier": prob > self.classifier_threshold, "states": states}  # type: ignore[dict-item]
+
+    def episode_verdicts(self, frames: Any, start_state: Any) -> dict[str, np.ndarray]:
+        """:meth:`verdicts` of one episode's frames ``[T, S, S, 3]`` in order, each frame's velocities taken from the
+        one before it (as the evaluation harness does step by step); also ``"probability"`` ``[T]``."""
+        x = np.asarray(frames)
+        start = np.repeat(np.asarray(start_state, dtype=np.float64)[None], len(x), axis=0)
+        states, prob = self.predict(x, start)
+        vel, pos = (np.array(d) for d in zip(*_velocity_pairs(), strict=True))
+        states[1:, vel] = (states[1:, pos] - states[:-1, pos]) / _control_dt()
+        rule = np.asarray(self.success_fn(states, None, states), dtype=bool)
+        return {"probe": rule, "classifier": prob > self.classifier_threshold, "states": states, "probability": prob}
 
 
 # ------------------------------------------------------------------------------------------------------ training
@@ -362,8 +407,7 @@ def _choose_threshold(judge: FrameJudge, episodes: Sequence[Any]) -> float:
     peaks, truth = [], []
     for ep in episodes:
         states = np.asarray(ep.observations, dtype=np.float64)
-        _, prob = judge.predict(ep.frames, np.repeat(states[:1], len(states), axis=0))
-        peaks.append(float(prob.max()))
+        peaks.append(float(judge.episode_verdicts(ep.frames, states[0])["probability"].max()))
         truth.append(bool(np.asarray(judge.success_fn(states, None, states), dtype=bool).any()))
     peak, positive = np.array(peaks), np.array(truth)
     best, best_score = THRESHOLD_GRID[0], -1.0
@@ -400,13 +444,14 @@ def _confusion(pred: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
     }
 
 
-def measure_judge(judge: FrameJudge, episodes: Sequence[Any], batch: int = 256) -> dict[str, Any]:
+def measure_judge(judge: FrameJudge, episodes: Sequence[Any]) -> dict[str, Any]:
     """Score both verdicts of ``judge`` on real episodes (frames + states) it was not trained on.
 
     Returns:
         ``{"frames": {kind: confusion}, "episodes": {kind: confusion}, "probe_rmse_normalized", "episodes_n"}``:
         per frame, the verdict against the task's rule on the recorded state; per episode, "some frame judged
-        successful" against "some state successful"; the probe's RMSE in units of the training std.
+        successful" against "some state successful"; the probe's RMSE in units of the training std and its mean
+        grasp-point error in metres (``probe_gripper_error_m``; the reach rule's tolerance is 0.03 m).
 
     Raises:
         ValueError: No episode, or episodes without frames.
@@ -415,24 +460,19 @@ def measure_judge(judge: FrameJudge, episodes: Sequence[Any], batch: int = 256) 
         raise ValueError("measure_judge needs at least one episode")
     per_frame: dict[str, list[np.ndarray]] = {k: [] for k in JUDGE_KINDS}
     per_episode: dict[str, list[bool]] = {k: [] for k in JUDGE_KINDS}
-    truths, ep_truth, sq = [], [], []
+    truths, ep_truth, sq, grip = [], [], [], []
     for ep in episodes:
         if ep.frames is None:
             raise ValueError("measure_judge needs episodes with frames (a pixel dataset)")
         states = np.asarray(ep.observations, dtype=np.float64)
         truth = np.asarray(judge.success_fn(states, None, states), dtype=bool)
-        start = np.repeat(states[:1], len(states), axis=0)
-        verdict = {k: [] for k in JUDGE_KINDS}
-        for i in range(0, len(states), batch):
-            v = judge.verdicts(ep.frames[i : i + batch], start[i : i + batch])
-            for k in JUDGE_KINDS:
-                verdict[k].append(v[k])
-            err = (v["states"][:, judge.dynamic_dims] - states[i : i + batch, judge.dynamic_dims]) / judge.state_std
-            sq.append(np.square(err).mean(-1))
+        said = judge.episode_verdicts(ep.frames, states[0])
         for k in JUDGE_KINDS:
-            flat = np.concatenate(verdict[k])
-            per_frame[k].append(flat)
-            per_episode[k].append(bool(flat.any()))
+            per_frame[k].append(said[k])
+            per_episode[k].append(bool(said[k].any()))
+        diff = said["states"][:, judge.dynamic_dims] - states[:, judge.dynamic_dims]
+        sq.append(np.square(diff / judge.state_std).mean(-1))
+        grip.append(np.linalg.norm(diff[:, :3], axis=-1))
         truths.append(truth)
         ep_truth.append(bool(truth.any()))
     truth_all = np.concatenate(truths)
@@ -441,6 +481,7 @@ def measure_judge(judge: FrameJudge, episodes: Sequence[Any], batch: int = 256) 
         "frames": {k: _confusion(np.concatenate(per_frame[k]), truth_all) for k in JUDGE_KINDS},
         "episodes": {k: _confusion(np.array(per_episode[k]), np.array(ep_truth)) for k in JUDGE_KINDS},
         "probe_rmse_normalized": float(np.sqrt(np.concatenate(sq).mean())),
+        "probe_gripper_error_m": float(np.concatenate(grip).mean()),
     }
 
 

@@ -133,3 +133,20 @@ def test_bad_input(judge, episodes) -> None:
         train_frame_judge(no_frames, "TabletopReach", steps=1, progress=False)
     with pytest.raises(ValueError, match="tabletop task"):
         FrameJudge(JudgeConfig(task="Reacher"), judge.net, judge.state_mean, judge.state_std)
+
+
+def test_velocities_are_finite_differences_of_the_probed_positions(judge, episodes) -> None:
+    from neural_gym.envs.tabletop import rules
+
+    ep = episodes[0]
+    whole = judge.episode_verdicts(ep.frames, ep.observations[0])["states"]
+    previous = None
+    for t in range(3):  # step by step, as the harness calls it
+        step, _ = judge.predict(ep.frames[t : t + 1], ep.observations[:1], previous=previous)
+        np.testing.assert_allclose(step[0], whole[t], rtol=1e-4, atol=1e-4)  # batch size changes float rounding
+        previous = step
+    dt = 0.04  # 20 physics steps of 2 ms
+    np.testing.assert_allclose(
+        whole[1:, rules.GRIPPER_VEL_SLICE], np.diff(whole[:, rules.GRIPPER_SLICE], axis=0) / dt, rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_array_equal(whole[0, rules.GRIPPER_VEL_SLICE], 0.0)
