@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from neural_gym.world_models.calibration import RolloutCalibration
+
 #: Bumped whenever the checkpoint layout changes; loaders refuse other versions with a message.
 CHECKPOINT_FORMAT_VERSION = 1
 
@@ -40,6 +42,10 @@ class Calibration:
         scale: the factor applied to that quantile.
         heldout_quantiles: per measure, a few quantiles of the held-out values (for reports).
         heldout_size: number of held-out real transitions used.
+        rollout: a cut-off calibrated on held-out open-loop rollouts (signal, threshold, the risk curve that turns
+            any ``uncertainty_risk`` into a threshold, and what it was scored on), or ``None`` for a checkpoint
+            calibrated on one-step values only (then left out of :meth:`to_dict`, so such specs read and write as
+            before).
     """
 
     measure: str = "ensemble_std"
@@ -48,6 +54,7 @@ class Calibration:
     scale: float = 1.0
     heldout_quantiles: dict[str, dict[str, float]] = field(default_factory=dict)
     heldout_size: int = 0
+    rollout: RolloutCalibration | None = None
 
     @property
     def threshold(self) -> float:
@@ -57,13 +64,18 @@ class Calibration:
         return self.thresholds[self.measure]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
+        """JSON-ready dict (without ``rollout`` when there is none)."""
+        d = asdict(self)
+        if self.rollout is None:
+            del d["rollout"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
         """Inverse of :meth:`to_dict`."""
-        return cls(**d)
+        d = dict(d)
+        rollout = d.pop("rollout", None)
+        return cls(**d, rollout=None if rollout is None else RolloutCalibration.from_dict(rollout))
 
 
 @dataclass
@@ -102,6 +114,7 @@ class ModelSpec:
         """JSON-ready dict."""
         d = asdict(self)
         d["obs_shape"] = list(self.obs_shape)
+        d["calibration"] = self.calibration.to_dict()
         return d
 
     @classmethod

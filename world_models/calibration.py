@@ -13,6 +13,10 @@ threshold ``t``; the steps before it are *kept* (served to the user), that step 
   trusted horizon are reported on the scoring set (:func:`score_cutoff`).
 - The guarantee (:func:`conformal_threshold`): conformal risk control over episodes (Angelopoulos, Bates, Fisch, Lei,
   Schuster, "Conformal Risk Control", ICLR 2024) on the share of wrong kept steps of an episode.
+- What a checkpoint stores (:class:`RolloutCalibration`, in ``ModelSpec.calibration.rollout``): the chosen signal,
+  its default threshold, the figures it was scored with, and the calibration episodes' risk curve
+  (:func:`conformal_risk_curve`), from which :meth:`RolloutCalibration.threshold_for_risk` turns any ``alpha`` into
+  exactly the threshold :func:`conformal_threshold` would choose (:func:`threshold_from_risk_curve`).
 
 Assumptions stated once: episodes are exchangeable (the calibration episodes and a new episode are drawn alike, e.g.
 rollouts from start states sampled i.i.d. from the same held-out data, with the same model and policy); all values are
@@ -32,7 +36,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -351,6 +356,228 @@ def conformal_threshold(records: RolloutRecords, signal: str, tau: float, alpha:
     )
 
 
+def conformal_risk_curve(records: RolloutRecords, signal: str, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """The calibration episodes' risk curve ``R̂_n(t)`` in compressed form: all :func:`conformal_threshold` needs.
+
+    ``R̂_n(t)`` is the mean over episodes of the monotone loss ``L̃_i(t)`` (:func:`episode_losses` with
+    ``monotone=True``), evaluated on :func:`conformal_threshold`'s grid ``{-inf} ∪ {observed running-max values}``.
+    It is a non-decreasing step function, so only the *last* grid point of each run of equal values can ever be
+    the chosen threshold; those points (finite ones only; ``R̂_n(-inf) = 0`` is implied) and their risk are returned.
+    :func:`threshold_from_risk_curve` on them returns exactly :func:`conformal_threshold`'s threshold for every
+    ``alpha``, so a checkpoint can store the curve (a sufficient statistic of the per-episode losses) instead of
+    every episode's signal and error.
+
+    Args:
+        records: the calibration episodes.
+        signal: name of the signal to threshold.
+        tau: error above which a step is wrong.
+
+    Returns:
+        ``(thresholds, risk)``: strictly increasing finite grid points and ``R̂_n`` at each, non-decreasing in
+        ``[0, 1]``.
+
+    Raises:
+        KeyError: an unknown signal.
+        ValueError: a non-finite ``tau``.
+    """
+    tau = _check_tau(tau)
+    sig = records.signal(signal)
+    grid = np.r_[-np.inf, np.unique(np.concatenate([np.maximum.accumulate(s) for s in sig]))]
+    risk = episode_losses(records, signal, tau, grid, monotone=True).mean(axis=0)
+    run_end = np.r_[risk[1:] > risk[:-1], True]
+    run_end[0] = False  # -inf: its risk is 0 by definition, never stored
+    return grid[run_end], risk[run_end]
+
+
+def threshold_from_risk_curve(
+    thresholds: np.ndarray | Sequence[float], risk: np.ndarray | Sequence[float], n_episodes: int, alpha: float
+) -> tuple[float, bool]:
+    """:func:`conformal_threshold`'s choice from a stored :func:`conformal_risk_curve`.
+
+    ``t̂`` = the largest point ``t`` of ``{-inf} ∪ thresholds`` with ``(n/(n+1)) R̂_n(t) + 1/(n+1) ≤ alpha``
+    (``R̂_n(-inf) = 0``). Non-decreasing in ``alpha``.
+
+    Args:
+        thresholds: the curve's grid points (strictly increasing, finite).
+        risk: ``R̂_n`` at each (non-decreasing).
+        n_episodes: calibration episodes ``n`` the curve was computed on.
+        alpha: tolerated expected share of wrong kept steps, in ``(0, 1)``.
+
+    Returns:
+        ``(threshold, meets_alpha)``: ``(-inf, False)`` when even cutting at once misses ``alpha``
+        (``alpha < 1/(n+1)``); ``-inf`` with ``True`` means "cut at once" meets it but nothing more does.
+
+    Raises:
+        ValueError: ``alpha`` outside ``(0, 1)``, ``n_episodes < 1``, or curves of different lengths.
+    """
+    alpha = _check_alpha(alpha)
+    if isinstance(n_episodes, bool) or int(n_episodes) != n_episodes or n_episodes < 1:
+        raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
+    t = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    r = np.asarray(risk, dtype=np.float64).reshape(-1)
+    if t.shape != r.shape:
+        raise ValueError(f"thresholds and risk must have the same length, got {t.size} and {r.size}")
+    n = int(n_episodes)
+    grid, curve = np.r_[-np.inf, t], np.r_[0.0, r]
+    ok = np.flatnonzero(n / (n + 1) * curve + 1.0 / (n + 1) <= alpha + 1e-12)  # a prefix: the curve is monotone
+    if ok.size == 0:
+        return float("-inf"), False
+    return float(grid[ok[-1]]), True
+
+
+def _finite(x: Any, what: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+        raise ValueError(f"{what} must be a finite number, got {x!r}")
+    return float(x)
+
+
+def _json_figures(d: Any, what: str) -> dict[str, Any]:
+    """``d`` checked to be a dict of JSON values whose numbers are finite (``None`` stands for undefined)."""
+    if not isinstance(d, Mapping):
+        raise ValueError(f"{what} must be a dict, got {type(d).__name__}")
+
+    def check(v: Any, where: str) -> None:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{where} is {v!r}; store undefined figures as None (JSON has no NaN/inf)")
+        if isinstance(v, Mapping):
+            for k, x in v.items():
+                check(x, f"{where}[{k!r}]")
+        elif isinstance(v, list | tuple):
+            for i, x in enumerate(v):
+                check(x, f"{where}[{i}]")
+        elif not (v is None or isinstance(v, str | bool | int | float)):
+            raise ValueError(
+                f"{where} must be a JSON value (str, number, bool, None, list, dict), got {type(v).__name__}"
+            )
+
+    for k, v in d.items():
+        if not isinstance(k, str):
+            raise ValueError(f"{what} keys must be strings, got {k!r}")
+        check(v, f"{what}[{k!r}]")
+    return dict(d)
+
+
+@dataclass
+class RolloutCalibration:
+    """A cut-off signal and threshold chosen on held-out rollouts, with what it was scored on (in a checkpoint).
+
+    Stored as ``ModelSpec.calibration.rollout`` (absent in checkpoints calibrated on one-step values only). The Dream
+    env cuts an episode at the first step whose ``signal`` is strictly above the threshold: ``threshold`` by default,
+    or :meth:`threshold_for_risk` of a user's ``uncertainty_risk=α``.
+
+    Attributes:
+        signal: the cut-off signal (``"disagreement"``, ``"disagreement_max"``, ``"disagreement_sum"``,
+            ``"disagreement_sum_per_sqrt_step"``; see :func:`with_derived`).
+        threshold: the default cut-off, :meth:`threshold_for_risk` of ``alpha``.
+        alpha: the level of the default cut-off.
+        tau: the error above which a step counts as wrong.
+        error: the per-step error ``tau`` applies to (e.g. ``"nrmse"``: normalized RMSE of the state).
+        n_calibration_episodes: the episodes the risk curve was computed on (``n`` of the guarantee).
+        risk_thresholds: the risk curve's grid points (:func:`conformal_risk_curve`), strictly increasing.
+        risk_values: ``R̂_n`` at each grid point, non-decreasing in ``[0, 1]``.
+        candidate_auroc: each candidate signal's AUROC on the calibration episodes (``None``: undefined).
+        scores: figures of the chosen cut-off on the scoring episodes (AUROC, justified share, timing against the
+            trusted horizon, realized rate), beside the one-step rule's; ``None`` marks an undefined figure.
+        scored_on: what the figures come from (task, held-out data or its collection, episodes, horizon, seeds).
+
+    Raises:
+        ValueError: a field of the wrong kind, a non-finite number, a curve that is not sorted and monotone, or a
+            ``threshold`` that is not the curve's threshold at ``alpha``.
+    """
+
+    signal: str
+    threshold: float
+    alpha: float
+    tau: float
+    error: str
+    n_calibration_episodes: int
+    risk_thresholds: list[float]
+    risk_values: list[float]
+    candidate_auroc: dict[str, float | None] = field(default_factory=dict)
+    scores: dict[str, Any] = field(default_factory=dict)
+    scored_on: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.signal, str) or not self.signal.strip():
+            raise ValueError(f"signal must be a non-empty string, got {self.signal!r}")
+        if not isinstance(self.error, str) or not self.error.strip():
+            raise ValueError(f"error must name the per-step error tau applies to, got {self.error!r}")
+        self.threshold = _finite(self.threshold, "threshold")
+        self.alpha = _check_alpha(self.alpha)
+        self.tau = _finite(self.tau, "tau")
+        n = self.n_calibration_episodes
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n_calibration_episodes must be a positive integer, got {n!r}")
+        t = [_finite(x, "risk_thresholds entry") for x in self.risk_thresholds]
+        r = [_finite(x, "risk_values entry") for x in self.risk_values]
+        if len(t) != len(r):
+            raise ValueError(f"risk_thresholds and risk_values differ in length ({len(t)} and {len(r)})")
+        if any(b <= a for a, b in zip(t[:-1], t[1:], strict=True)):
+            raise ValueError("risk_thresholds must be strictly increasing")
+        if any(not 0.0 <= x <= 1.0 for x in r) or any(b < a for a, b in zip(r[:-1], r[1:], strict=True)):
+            raise ValueError("risk_values must be non-decreasing and lie in [0, 1]")
+        self.risk_thresholds, self.risk_values = t, r
+        for name, value in self.candidate_auroc.items():
+            if value is not None:
+                self.candidate_auroc[name] = _finite(value, f"candidate_auroc[{name!r}]")
+        self.scores = _json_figures(self.scores, "scores")
+        self.scored_on = _json_figures(self.scored_on, "scored_on")
+        expected, meets = threshold_from_risk_curve(t, r, n, self.alpha)
+        if not meets or expected != self.threshold:
+            raise ValueError(
+                f"threshold {self.threshold!r} is not the risk curve's conformal threshold at alpha={self.alpha} "
+                f"({expected!r}); the stored calibration contradicts itself"
+            )
+
+    def threshold_for_risk(self, alpha: float) -> float:
+        """The split-conformal threshold for a user's risk ``alpha`` (:func:`threshold_from_risk_curve`).
+
+        Guarantee: for a new episode exchangeable with the calibration episodes (its start drawn like theirs, same
+        model, data and policy), the expected share of its kept steps whose true error exceeds ``tau`` is at most
+        ``alpha`` (conformal risk control; see :func:`conformal_threshold`). Non-decreasing in ``alpha``.
+
+        Raises:
+            ValueError: ``alpha`` outside ``(0, 1)``; ``alpha < 1/(n+1)`` (too few calibration episodes to promise
+                it); or an ``alpha`` that only "cut before the first step" meets.
+        """
+        alpha = _check_alpha(alpha)
+        n = self.n_calibration_episodes
+        t, meets = threshold_from_risk_curve(self.risk_thresholds, self.risk_values, n, alpha)
+        if not meets:
+            raise ValueError(
+                f"uncertainty_risk={alpha} is below 1/(n+1) = {1 / (n + 1):.4f} for the {n} calibration episodes of "
+                "this checkpoint: no threshold can promise it; ask for a larger risk or calibrate on more episodes"
+            )
+        if not math.isfinite(t):
+            raise ValueError(
+                f"uncertainty_risk={alpha} is only met by cutting every episode before its first step (the model's "
+                f"first predictions already exceed tau={self.tau} too often); ask for a larger risk"
+            )
+        return t
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RolloutCalibration:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: missing or unknown fields, or any problem :class:`RolloutCalibration` refuses.
+        """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a rollout calibration must be a dict, got {type(d).__name__}")
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown rollout calibration fields {sorted(unknown)}; expected {sorted(names)}")
+        try:
+            return cls(**d)
+        except TypeError as err:
+            raise ValueError(f"malformed rollout calibration: {err}") from err
+
+
 # -------------------------------------------------------------------------------------------- signal choice and scoring
 def pooled_auroc(records: RolloutRecords, signal: str, tau: float) -> float:
     """AUROC of ``signal`` for the event ``error > tau`` over every step of every episode (``NaN`` with one class)."""
@@ -504,8 +731,10 @@ __all__ = [
     "ConformalThreshold",
     "CutoffChoice",
     "CutoffScore",
+    "RolloutCalibration",
     "RolloutRecords",
     "choose_cutoff",
+    "conformal_risk_curve",
     "conformal_threshold",
     "episode_losses",
     "horizon_normalised",
@@ -515,5 +744,6 @@ __all__ = [
     "running_sum",
     "score_cutoff",
     "split_episodes",
+    "threshold_from_risk_curve",
     "with_derived",
 ]

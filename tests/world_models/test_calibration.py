@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 from neural_gym.world_models.calibration import (
+    RolloutCalibration,
     RolloutRecords,
     choose_cutoff,
+    conformal_risk_curve,
     conformal_threshold,
     episode_losses,
     horizon_normalised,
@@ -18,6 +21,7 @@ from neural_gym.world_models.calibration import (
     running_sum,
     score_cutoff,
     split_episodes,
+    threshold_from_risk_curve,
     with_derived,
 )
 
@@ -200,3 +204,153 @@ def test_conformal_guarantee_holds_on_exchangeable_episodes() -> None:
     assert mean > alpha / 3  # not trivially 0
     assert np.mean(kept) > 0.3  # not "cut at once"
     assert np.mean(loose) > alpha + 3 * se  # a threshold 3x larger would break the bound: the check can fail
+
+
+# ------------------------------------------------------------------------------- the stored form: the risk curve
+ALPHAS = np.round(np.linspace(0.01, 0.99, 99), 2)
+
+
+def _stored(records: RolloutRecords, signal: str, alpha: float = 0.2) -> RolloutCalibration:
+    """A :class:`RolloutCalibration` of ``records`` at ``alpha`` (its curve, its threshold)."""
+    t, r = conformal_risk_curve(records, signal, TAU)
+    return RolloutCalibration(
+        signal=signal,
+        threshold=conformal_threshold(records, signal, TAU, alpha).threshold,
+        alpha=alpha,
+        tau=TAU,
+        error="nrmse",
+        n_calibration_episodes=records.n_episodes,
+        risk_thresholds=t.tolist(),
+        risk_values=r.tolist(),
+        candidate_auroc={signal: 0.8, "other": None},
+        scores={"auroc": 0.75, "one_step": {"auroc": None}},
+        scored_on={"task": "Hopper", "episodes": records.n_episodes},
+    )
+
+
+@pytest.mark.parametrize("signal", ["d", "d_max", "d_sum", "d_sum_per_sqrt_step"])
+def test_risk_curve_gives_conformal_threshold_for_every_alpha(signal: str) -> None:
+    """The compressed curve a checkpoint stores reproduces conformal_threshold exactly, alpha by alpha (including
+    alphas below 1/(n+1) and the cut-at-once case), and is much smaller than the records."""
+    rec = with_derived(_random_walk_records(np.random.default_rng(7), 12), "d")
+    t, r = conformal_risk_curve(rec, signal, TAU)
+    assert np.isfinite(t).all() and (np.diff(t) > 0).all() and (np.diff(r) > 0).all()
+    assert r[0] >= 0 and r[-1] <= 1
+    assert t.size < rec.lengths.sum()
+    for alpha in ALPHAS:
+        ref = conformal_threshold(rec, signal, TAU, float(alpha))
+        assert threshold_from_risk_curve(t, r, rec.n_episodes, float(alpha)) == (ref.threshold, ref.meets_alpha)
+    assert not threshold_from_risk_curve(t, r, 12, 0.05)[1]  # 1/(n+1) = 1/13 > 0.05
+
+
+def test_risk_curve_by_hand() -> None:
+    rec = RolloutRecords(  # the records of test_conformal_threshold_on_hand_made_records
+        error=[np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 2.0]), np.array([0.0, 0.0, 0.0])],
+        signals={"d": [np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.2, 0.3])]},
+    )
+    t, r = conformal_risk_curve(rec, "d", TAU)
+    # mean loss 0 (-inf, 0.1), 1/6 (0.2), 1/3 (0.3): the zero run ends at 0.1
+    np.testing.assert_allclose(t, [0.1, 0.2, 0.3])
+    np.testing.assert_allclose(r, [0.0, 1 / 6, 1 / 3])
+    assert threshold_from_risk_curve(t, r, 3, 0.4) == (0.2, True)
+    with pytest.raises(ValueError, match="same length"):
+        threshold_from_risk_curve(t, r[:-1], 3, 0.4)
+    with pytest.raises(ValueError, match="n_episodes"):
+        threshold_from_risk_curve(t, r, 0, 0.4)
+
+
+def test_rollout_calibration_round_trips_through_json() -> None:
+    rec = with_derived(_random_walk_records(np.random.default_rng(8), 20), "d")
+    cal = _stored(rec, "d_sum")
+    again = RolloutCalibration.from_dict(json.loads(json.dumps(cal.to_dict(), allow_nan=False)))
+    assert again == cal and again.threshold == cal.threshold  # floats survive JSON exactly
+
+
+def test_risk_threshold_is_monotone_in_alpha_and_matches_conformal() -> None:
+    rec = with_derived(_random_walk_records(np.random.default_rng(9), 30), "d")
+    cal = _stored(rec, "d_sum_per_sqrt_step")
+    usable = [a for a in ALPHAS if a >= 1 / 31 + 0.01]
+    thresholds = [cal.threshold_for_risk(float(a)) for a in usable]
+    assert all(b >= a for a, b in zip(thresholds[:-1], thresholds[1:], strict=True))
+    assert thresholds[-1] > thresholds[0]  # not constant: a larger risk keeps more
+    for a, t in zip(usable, thresholds, strict=True):
+        assert t == conformal_threshold(rec, "d_sum_per_sqrt_step", TAU, float(a)).threshold
+    with pytest.raises(ValueError, match=r"below 1/\(n\+1\)"):
+        cal.threshold_for_risk(0.02)
+    with pytest.raises(ValueError, match=r"alpha must lie in \(0, 1\)"):
+        cal.threshold_for_risk(1.0)
+
+
+def test_risk_that_only_cutting_at_once_meets_is_refused() -> None:
+    # 5 of 9 episodes are wrong from their first step: keeping anything has mean loss 5/9, bound 0.9 * 5/9 + 0.1
+    error = [np.full(3, 2.0)] * 5 + [np.zeros(3)] * 4
+    rec = RolloutRecords(error=error, signals={"d": [np.array([0.1, 0.2, 0.3])] * 9})
+    t, r = conformal_risk_curve(rec, "d", TAU)
+    cal = RolloutCalibration("d", 0.3, 0.7, TAU, "nrmse", 9, t.tolist(), r.tolist())
+    assert cal.threshold_for_risk(0.6) == 0.3
+    with pytest.raises(ValueError, match="before its first step"):
+        cal.threshold_for_risk(0.2)
+
+
+def _fields(**change: object) -> dict[str, object]:
+    rec = with_derived(_random_walk_records(np.random.default_rng(10), 10), "d")
+    d = _stored(rec, "d_sum").to_dict()
+    d.update(change)
+    return d
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"signal": ""}, "signal must be"),
+        ({"error": 3}, "error must name"),
+        ({"threshold": float("nan")}, "threshold must be a finite"),
+        ({"threshold": 1e9}, "contradicts itself"),
+        ({"alpha": 0.0}, "alpha must lie"),
+        ({"tau": float("inf")}, "tau must be a finite"),
+        ({"n_calibration_episodes": 0}, "n_calibration_episodes"),
+        ({"risk_thresholds": [2.0, 1.0], "risk_values": [0.0, 0.1]}, "strictly increasing"),
+        ({"risk_thresholds": [1.0, 2.0], "risk_values": [0.2, 0.1]}, "non-decreasing"),
+        ({"risk_thresholds": [1.0, 2.0], "risk_values": [0.2, 1.5]}, r"lie in \[0, 1\]"),
+        ({"risk_thresholds": [1.0], "risk_values": [0.2, 0.3]}, "differ in length"),
+        ({"risk_thresholds": ["a"], "risk_values": [0.2]}, "finite number"),
+        ({"scores": {"auroc": float("nan")}}, "as None"),
+        ({"scored_on": {"x": object()}}, "JSON value"),
+        ({"candidate_auroc": {"d": float("inf")}}, "finite number"),
+        ({"surprise": 1}, "unknown rollout calibration fields"),
+    ],
+)
+def test_rollout_calibration_refuses_bad_fields(change: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RolloutCalibration.from_dict(_fields(**change))
+
+
+def test_rollout_calibration_refuses_missing_fields() -> None:
+    d = _fields()
+    del d["risk_values"]
+    with pytest.raises(ValueError, match="malformed rollout calibration"):
+        RolloutCalibration.from_dict(d)
+    with pytest.raises(ValueError, match="must be a dict"):
+        RolloutCalibration.from_dict([1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.2])
+def test_stored_risk_gives_the_conformal_rate_on_exchangeable_episodes(alpha: float) -> None:
+    """Calibrate on n episodes, store the curve, ask it for alpha, play fresh exchangeable episodes: over 300 seeded
+    repetitions the mean realised share of wrong kept steps is at most alpha (Monte-Carlo margin), and its monotone
+    envelope (what CRC holds exactly) is within 2/(n+1) of alpha from below, CRC's tightness bound."""
+    n, n_test, reps = 40, 10, 300
+    raw, mono = [], []
+    for rep in range(reps):
+        rng = np.random.default_rng(5000 + rep)
+        cal = _stored(with_derived(_random_walk_records(rng, n), "d"), "d_sum", alpha=alpha)
+        test = with_derived(_random_walk_records(rng, n_test), "d")
+        t = cal.threshold_for_risk(alpha)
+        raw.append(episode_losses(test, "d_sum", TAU, [t])[:, 0].mean())
+        mono.append(episode_losses(test, "d_sum", TAU, [t], monotone=True)[:, 0].mean())
+    raw_a, mono_a = np.asarray(raw), np.asarray(mono)
+    se = mono_a.std(ddof=1) / np.sqrt(reps)
+    assert se < 0.01
+    assert raw_a.mean() <= mono_a.mean() + 1e-12
+    assert mono_a.mean() <= alpha + 3 * se, (mono_a.mean(), se)
+    assert mono_a.mean() >= alpha - 2 / (n + 1) - 3 * se, (mono_a.mean(), se)

@@ -26,6 +26,12 @@ from neural_gym.world_models import (
     train_ensemble,
     zoo_path,
 )
+from neural_gym.world_models.calibration import (
+    RolloutCalibration,
+    RolloutRecords,
+    conformal_risk_curve,
+    conformal_threshold,
+)
 from neural_gym.world_models.checkpoint import FAMILIES, CheckpointNotFoundError
 
 TINY = EnsembleConfig(ensemble_size=3, num_elites=2, hidden_size=16, num_layers=2)
@@ -377,6 +383,64 @@ def test_shipped_zoo_checkpoints_have_checksums_and_load(recwarn: pytest.Warning
         spec = read_spec(path)
         load_checkpoint(path, task=spec.task, device="cpu")
     assert not [w for w in recwarn if "checksum" in str(w.message)]
+
+
+# ------------------------------------------------------------------------------------- rollout calibration field
+def _rollout_calibration() -> RolloutCalibration:
+    rng = np.random.default_rng(0)
+    d = [np.abs(rng.normal(size=15)) for _ in range(12)]
+    rec = RolloutRecords(error=[np.cumsum(x) / 4 for x in d], signals={"disagreement_sum": [np.cumsum(x) for x in d]})
+    t, r = conformal_risk_curve(rec, "disagreement_sum", 1.0)
+    return RolloutCalibration(
+        signal="disagreement_sum",
+        threshold=conformal_threshold(rec, "disagreement_sum", 1.0, 0.2).threshold,
+        alpha=0.2,
+        tau=1.0,
+        error="nrmse",
+        n_calibration_episodes=12,
+        risk_thresholds=t.tolist(),
+        risk_values=r.tolist(),
+        candidate_auroc={"disagreement_sum": 0.9, "disagreement": None},
+        scores={"auroc": 0.88, "one_step": {"auroc": 0.6, "justified_share": None}},
+        scored_on={"task": "HalfCheetah", "heldout": {"seed": 1000}, "n_episodes": 24},
+    )
+
+
+def test_rollout_calibration_round_trips(model: EnsembleModel, tmp_path: Path) -> None:
+    import dataclasses
+
+    cal = _rollout_calibration()
+    spec = dataclasses.replace(model.spec, calibration=dataclasses.replace(model.spec.calibration, rollout=cal))
+    calibrated = EnsembleModel.from_spec(spec)
+    calibrated.load_state_dict(model.state_dict())
+    path = save_checkpoint(calibrated, tmp_path / "calibrated.safetensors")
+    assert read_spec(path).calibration.rollout == cal
+    loaded = load_checkpoint(path, task="HalfCheetah", device="cpu")
+    assert loaded.spec.calibration.rollout == cal and loaded.spec == spec
+    assert loaded.spec.calibration.rollout.threshold_for_risk(0.2) == cal.threshold
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+
+
+def test_checkpoints_without_rollout_calibration_read_and_write_as_before(saved: Path, tmp_path: Path) -> None:
+    from neural_gym.world_models.zoo import ZOO_DIR, available
+
+    _, meta = _tensors_and_metadata(saved)
+    assert "rollout" not in json.loads(meta["spec"])["calibration"]
+    for name in available():  # the shipped zoo (written before the field existed): the spec re-serializes byte for byte
+        _, meta = _tensors_and_metadata(ZOO_DIR / f"{name}.safetensors")
+        spec = read_spec(ZOO_DIR / f"{name}.safetensors")
+        assert spec.calibration.rollout is None
+        assert json.dumps(spec.to_dict(), allow_nan=False) == meta["spec"], name
+
+
+def test_malformed_rollout_calibration_is_refused(saved: Path, tmp_path: Path) -> None:
+    _, meta = _tensors_and_metadata(saved)
+    calibration = json.loads(meta["spec"])["calibration"]
+    broken = {**_rollout_calibration().to_dict(), "threshold": 123.0}
+    bad = _with_spec(saved, tmp_path / "bad.safetensors", calibration={**calibration, "rollout": broken})
+    with pytest.raises(CheckpointError, match=r"malformed spec: .*contradicts itself"):
+        load_checkpoint(bad, device="cpu")
 
 
 # ------------------------------------------------------------------------------------------------- killed saves
