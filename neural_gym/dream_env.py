@@ -10,6 +10,7 @@ import numpy as np
 from neural_gym.envs import get_task
 from neural_gym.world_models import WorldModel
 
+from .cutoff import Cutoff
 from .engine import Propagation, Source, Start, make_engine, to_real_array
 from .render import ObsRenderer
 from .threads import NumThreads
@@ -24,9 +25,18 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
     > 1, e.g. the ``latent`` RSSM) start from a real burn-in: ``start="env"`` plays ``k - 1`` random actions in the
     ground truth after its reset, ``start="dataset"`` draws contexts stored in the checkpoint.
     ``terminated`` is the task's terminal condition as the model predicts it; ``truncated`` is the time limit or an
-    uncertainty cut-off. ``info`` carries ``uncertainty`` (the calibrated ensemble-disagreement measure),
-    ``uncertainty_exceeded`` and ``model_error`` (the model produced a non-finite value; the episode ends and the last
-    good observation is returned instead of NaN).
+    uncertainty cut-off. ``info`` carries ``uncertainty`` (the cut-off signal: the calibrated ensemble-disagreement
+    measure of the step, or its running maximum / sum along the episode where the checkpoint's rollout calibration
+    chose one; see :mod:`neural_gym.cutoff`), ``uncertainty_exceeded`` and ``model_error`` (the model produced a
+    non-finite value; the episode ends and the last good observation is returned instead of NaN).
+
+    The cut-off (:attr:`cutoff`): with ``uncertainty_risk=α`` and a checkpoint calibrated on held-out rollouts
+    (``neural-gym calibrate``), the threshold is set by split-conformal calibration over the calibration episodes so
+    that the expected share of an episode's kept steps whose true error exceeds the calibration's ``τ`` is at most
+    ``α``. This assumes exchangeability: the new episode's start is drawn like the calibration episodes' starts,
+    and model, data distribution and policy are the calibration rollouts' (an agent that learns to exploit the dream
+    acts differently, and the promise no longer covers it). Without either keyword the checkpoint's rollout-calibrated
+    cut-off is used when it has one, else the one-step threshold (``spec.calibration.threshold``).
 
     Args:
         task: ground-truth task name (``"HalfCheetah"``, ``"HalfCheetah-v5"``, ...).
@@ -34,7 +44,13 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
             default: the shipped checkpoint for ``task``.
         start: ``"env"`` (the ground truth's reset distribution) or ``"dataset"`` (real states stored in the checkpoint).
         on_uncertain: ``"truncate"`` (default), ``"terminate"`` (MOReL HALT) or ``"penalize"`` (MOPO).
-        uncertainty_threshold: cut-off; default the value calibrated on held-out real data, stored in the checkpoint.
+        uncertainty_threshold: cut-off on the cut-off signal; default the value calibrated on held-out real data,
+            stored in the checkpoint. Not together with ``uncertainty_risk``.
+        uncertainty_risk: ``α`` in ``(0, 1)``: the threshold becomes the split-conformal one for that risk (see above;
+            needs a rollout-calibrated checkpoint, else ``ValueError`` saying how to calibrate one).
+        uncertainty_signal: the cut-off signal, one of :data:`~neural_gym.cutoff.ENV_SIGNALS`; default the
+            checkpoint's (the rollout calibration's, else ``"disagreement"``). Other signals need
+            ``uncertainty_threshold``.
         penalty: MOPO's lambda for ``on_uncertain="penalize"``.
         halt_penalty: reward magnitude of a HALT for ``on_uncertain="terminate"``.
         reward: ``"learned"`` or ``"known"``; default ``"known"`` where the task's reward is exact from observations.
@@ -67,6 +83,8 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
         start: Start = "env",
         on_uncertain: str = "truncate",
         uncertainty_threshold: float | None = None,
+        uncertainty_risk: float | None = None,
+        uncertainty_signal: str | None = None,
         penalty: float = 1.0,
         halt_penalty: float = 100.0,
         reward: Source | None = None,
@@ -87,6 +105,8 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
             start=start,
             on_uncertain=on_uncertain,
             uncertainty_threshold=uncertainty_threshold,
+            uncertainty_risk=uncertainty_risk,
+            uncertainty_signal=uncertainty_signal,
             penalty=penalty,
             halt_penalty=halt_penalty,
             reward=reward,
@@ -111,6 +131,11 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
     def model(self) -> WorldModel:
         """The world model playing this env."""
         return self.engine.model
+
+    @property
+    def cutoff(self) -> Cutoff:
+        """The cut-off signal and threshold in use, and where they come from."""
+        return self.engine.cutoff
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         """Start an imagined episode.
@@ -148,7 +173,9 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("call reset() before step(), and again after an episode ends")
         batch = to_real_array(action, lambda: f"an action in {self.action_space}")
         if batch.shape != self.action_space.shape:
-            raise ValueError(f"expected an action of shape {self.action_space.shape} in {self.action_space}, got {batch.shape}")
+            raise ValueError(
+                f"expected an action of shape {self.action_space.shape} in {self.action_space}, got {batch.shape}"
+            )
         actions = self.engine.check_actions(batch[None], self.action_space)
         out = self.engine.step(actions)
         terminated, truncated = bool(out.terminated[0]), bool(out.truncated[0])
@@ -178,4 +205,3 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
             self._renderer = None
         self.engine.close()
         self._closed = True
-

@@ -19,6 +19,7 @@ import torch
 from neural_gym.envs import TaskSpec
 from neural_gym.world_models import WorldModel, resolve_device
 
+from .cutoff import Cutoff, RunningSignal, resolve_cutoff
 from .threads import NumThreads, resolve_num_threads, torch_threads
 from .uncertainty import UncertaintyRule
 
@@ -37,7 +38,8 @@ class EngineStep:
         reward: ``[N]`` float64 rewards after the uncertainty rule.
         terminated: ``[N]`` the task's terminal condition (or a HALT under ``on_uncertain="terminate"``).
         truncated: ``[N]`` time limit, uncertainty cut-off, or model error.
-        uncertainty: ``[N]`` value of the calibrated disagreement measure.
+        uncertainty: ``[N]`` value of the cut-off signal (the engine's ``signal``: the calibrated one-step
+            disagreement, or a running form of it along the episode; see :mod:`neural_gym.cutoff`).
         uncertainty_exceeded: ``[N]`` whether it was above the threshold.
         model_error: ``[N]`` whether the model produced a non-finite value this step.
         is_success: ``[N]`` the task's success rule on the predicted observation, where the task defines one and
@@ -74,7 +76,8 @@ class DreamEngine:
         num_envs: number of parallel episodes.
         start: ``"env"`` draws start states from the ground truth's own reset distribution; ``"dataset"`` from the real
             states stored in the checkpoint.
-        rule: what an uncertain step does (see :class:`~neural_gym.uncertainty.UncertaintyRule`).
+        rule: what an uncertain step does (see :class:`~neural_gym.uncertainty.UncertaintyRule`); its threshold applies
+            to ``signal``.
         reward: ``"learned"`` (the model's head) or ``"known"`` (the task's exact function; refused if it has none).
         termination: ``"learned"`` or ``"known"``, as for ``reward``.
         propagation: ``"member"`` — each episode follows one elite drawn at reset (TS-inf); ``"mean"`` — the elite mean.
@@ -82,6 +85,8 @@ class DreamEngine:
         num_threads: torch intra-op threads for the engine's own forward passes, restored after each (see
             :mod:`neural_gym.threads`): ``"auto"`` (one thread for small batches), an int, or ``None`` (leave torch's
             setting alone).
+        signal: the cut-off signal (:data:`~neural_gym.cutoff.ENV_SIGNALS`): the model's one-step disagreement or its
+            running maximum, running sum or running sum over ``sqrt(steps)``, each env's running state reset with it.
 
     For state models, the task's :attr:`~neural_gym.envs.TaskSpec.episode_constant_dims` are held at their
     episode-start values: every predicted observation gets them copied from the episode's start observation (bit for
@@ -105,6 +110,7 @@ class DreamEngine:
         propagation: Propagation,
         max_episode_steps: int,
         num_threads: NumThreads = "auto",
+        signal: str = "disagreement",
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -119,6 +125,8 @@ class DreamEngine:
         self.num_envs = num_envs
         self.start = start
         self.rule = rule
+        self.signal = RunningSignal(signal, num_envs)
+        self.cutoff = Cutoff(signal, float(rule.threshold), "engine")
         self.propagation = propagation
         self.max_episode_steps = max_episode_steps
         self.num_threads = resolve_num_threads(num_threads, num_envs)
@@ -281,6 +289,7 @@ class DreamEngine:
         self._episode_start[idx] = ctx_obs[:, -1]
         self._held_t = None
         self.steps[idx] = 0
+        self.signal.reset(idx)
         self.members[idx] = [r.integers(0, self.model.num_members) for r in rngs]
         self._member_t = None
         if self._takes_generator and (idx.size == self.num_envs or self._generator is None):
@@ -374,6 +383,7 @@ class DreamEngine:
         terminated &= ~model_error
         self.steps += 1
         truncated = (self.steps >= self.max_episode_steps) | model_error
+        unc = self.signal.update(unc, self.steps)
         reward, terminated, truncated, exceeded = self.rule.apply(reward, terminated, truncated, unc)
         is_success = None
         if self.task.success_fn is not None and not self.pixels:
@@ -506,8 +516,14 @@ def make_engine(
     max_episode_steps: int | None,
     device: str,
     num_threads: NumThreads = "auto",
+    uncertainty_risk: float | None = None,
+    uncertainty_signal: str | None = None,
 ) -> DreamEngine:
-    """Build an engine from the user-facing keyword arguments shared by both env classes."""
+    """Build an engine from the user-facing keyword arguments shared by both env classes.
+
+    The cut-off (signal and threshold) comes from :func:`~neural_gym.cutoff.resolve_cutoff` and is kept as
+    ``engine.cutoff``.
+    """
     from neural_gym.envs import get_task
     from neural_gym.world_models import load_checkpoint
 
@@ -519,9 +535,11 @@ def make_engine(
     else:
         model = load_checkpoint(checkpoint or f"zoo:{spec.name}", task=spec.name, device=device)
     model.eval()
-    threshold = model.spec.calibration.threshold if uncertainty_threshold is None else float(uncertainty_threshold)
-    rule = UncertaintyRule(on_uncertain, threshold=threshold, penalty=penalty, halt_penalty=halt_penalty)
-    return DreamEngine(
+    cutoff = resolve_cutoff(
+        model.spec.calibration, threshold=uncertainty_threshold, risk=uncertainty_risk, signal=uncertainty_signal
+    )
+    rule = UncertaintyRule(on_uncertain, threshold=cutoff.threshold, penalty=penalty, halt_penalty=halt_penalty)
+    engine = DreamEngine(
         model,
         spec,
         num_envs,
@@ -532,4 +550,7 @@ def make_engine(
         propagation=propagation,
         max_episode_steps=max_episode_steps or spec.max_episode_steps,
         num_threads=num_threads,
+        signal=cutoff.signal,
     )
+    engine.cutoff = cutoff
+    return engine

@@ -12,6 +12,7 @@ from gymnasium.vector.utils import batch_space
 from neural_gym.envs import get_task
 from neural_gym.world_models import WorldModel
 
+from .cutoff import Cutoff
 from .engine import Propagation, Source, Start, make_engine
 from .render import ObsRenderer
 from .threads import NumThreads
@@ -38,7 +39,9 @@ class DreamVectorEnv(VectorEnv):
     Seeding follows gymnasium's vector envs: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``,
     ``reset(seed=[s0, s1, ...])`` with ``s_i`` (``None`` keeps that env's generator), and sub-env ``i`` then starts
     where a single :class:`~neural_gym.DreamEnv` reset with the same seed starts. Keyword arguments are those of
-    :class:`~neural_gym.DreamEnv`, plus ``num_envs`` and ``autoreset_mode``.
+    :class:`~neural_gym.DreamEnv` (the cut-off ones included: ``uncertainty_threshold``, ``uncertainty_risk``,
+    ``uncertainty_signal``; running signals keep one state per env, reset with it), plus ``num_envs`` and
+    ``autoreset_mode``.
 
     Example:
         >>> import gymnasium as gym, neural_gym
@@ -62,6 +65,8 @@ class DreamVectorEnv(VectorEnv):
         start: Start = "env",
         on_uncertain: str = "truncate",
         uncertainty_threshold: float | None = None,
+        uncertainty_risk: float | None = None,
+        uncertainty_signal: str | None = None,
         penalty: float = 1.0,
         halt_penalty: float = 100.0,
         reward: Source | None = None,
@@ -85,6 +90,8 @@ class DreamVectorEnv(VectorEnv):
             start=start,
             on_uncertain=on_uncertain,
             uncertainty_threshold=uncertainty_threshold,
+            uncertainty_risk=uncertainty_risk,
+            uncertainty_signal=uncertainty_signal,
             penalty=penalty,
             halt_penalty=halt_penalty,
             reward=reward,
@@ -119,6 +126,11 @@ class DreamVectorEnv(VectorEnv):
     def model(self) -> WorldModel:
         """The world model playing these envs."""
         return self.engine.model
+
+    @property
+    def cutoff(self) -> Cutoff:
+        """The cut-off signal and threshold in use, and where they come from."""
+        return self.engine.cutoff
 
     @property
     def np_randoms(self) -> tuple[np.random.Generator | None, ...]:
