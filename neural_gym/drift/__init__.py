@@ -24,6 +24,8 @@ the ``WorldModel`` protocol; a new kind of observation by one more :class:`Obser
 - :mod:`~neural_gym.drift.records` — :func:`rollout_records`: held-out rollouts as calibration records
   (:class:`~neural_gym.world_models.calibration.RolloutRecords`: true error beside one-step disagreement, its running
   sum and maximum, and the disagreement of whole member trajectories).
+- :mod:`~neural_gym.drift.calibrate` — :func:`calibrate_on_rollouts`: choose, threshold (split-conformal) and score
+  the Dream env's cut-off on those records and store it in the checkpoint (:func:`set_rollout_calibration`).
 - :mod:`~neural_gym.drift.baselines` — copy-last, linear extrapolation and a single MLP trained on the same data.
 - :mod:`~neural_gym.drift.measure` — :func:`measure_drift` (state models) and every figure (definitions in its docstring).
 - :mod:`~neural_gym.drift.report` — JSON, plots and the Markdown report, written all-or-nothing.
@@ -43,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .baselines import BASELINES, build_baselines
+    from .calibrate import calibrate_on_rollouts, calibrate_records, set_rollout_calibration
     from .frame_report import FRAME_REPORT_FILES, write_frame_report
     from .frames import DEFAULT_FRAME_HORIZONS, FrameDriftResult, FrameRollout, measure_frame_drift, roll_frame_model
     from .measure import DEFAULT_HORIZONS, DriftResult, SettingData, measure_drift
@@ -64,6 +67,9 @@ if TYPE_CHECKING:
 _WHERE = {
     "BASELINES": "baselines",
     "build_baselines": "baselines",
+    "calibrate_on_rollouts": "calibrate",
+    "calibrate_records": "calibrate",
+    "set_rollout_calibration": "calibrate",
     "FRAME_REPORT_FILES": "frame_report",
     "write_frame_report": "frame_report",
     "DEFAULT_FRAME_HORIZONS": "frames",
@@ -111,6 +117,8 @@ __all__ = [
     "StartState",
     "StateObservations",
     "build_baselines",
+    "calibrate_on_rollouts",
+    "calibrate_records",
     "measure_drift",
     "measure_frame_drift",
     "member_propagation",
@@ -122,6 +130,7 @@ __all__ = [
     "roll_open_loop",
     "rollout_records",
     "score_uncertainty",
+    "set_rollout_calibration",
     "write_frame_report",
     "write_report",
     "write_video",
