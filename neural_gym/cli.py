@@ -19,6 +19,7 @@ The usual path:   collect (ground truth → local Minari dataset)
 `demo` trains an SB3 agent inside a shipped dream and scores it in MuJoCo.
 `dream-train` trains an SB3 agent inside a dream (offline from a dataset, or Dyna/MBPO with real data) and scores it in MuJoCo.
 `drift` replays identical actions from held-out physics states in MuJoCo and a checkpoint and charts the error by horizon.
+`calibrate` chooses a checkpoint's uncertainty cut-off on held-out rollouts and stores it (enables uncertainty_risk=alpha).
 `evaluate` plays policies on paired episodes in MuJoCo and in the dream and reports how far the dream's verdicts agree.
 `serve-policy` puts a policy behind a WebSocket in openpi's wire format (for remote evaluation).
 
@@ -573,6 +574,9 @@ def build_parser() -> _Parser:
     from .drift.cli import add_parser as _add_drift
 
     _add_drift(sub)
+    from .drift.calibrate_cli import add_parser as _add_calibrate
+
+    _add_calibrate(sub)
     from .dream_rl.cli import add_parser as _add_dream_train
 
     _add_dream_train(sub)
@@ -608,6 +612,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         from .drift.cli import run as run_drift
 
         return run_drift(args)
+    if args.command == "calibrate":
+        from .drift.calibrate_cli import run as run_calibrate
+
+        return run_calibrate(args)
     if args.command == "serve-policy":
         return _serve_policy(args)
     if args.command == "evaluate":
