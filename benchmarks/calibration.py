@@ -1,0 +1,223 @@
+"""Rollout-calibrated cut-offs of the shipped ensembles, beside today's one-step rule, and the realized conformal rate.
+
+For each task with a shipped checkpoint (``world_models/zoo``; nothing there is changed): the held-out dataset of
+``benchmarks/drift.py`` (seed 1000, the training data's policy; collected if missing), ``--episodes`` start states
+rolled open loop for ``--horizon`` steps (:func:`neural_gym.drift.rollout_records`; actions as ``drift.py``'s
+``auto``: recorded where the ground truth terminates or the data is expert data, else a random policy), then
+:func:`neural_gym.drift.calibrate_records` (τ = 1.0 normalized RMSE, default level ``--alpha``): signal and
+split-conformal threshold on a calibration half, figures on the scoring half, and the one-step rule (disagreement
+above the checkpoint's threshold) scored on the same scoring half. Reported per task:
+
+- AUROC of the chosen signal (and of every candidate, and of the member-trajectory spread the env cannot use) for
+  "normalized error > τ"; the share of cut-offs justified; the shares of episodes cut no later than the trusted horizon
+  and no earlier than half of it;
+- the realized conformal rate: over ``--splits`` seeded calibration/scoring splits of the same episodes, the mean over
+  scoring episodes of the per-episode share of wrong kept steps under the conformal threshold for each α of
+  ``--alphas`` (what the guarantee bounds by α in expectation), with its spread, and the kept share.
+
+Targets (issue "uncertainty that warns in time"): AUROC ≥ 0.9; ≥ 90% of cut-offs justified; cut no later than the
+trusted horizon in ≥ 90% of episodes and no earlier than half of it in ≥ 75%; realized rate within 0.02 of α. Each is
+reported met or not, beside the one-step rule's figure. Writes ``benchmarks/results/calibration.json``.
+
+    OMP_NUM_THREADS=1 python benchmarks/calibration.py [--tasks Hopper,HalfCheetah] [--episodes 128] [--horizon 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+TASKS = ["InvertedPendulum", "Reacher", "HalfCheetah", "Hopper", "Pusher", "Walker2d"]
+TAU = 1.0
+TARGETS = {
+    "auroc": 0.9,
+    "justified_share": 0.9,
+    "cut_no_later_share": 0.9,
+    "cut_no_earlier_than_half_share": 0.75,
+    "realized_rate_tolerance": 0.02,
+}
+
+
+def _realized_rates(records: Any, signal: str, alphas: list[float], splits: int) -> dict[str, Any]:
+    """Mean per-episode share of wrong kept steps on scoring halves, over seeded splits, for each alpha."""
+    import numpy as np
+
+    from neural_gym.world_models.calibration import conformal_threshold, episode_losses, kept_steps, split_episodes
+
+    out: dict[str, Any] = {}
+    for alpha in alphas:
+        rates, kept, met = [], [], 0
+        for s in range(splits):
+            cal_idx, score_idx = split_episodes(records.n_episodes, 0.5, seed=10_000 + s)
+            cal, scoring = records.subset(cal_idx), records.subset(score_idx)
+            res = conformal_threshold(cal, signal, TAU, alpha)
+            met += int(res.meets_alpha)
+            rates.append(float(episode_losses(scoring, signal, TAU, [res.threshold])[:, 0].mean()))
+            k = sum(int(kept_steps(x, res.threshold)) for x in scoring.signal(signal))
+            kept.append(k / scoring.lengths.sum())
+        r = np.asarray(rates)
+        mean = float(r.mean())
+        out[str(alpha)] = {
+            "alpha": alpha,
+            "realized_rate": mean,
+            "realized_rate_sd_over_splits": float(r.std(ddof=1)) if splits > 1 else None,
+            "realized_rate_se": float(r.std(ddof=1) / np.sqrt(splits)) if splits > 1 else None,
+            "kept_share": float(np.mean(kept)),
+            "splits_meeting_alpha": met,
+            "within_tolerance": abs(mean - alpha) <= TARGETS["realized_rate_tolerance"],
+            "at_most_alpha": mean <= alpha + TARGETS["realized_rate_tolerance"],
+        }
+    return out
+
+
+def _targets(scores: dict[str, Any], rates: dict[str, Any]) -> dict[str, Any]:
+    one = scores.get("one_step", {})
+    out: dict[str, Any] = {}
+    for key in ("auroc", "justified_share", "cut_no_later_share", "cut_no_earlier_than_half_share"):
+        value, target = scores.get(key), TARGETS[key]
+        out[key] = {"value": value, "target": target, "met": value is not None and value >= target,
+                    "one_step": one.get(key)}  # fmt: skip
+    out["realized_rate"] = {
+        alpha: {"value": r["realized_rate"], "target": f"|rate - {alpha}| <= 0.02", "met": r["within_tolerance"]}
+        for alpha, r in rates.items()
+    }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns 0 (targets are reported, not enforced)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated tasks (default all six)")
+    parser.add_argument("--episodes", type=int, default=128, help="held-out start states per task (default 128)")
+    parser.add_argument("--horizon", type=int, default=100, help="steps per rollout at most (default 100)")
+    parser.add_argument("--alpha", type=float, default=0.1, help="level of the stored default threshold")
+    parser.add_argument("--alphas", default="0.05,0.1,0.2", help="levels whose realized rate is measured")
+    parser.add_argument("--splits", type=int, default=200, help="calibration/scoring splits for the rate (200)")
+    parser.add_argument("--heldout-steps", type=int, default=10_000, help="steps of each held-out dataset")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--out", default=str(RESULTS / "calibration.json"), help="JSON to write")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("MINARI_DATASETS_PATH", str(ROOT / "data" / "minari"))
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import torch
+    from drift import TERMINATING, _heldout  # the drift benchmark's held-out data and action choice
+
+    from neural_gym.cutoff import ENV_SIGNALS
+    from neural_gym.drift import calibrate_records, rollout_records
+    from neural_gym.json_values import json_safe
+    from neural_gym.world_models import read_spec
+    from neural_gym.world_models.calibration import pooled_auroc, split_episodes
+    from neural_gym.world_models.checkpoint import atomic_write
+    from neural_gym.world_models.zoo import available
+
+    torch.set_num_threads(args.threads)
+    alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
+    out = Path(args.out)
+    summary: dict[str, Any] = {
+        "episodes": args.episodes,
+        "horizon": args.horizon,
+        "tau": TAU,
+        "alpha": args.alpha,
+        "alphas": alphas,
+        "splits": args.splits,
+        "targets": TARGETS,
+        "command": " ".join(["python", "benchmarks/calibration.py", *(argv if argv is not None else sys.argv[1:])]),
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpus": os.cpu_count(),
+            "threads": args.threads,
+        },  # fmt: skip
+        "tasks": {},
+    }
+    t0 = time.perf_counter()
+    for task in [t for t in args.tasks.split(",") if t]:
+        if task not in available():
+            summary["tasks"][task] = {"error": f"no shipped checkpoint (world_models/zoo has {available()})"}
+            continue
+        t_task = time.perf_counter()
+        spec = read_spec(f"zoo:{task}")
+        dataset_id, policy, noise = _heldout(
+            task, spec.provenance.get("dataset_id"), args.heldout_steps, not args.quiet
+        )
+        actions = "recorded" if policy == "expert" or task in TERMINATING else "random"
+        records = rollout_records(
+            task,
+            f"zoo:{task}",
+            dataset_id=dataset_id,
+            n_starts=args.episodes,
+            horizon=args.horizon,
+            actions=actions,
+            member_trajectories=True,
+            seed=0,
+            device="cpu",
+            progress=not args.quiet,
+        )
+        cal = calibrate_records(
+            records,
+            tau=TAU,
+            alpha=args.alpha,
+            candidates=list(ENV_SIGNALS),
+            one_step_threshold=spec.calibration.threshold,
+            scored_on={
+                "task": task,
+                "checkpoint": f"zoo:{task}",
+                "heldout": {"dataset_id": dataset_id},
+                "horizon": args.horizon,
+                "actions": actions,
+                "propagation": "member",
+                "seed": 0,
+            },  # fmt: skip
+        )
+        _, score_idx = split_episodes(records.n_episodes, cal.scored_on["choice_share"], cal.scored_on["split_seed"])
+        scoring = records.subset(score_idx)  # calibrate_records' scoring half
+        scores = dict(cal.scores)
+        scores["scoring_auroc"] = {**scores["scoring_auroc"], "member_trajectories (not usable by the env)":
+                                   pooled_auroc(scoring, "member_trajectories", TAU)}  # fmt: skip
+        rates = _realized_rates(records, cal.signal, alphas, args.splits)
+        summary["tasks"][task] = json_safe({
+            "heldout_dataset": dataset_id,
+            "heldout_policy": policy,
+            "heldout_action_noise": noise,
+            "actions": actions,
+            "n_episodes": records.n_episodes,
+            "steps": int(records.lengths.sum()),
+            "mean_length": float(records.lengths.mean()),
+            "signal": cal.signal,
+            "threshold": cal.threshold,
+            "one_step_threshold": spec.calibration.threshold,
+            "candidate_auroc_calibration_half": cal.candidate_auroc,
+            "scores": scores,
+            "realized_rate": rates,
+            "targets": _targets(json_safe(scores), rates),
+            "risk_curve_points": len(cal.risk_thresholds),
+            "seconds": time.perf_counter() - t_task,
+        })  # fmt: skip
+        row = summary["tasks"][task]
+        print(
+            f"{task}: {cal.signal} AUROC {row['scores']['auroc']} (one-step {row['scores']['one_step']['auroc']}), "
+            f"justified {row['scores']['justified_share']} (one-step {row['scores']['one_step']['justified_share']}), "
+            f"rates {[round(r['realized_rate'], 4) for r in rates.values()]} for {alphas} "
+            f"({time.perf_counter() - t_task:.0f} s)",
+            flush=True,
+        )
+    summary["wall_time_s"] = time.perf_counter() - t0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, (json.dumps(json_safe(summary), indent=1, allow_nan=False) + "\n").encode())
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
