@@ -169,7 +169,7 @@ zoo-pixel-tabletop: $(VENV)/.installed-test
 	  --family video --preset small --set trunk_channels=8 --set context_noise=0.1 --steps 2500 --seed 0 \
 	  --out world_models/zoo/TabletopReach-video.safetensors
 	$(BIN)/python -m neural_gym.evaluate.train_judge --task TabletopReach \
-	  --dataset-id neural_gym/TabletopReach/expert-pixels64-v0 --steps 3000 \
+	  --dataset-id neural_gym/TabletopReach/expert-pixels64-v0 --steps 5000 \
 	  --out neural_gym/evaluate/zoo/TabletopReach.safetensors
 	$(BIN)/python -m neural_gym.world_models.zoo
 

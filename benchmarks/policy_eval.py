@@ -132,6 +132,56 @@ def plot(runs: dict[str, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def run_entry(name: str, report: dict[str, Any], folder: Path, wall_s: float | None) -> dict[str, Any]:
+    """The summary entry of one run, from its report's ``evaluation.json``."""
+    return {
+        "checkpoint": report["checkpoint"],
+        "split": report["split"],
+        "episodes": report["episodes"],
+        "policies": len(report["policies"]),
+        "judge": report["judge"],
+        "figures": {
+            block: {k: v["value"] for k, v in report["agreement"][block]["figures"].items()}
+            for block in ("all_episodes", "conclusive_only")
+        },
+        "inconclusive_share": report["agreement"]["inconclusive"]["share"],
+        "judges": {
+            kind: {
+                "pearson": j["agreement"]["all_episodes"]["figures"]["pearson"]["value"],
+                "spearman": j["agreement"]["all_episodes"]["figures"]["spearman"]["value"],
+                "mmrv": j["agreement"]["all_episodes"]["figures"]["mmrv"]["value"],
+                "agreement": j["agreement"]["all_episodes"]["figures"]["agreement"]["value"],
+                "accuracy_on_real_episodes": (j.get("accuracy_on_real_episodes") or {}).get("rate"),
+            }
+            for kind, j in report.get("judges", {}).items()
+        },
+        "frame_judge_heldout": (report.get("frame_judge") or {}).get("heldout"),
+        "speed": report["speed"],
+        "targets": targets(name, report),
+        "report": str(folder.relative_to(folder.parent.parent)),
+        "wall_s": wall_s,
+    }
+
+
+def write_summary(out_path: Path, runs: dict[str, Any], reports: dict[str, dict[str, Any]], argv: list[str]) -> None:
+    """The summary JSON and the scatter panels, atomically (after every run, so a killed run loses only itself)."""
+    from neural_gym.world_models.checkpoint import atomic_write
+
+    out = {
+        "runs": runs,
+        "command": " ".join(["python", "benchmarks/policy_eval.py", *argv]),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        },
+    }
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_path, (json.dumps(out, indent=1) + "\n").encode())
+    if reports:
+        plot(reports, out_path.with_suffix(".png"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=50, help="paired episodes per policy (M)")
@@ -140,77 +190,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the agreement report")
     parser.add_argument("--record", type=int, default=2, help="paired episodes per policy kept as videos")
     parser.add_argument("--out", type=Path, default=RESULTS / "policy_eval.json")
+    parser.add_argument(
+        "--from-reports",
+        action="store_true",
+        help="run nothing: rebuild the summary of --runs from their report folders (written by earlier calls)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
 
     from neural_gym.evaluate import evaluate_policies, write_evaluation_report
     from neural_gym.policies.vla import zoo_names
     from neural_gym.policies.vla.evaluate import REFERENCES
-    from neural_gym.world_models.checkpoint import atomic_write
 
     policies: dict[str, str] = {name: f"zoo:{name}" for name in zoo_names()}
     policies.update({ref: ref for ref in REFERENCES})
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     runs: dict[str, Any] = dict(previous.get("runs", {}))  # other runs of an earlier call are kept
     reports: dict[str, dict[str, Any]] = {}
+    folders = args.out.parent / "policy_eval"
+    for name in runs:  # the panels of kept runs
+        if (folders / name / "evaluation.json").is_file():
+            reports[name] = json.loads((folders / name / "evaluation.json").read_text())
     for name in args.runs:
+        folder = folders / name
         start = time.perf_counter()
-        result = evaluate_policies(
-            policies,
-            "TabletopReach",
-            episodes=args.episodes,
-            seed=args.seed,
-            split=RUNS[name]["split"],
-            checkpoint=RUNS[name]["checkpoint"],
-            device="cpu",
-            progress=not args.quiet,
-            record_episodes=min(args.record, args.episodes),
-        )
-        folder = write_evaluation_report(result, args.out.parent / "policy_eval" / name, n_boot=args.n_boot)
+        if args.from_reports:
+            wall_s = runs.get(name, {}).get("wall_s")
+        else:
+            result = evaluate_policies(
+                policies,
+                "TabletopReach",
+                episodes=args.episodes,
+                seed=args.seed,
+                split=RUNS[name]["split"],
+                checkpoint=RUNS[name]["checkpoint"],
+                device="cpu",
+                progress=not args.quiet,
+                record_episodes=min(args.record, args.episodes),
+            )
+            write_evaluation_report(result, folder, n_boot=args.n_boot)
+            wall_s = round(time.perf_counter() - start, 1)
         report = json.loads((folder / "evaluation.json").read_text())
         reports[name] = report
-        runs[name] = {
-            "checkpoint": RUNS[name]["checkpoint"],
-            "split": RUNS[name]["split"],
-            "episodes": args.episodes,
-            "policies": len(policies),
-            "judge": report["judge"],
-            "figures": {
-                block: {k: v["value"] for k, v in report["agreement"][block]["figures"].items()}
-                for block in ("all_episodes", "conclusive_only")
-            },
-            "inconclusive_share": report["agreement"]["inconclusive"]["share"],
-            "judges": {
-                kind: {
-                    "pearson": j["agreement"]["all_episodes"]["figures"]["pearson"]["value"],
-                    "agreement": j["agreement"]["all_episodes"]["figures"]["agreement"]["value"],
-                    "accuracy_on_real_episodes": (j.get("accuracy_on_real_episodes") or {}).get("rate"),
-                }
-                for kind, j in report.get("judges", {}).items()
-            },
-            "speed": report["speed"],
-            "targets": targets(name, report),
-            "report": str(folder.relative_to(args.out.parent)),
-            "wall_s": round(time.perf_counter() - start, 1),
-        }
+        runs[name] = run_entry(name, report, folder, wall_s)
         print(summary(name, report), flush=True)
         for key, t in runs[name]["targets"].items():
             print(f"  target {key}: {_fmt(t['value'])} ({t['target']}) {'met' if t['met'] else 'MISSED'}", flush=True)
-    out = {
-        "runs": runs,
-        "command": " ".join(["python", "benchmarks/policy_eval.py", *(argv if argv is not None else sys.argv[1:])]),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        },
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.out, (json.dumps(out, indent=1) + "\n").encode())
-    plot(reports, args.out.with_suffix(".png"))
-    print(
-        f"wrote {args.out}, {args.out.with_suffix('.png')} and the report folders under {args.out.parent / 'policy_eval'}"
-    )
+        write_summary(args.out, runs, reports, argv)
+    print(f"wrote {args.out}, {args.out.with_suffix('.png')} and the report folders under {folders}")
     return 0
 
 

@@ -5,7 +5,9 @@ the 1000 ceiling depending on the seed (and on the torch thread count, which cha
 updates). :func:`run_demo` therefore trains ``n_seeds`` agents (seeds ``seed, seed + 1, ...``), plays each for the same
 paired episodes (every pair starts from the same real state in MuJoCo and in the dream, start states seeded by
 ``seed + 10_000`` for every agent), and reports per-seed returns beside their mean and a 95% Student-t interval over
-seeds. The random policy, which has no training seed, is played once.
+seeds. The random policy, which has no training seed, is played once. Every evaluation also gives the exploitation gap
+(dream return − MuJoCo return, and that gap as a share of the MuJoCo return; :mod:`neural_gym.dream_rl.gap`): per seed,
+and over seeds as the gap between the mean returns.
 
 After the agents, two more parts show the other two uses on shipped defaults (each can be skipped):
 
@@ -38,6 +40,7 @@ import numpy as np
 
 from neural_gym.envs import get_task
 
+from .dream_rl.gap import exploitation_gap
 from .drift.report import atomic_folder
 from .evaluate import PairedEpisodes, paired_episodes
 from .json_values import json_safe
@@ -50,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
 #: Coverage of the interval over training seeds.
 CI_LEVEL = 0.95
 #: The evaluation part's policies: the shipped VLA ladder's rungs from its best to near its floor (ground-truth
-#: success 1.0, 0.68, 0.32 and 0.04 over 50 episodes in ``benchmarks/results/evaluate_ladder.json``) and the references.
+#: success 1.0, 0.68, 0.32 and 0.04 over 50 episodes in ``benchmarks/results/policy_eval/ensemble/evaluation.json``) and the references.
 DEMO_POLICIES = (
     "zoo:reach-regression-300demos-3000steps",
     "zoo:reach-bins-300demos-1500steps",
@@ -137,8 +140,10 @@ class DemoResult:
         timesteps: dream steps of training per seed.
         runs: one :class:`DemoSeed` per training seed.
         random: paired dream/real episodes of a uniform random policy (the floor).
-        over_seeds: per ``"real_return"`` and ``"dream_return"``, the mean over seeds of each agent's mean return,
-            the std over seeds, the 95% t-interval (``None`` bounds with one seed) and the per-seed values.
+        over_seeds: per ``"real_return"``, ``"dream_return"`` and ``"dream_real_gap"`` (dream − MuJoCo), the mean
+            over seeds of each agent's mean, the std over seeds, the 95% t-interval (``None`` bounds with one seed)
+            and the per-seed values; ``"dream_real_gap_share"`` is the gap of the two means over ``|mean MuJoCo
+            return|`` with the per-seed shares (:func:`neural_gym.dream_rl.gap.exploitation_gap`).
         num_threads: torch threads the demo trained and evaluated with (``None``: torch's own setting).
         plot: path of the PNG written.
         json: path of the JSON written.
@@ -177,7 +182,8 @@ class DemoResult:
             f"{self.algo} trained for {self.timesteps} steps inside the dream of {self.task}, "
             f"{len(self.runs)} seed(s) (training {secs} s; torch threads: {threads})",
             "",
-            f"{'policy':<10} {'seed':>5} {'dream return':>18} {'MuJoCo return':>18} {'dream len':>10} {'real len':>9}",
+            f"{'policy':<10} {'seed':>5} {'dream return':>18} {'MuJoCo return':>18} {'dream len':>10} {'real len':>9}"
+            f" {'gap':>8} {'gap/MuJoCo':>10}",
         ]
         for r in self.runs:
             lines.append(_row(self.algo, str(r.seed), r.episodes))
@@ -190,6 +196,11 @@ class DemoResult:
         )
         lines.append(f"  MuJoCo return {_fmt(real['mean'])} {_interval_text(real)}, per seed {_values(real)}")
         lines.append(f"  dream return  {_fmt(dream['mean'])} {_interval_text(dream)}, per seed {_values(dream)}")
+        gap, share = self.over_seeds["dream_real_gap"], self.over_seeds["dream_real_gap_share"]
+        lines.append(
+            f"  dream - MuJoCo {_fmt(gap['mean'])} {_interval_text(gap)}, per seed {_values(gap)}; "
+            f"{_share(share['value'])} of the MuJoCo return (per seed {', '.join(map(_share, share['per_seed']))})"
+        )
         ends: dict[str, int] = {}
         for r in self.runs:
             for k, v in r.episodes.summary()["dream_end"].items():
@@ -321,10 +332,7 @@ def run_demo(
 
             runs.append((s, secs, paired_episodes(spec.name, policy, **common), f"{name}.zip"))
         rand = paired_episodes(spec.name, "random", **common)
-        over = {
-            "real_return": _over_seeds([p.real_returns.mean() for _, _, p, _ in runs]),
-            "dream_return": _over_seeds([p.dream_returns.mean() for _, _, p, _ in runs]),
-        }
+        over = _over_seeds_with_gap([p for _, _, p, _ in runs])
         plot_name, json_name = f"demo_{spec.name}.png", f"demo_{spec.name}.json"
         _plot(spec.name, algo, [(s, p) for s, _, p, _ in runs], rand, over, stage / plot_name)
         payload = {
@@ -495,8 +503,30 @@ def _over_seeds(values: list[float], level: float = CI_LEVEL) -> dict[str, Any]:
     return out | {"ci_level": level, "interval": "student_t_over_seeds", "per_seed": x.tolist()}
 
 
+def _over_seeds_with_gap(runs: list[PairedEpisodes]) -> dict[str, dict[str, Any]]:
+    """Returns and the exploitation gap over seeds (see :attr:`DemoResult.over_seeds`)."""
+    real = [float(p.real_returns.mean()) for p in runs]
+    dream = [float(p.dream_returns.mean()) for p in runs]
+    over = {"real_return": _over_seeds(real), "dream_return": _over_seeds(dream)}
+    over["dream_real_gap"] = _over_seeds([d - r for d, r in zip(dream, real, strict=True)])
+    share = exploitation_gap(over["dream_return"]["mean"], over["real_return"]["mean"])["dream_real_gap_share"]
+    per_seed = [exploitation_gap(d, r)["dream_real_gap_share"] for d, r in zip(dream, real, strict=True)]
+    over["dream_real_gap_share"] = {
+        "value": share,
+        "per_seed": per_seed,
+        "definition": "(mean dream return - mean MuJoCo return) / |mean MuJoCo return| over seeds",
+    }
+    return over
+
+
 def _episodes_json(p: PairedEpisodes) -> dict[str, Any]:
-    return {**p.summary(), "real_returns": p.real_returns.tolist(), "dream_returns": p.dream_returns.tolist()}
+    s = p.summary()
+    gap = exploitation_gap(s["dream_return_mean"], s["real_return_mean"])
+    return {**s, **gap, "real_returns": p.real_returns.tolist(), "dream_returns": p.dream_returns.tolist()}
+
+
+def _share(x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:+.1f}%"
 
 
 def _fmt(x: float | None, width: int = 0) -> str:
@@ -506,10 +536,12 @@ def _fmt(x: float | None, width: int = 0) -> str:
 
 def _row(name: str, seed: str, p: PairedEpisodes) -> str:
     s = p.summary()
+    gap = exploitation_gap(s["dream_return_mean"], s["real_return_mean"])
     return (
         f"{name:<10} {seed:>5} {_fmt(s['dream_return_mean'], 10)} ± {_fmt(s['dream_return_std']):<5} "
         f"{_fmt(s['real_return_mean'], 10)} ± {_fmt(s['real_return_std']):<5} "
-        f"{_fmt(s['dream_length_mean'], 10)} {_fmt(s['real_length_mean'], 9)}"
+        f"{_fmt(s['dream_length_mean'], 10)} {_fmt(s['real_length_mean'], 9)} "
+        f"{_fmt(gap['dream_real_gap'], 8)} {_share(gap['dream_real_gap_share']):>10}"
     )
 
 
