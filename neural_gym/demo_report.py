@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .dream_rl.gap import exploitation_gap
 from .evaluate.report import FIGURE_LABELS, html_page, html_png, html_table, markdown_table, tables
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
@@ -47,6 +48,11 @@ def _r(x: Any) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.1f}"
 
 
+def _pct(x: Any) -> str:
+    """A share as a signed percentage (``+12.5%``)."""
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:+.1f}%"
+
+
 def text_table(header: list[str], rows: list[list[str]]) -> str:
     """Plain-text columns, each as wide as its widest cell (the first left-aligned, the rest right-aligned)."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -61,36 +67,44 @@ def text_table(header: list[str], rows: list[list[str]]) -> str:
 
 # ----------------------------------------------------------------------------------------------------- dream RL
 def dream_rl_block(result: DemoResult) -> Block:
-    """The dream-RL table: per seed (and the random floor) the dream and MuJoCo returns, then the mean over seeds."""
-    header = ["policy", "seed", "dream return", "MuJoCo return", "dream length", "MuJoCo length"]
+    """The dream-RL table: per seed (and the random floor) the dream and MuJoCo returns and the exploitation gap
+    (dream − MuJoCo, and as a share of the MuJoCo return), then the mean over seeds."""
+    header = ["policy", "seed", "dream return", "MuJoCo return", "gap (dream − MuJoCo)", "gap / MuJoCo", "dream length"]
+    header.append("MuJoCo length")
     rows = []
     for label, seed, p in [
         *((result.algo, str(r.seed), r.episodes) for r in result.runs),
         ("random", "-", result.random),
     ]:
         s = p.summary()
+        gap = exploitation_gap(s["dream_return_mean"], s["real_return_mean"])
         rows.append(
             [
                 label,
                 seed,
                 f"{_r(s['dream_return_mean'])} ± {_r(s['dream_return_std'])}",
                 f"{_r(s['real_return_mean'])} ± {_r(s['real_return_std'])}",
+                _r(gap["dream_real_gap"]),
+                _pct(gap["dream_real_gap_share"]),
                 _r(s["dream_length_mean"]),
                 _r(s["real_length_mean"]),
             ]
         )
     cells = []
-    for key in ("dream_return", "real_return"):
+    for key in ("dream_return", "real_return", "dream_real_gap"):
         o = result.over_seeds[key]
         ci = "" if o["ci_low"] is None else f" [{_r(o['ci_low'])}, {_r(o['ci_high'])}]"
         cells.append(f"{_r(o['mean'])}{ci}")
+    cells.append(_pct(result.over_seeds["dream_real_gap_share"]["value"]))
     rows.append([f"{result.algo}, mean over {len(result.runs)} seed(s)", "-", *cells, "", ""])
     n_ep = len(result.random.real_returns)
     intro = (
         f"{result.algo} trained for {result.timesteps} dream steps in neural_gym/{result.task}-v0, one agent per seed; "
         f"each agent and a uniform random policy played the same {n_ep} paired episodes (same real start state in "
-        f"both worlds). ± is the std over episodes; the mean row gives the mean of the per-seed means with its "
-        f"{result.over_seeds['real_return']['ci_level']:.0%} Student-t interval over seeds (none for one seed)."
+        f"both worlds). ± is the std over episodes; the gap (how much the agent exploits the dream) is the dream "
+        "return minus the MuJoCo return, and that gap over |MuJoCo return|; the mean row gives the mean of the "
+        f"per-seed means with its {result.over_seeds['real_return']['ci_level']:.0%} Student-t interval over seeds "
+        "(none for one seed), and the gap of the two means over |mean MuJoCo return|."
     )
     return intro, header, rows
 

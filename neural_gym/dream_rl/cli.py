@@ -145,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         CheckpointError: a run folder whose files are missing, changed or inconsistent on ``--resume``.
     """
     check_args(args)
+    from ..json_values import json_safe
     from .dyna import train_dyna
     from .offline import train_offline
 
@@ -190,9 +191,6 @@ def run(args: argparse.Namespace) -> int:
             **common,
         )
     last = result.evaluations[-1] if result.evaluations else {}
-    print(
-        json.dumps(
-            {"out": str(result.out_dir), "steps": result.steps, "real_steps": result.real_steps, **last}, indent=2
-        )
-    )
+    summary = {"out": str(result.out_dir), "steps": result.steps, "real_steps": result.real_steps, **last}
+    print(json.dumps(json_safe(summary), indent=2, allow_nan=False))  # NaN (no dream yet, a zero return) -> null
     return 0

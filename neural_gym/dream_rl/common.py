@@ -29,6 +29,7 @@ from neural_gym.world_models import CheckpointError, WorldModel, load_checkpoint
 
 from ..evaluate import paired_episodes
 from ..progress import ProgressBar, format_duration, progress_bar
+from .gap import exploitation_gap, gap_text
 from .runfolder import (
     AGENT_FILE,
     BUFFER_FILE,
@@ -52,6 +53,7 @@ EVAL_COLUMNS = (
     "real_return_std",
     "dream_return_mean",
     "dream_real_gap",
+    "dream_real_gap_share",
     "dream_length_mean",
     "dream_ended_by_uncertainty",
     "wall_s",
@@ -128,7 +130,8 @@ class ProgressCallback(BaseCallback):
     CI, a pipe) plain lines on stderr: the helper's periodic ones (every 10 % or 30 s) and, from :meth:`report`, one
     per evaluation::
 
-        dream-train InvertedPendulum dyna: step 150/300 (50%), 61 s: MuJoCo return 17.0 ± 0.0, dream-real gap -5.0
+        dream-train InvertedPendulum dyna: step 150/300 (50%), 61 s: MuJoCo return 17.0 ± 0.0, dream return 12.0,
+        dream-real gap -5.0 (-29.4% of MuJoCo)
 
     Args:
         desc: what trains, e.g. ``"dream-train InvertedPendulum dyna"``.
@@ -187,8 +190,9 @@ class ProgressCallback(BaseCallback):
         elapsed = time.perf_counter() - self._t0
         head = f"{self.desc}: step {steps}/{self.total_timesteps} ({100 * steps / max(self.total_timesteps, 1):.0f}%)"
         parts = [f"MuJoCo return {ret} ± {row['real_return_std']:.1f}"]
-        if "dream_real_gap" in row and math.isfinite(row["dream_real_gap"]):
-            parts.append(f"dream-real gap {row['dream_real_gap']:+.1f}")
+        gap = gap_text(row)
+        if gap:
+            parts += [f"dream return {row['dream_return_mean']:.1f}", gap]
         print(f"{head}, {format_duration(elapsed)}: {', '.join(parts)}", file=self._out(), flush=True)
 
 
@@ -240,7 +244,7 @@ class EvalLog:
     def __post_init__(self) -> None:
         if self.path is not None and self.path.exists():
             with open(self.path, newline="") as f:
-                self.rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+                self.rows = [_with_gap({k: float(v) for k, v in row.items()}) for row in csv.DictReader(f)]
 
     def append(self, row: dict[str, float]) -> None:
         """Add one row (and write it, with a header when the file is new)."""
@@ -255,12 +259,24 @@ class EvalLog:
             writer.writerow({k: row.get(k, float("nan")) for k in EVAL_COLUMNS})
 
 
+def _with_gap(row: dict[str, float]) -> dict[str, float]:
+    """``row`` with its gap share, derived from its returns when the row comes from a run older than the column."""
+    share = row.get("dream_real_gap_share", math.nan)
+    if not math.isfinite(share) and "dream_return_mean" in row and "real_return_mean" in row:
+        row["dream_real_gap_share"] = exploitation_gap(row["dream_return_mean"], row["real_return_mean"])[
+            "dream_real_gap_share"
+        ]
+    return row
+
+
 class EvalCallback(BaseCallback):
     """Every ``eval_freq`` agent steps, score the agent in MuJoCo and, when a world model is given, in the dream too.
 
     With a model the episodes are paired (:func:`neural_gym.evaluate.paired_episodes`: the dream starts from each
     MuJoCo start state), so ``dream_real_gap`` = dream return − MuJoCo return measures how much the agent exploits
-    the model. Rows go to an :class:`EvalLog` and to SB3's logger (so to TensorBoard when the agent has a
+    the model, and ``dream_real_gap_share`` = that gap over ``|MuJoCo return|``
+    (:func:`neural_gym.dream_rl.gap.exploitation_gap`). Without a model (Dyna before its first refit) the dream
+    columns are NaN. Rows go to an :class:`EvalLog` and to SB3's logger (so to TensorBoard when the agent has a
     ``tensorboard_log``).
 
     Args:
@@ -338,7 +354,7 @@ class EvalCallback(BaseCallback):
                 real_return_mean=s["real_return_mean"],
                 real_return_std=s["real_return_std"],
                 dream_return_mean=s["dream_return_mean"],
-                dream_real_gap=s["dream_return_mean"] - s["real_return_mean"],
+                **exploitation_gap(s["dream_return_mean"], s["real_return_mean"]),
                 dream_length_mean=s["dream_length_mean"],
                 dream_ended_by_uncertainty=s["dream_end"]["uncertainty"],
             )
@@ -355,7 +371,7 @@ class EvalCallback(BaseCallback):
         self.log.append(row)
         if self.report is not None:
             self.report(row)
-        for key in ("real_return_mean", "dream_return_mean", "dream_real_gap"):
+        for key in ("real_return_mean", "dream_return_mean", "dream_real_gap", "dream_real_gap_share"):
             if key in row:
                 self.logger.record(f"eval/{key}", row[key])
         return row

@@ -489,13 +489,18 @@ def _ordered(*dicts: Mapping[str, Any]) -> Iterable[str]:
 
 def truncate_eval(path: Path, step: int, columns: Iterable[str]) -> None:
     """Keep only the rows of ``eval.csv`` at or before ``step`` (rows of an uncommitted generation go; so does a row
-    cut short by a kill), rewriting the file atomically; delete it when no row is left."""
+    cut short by a kill), rewriting the file atomically with ``columns`` as its header; delete it when no row is left.
+
+    A column the file's header lacks (a run written before the column existed) is kept as ``nan`` in every row."""
     if not path.exists():
         return
     kept: list[dict[str, str]] = []
     columns = list(columns)
     with open(path, newline="") as f:
-        for row in csv.DictReader(f):
+        reader = csv.DictReader(f)
+        absent = {k: "nan" for k in columns if k not in (reader.fieldnames or [])}
+        for row in reader:
+            row = {**row, **absent}
             try:
                 values = {k: float(row[k]) for k in columns}
             except (KeyError, TypeError, ValueError):

@@ -46,6 +46,17 @@ def test_demo_reports_every_seed_and_an_interval(tmp_path: Path) -> None:
     assert real["n_seeds"] == 2 and real["interval"] == "student_t_over_seeds"
     assert real["per_seed"] == pytest.approx([r["real_return_mean"] for r in per_seed])
     assert real["ci_low"] is not None and real["ci_low"] <= real["mean"] <= real["ci_high"]
+    # the exploitation gap at every evaluation (each seed's) and over seeds
+    for r in per_seed:
+        gap = r["dream_return_mean"] - r["real_return_mean"]
+        assert r["dream_real_gap"] == pytest.approx(gap)
+        assert r["dream_real_gap_share"] == pytest.approx(gap / abs(r["real_return_mean"]))
+    over = payload["agent_over_seeds"]
+    assert over["dream_real_gap"]["per_seed"] == pytest.approx([r["dream_real_gap"] for r in per_seed])
+    assert over["dream_real_gap"]["mean"] == pytest.approx(over["dream_return"]["mean"] - real["mean"])
+    share = over["dream_real_gap_share"]
+    assert share["value"] == pytest.approx(over["dream_real_gap"]["mean"] / abs(real["mean"]))
+    assert share["per_seed"] == pytest.approx([r["dream_real_gap_share"] for r in per_seed])
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [
             "demo_InvertedPendulum.json",
@@ -65,6 +76,9 @@ def test_demo_reports_every_seed_and_an_interval(tmp_path: Path) -> None:
     rows = [line.split() for line in table.splitlines() if line.startswith("PPO ")]
     assert [r[1] for r in rows if r[1].isdigit()] == ["3", "4"]  # one row per seed
     assert "t-interval" in table and "random" in table
+    assert "gap/MuJoCo" in table and "dream - MuJoCo" in table and "of the MuJoCo return" in table
+    assert "gap (dream − MuJoCo)" in md and "gap / MuJoCo" in md
+    assert f"{100 * share['value']:+.1f}%" in md  # the over-seeds share in the report's mean row
 
 
 def test_one_seed_has_no_interval_and_no_nan(tmp_path: Path) -> None:

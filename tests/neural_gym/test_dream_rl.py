@@ -79,8 +79,15 @@ def test_offline_ppo_trains_in_dream_and_scores_in_mujoco(noisy_expert: str, tmp
     assert result.steps == 256 and result.real_steps == 0
     assert len(result.model.start_states) == 2000  # the dream starts from the dataset's states
     assert _csv_steps(tmp_path / "eval.csv") == [128, 256]
-    last = result.evaluations[-1]
-    assert last["dream_real_gap"] == pytest.approx(last["dream_return_mean"] - last["real_return_mean"])
+    for row in result.evaluations:  # every evaluation: both returns and the gap, absolute and as a share
+        gap = row["dream_return_mean"] - row["real_return_mean"]
+        assert row["dream_real_gap"] == pytest.approx(gap)
+        assert row["dream_real_gap_share"] == pytest.approx(gap / abs(row["real_return_mean"]))
+    with open(tmp_path / "eval.csv", newline="") as f:
+        written = list(csv.DictReader(f))
+    assert [float(r["dream_real_gap_share"]) for r in written] == pytest.approx(
+        [r["dream_real_gap_share"] for r in result.evaluations]
+    )
     assert json.loads((tmp_path / "state.json").read_text())["step"] == 256
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
     _acts(_agent_path(tmp_path), PPO)

@@ -188,6 +188,10 @@ def test_progress_lines_off_a_terminal(tmp_path: Path) -> None:
     lines = [line for line in err.getvalue().splitlines() if line.startswith("dream-train")]
     assert any("step 150/300" in line and "MuJoCo return" in line for line in lines), err.getvalue()
     assert any("step 300/300" in line for line in lines)
+    # a model exists from step 100 (the first refit): every evaluation line names both returns and the gap
+    evals = [line for line in lines if "MuJoCo return" in line]
+    assert len(evals) >= 2 and all("dream return" in ln and "dream-real gap" in ln for ln in evals), evals
+    assert all("% of MuJoCo" in ln for ln in evals), evals  # InvertedPendulum returns are >= 1, never 0
 
 
 SETTINGS = {"task": "InvertedPendulum", "mode": "dyna", "algo": "SAC", "horizon": 2}
@@ -222,3 +226,24 @@ def test_eval_rows_after_the_committed_step_and_cut_rows_are_dropped(tmp_path: P
     path.write_text(f"{header}\n300,{full}\n")
     truncate_eval(path, 0, EVAL_COLUMNS)
     assert not path.exists()
+
+
+def test_eval_rows_of_a_run_older_than_the_gap_share_column_are_kept_and_the_share_derived(tmp_path: Path) -> None:
+    from neural_gym.dream_rl.common import EvalLog
+
+    old = [c for c in EVAL_COLUMNS if c != "dream_real_gap_share"]
+    path = tmp_path / "eval.csv"
+    row = {"timesteps": 100, "real_steps": 100, "real_return_mean": 40.0, "real_return_std": 1.0}
+    row |= {"dream_return_mean": 50.0, "dream_real_gap": 10.0, "dream_length_mean": 9.0}
+    row |= {"dream_ended_by_uncertainty": 0.0, "wall_s": 3.0}
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=old)
+        writer.writeheader()
+        writer.writerows([row, {**row, "timesteps": 300}])
+    truncate_eval(path, 200, EVAL_COLUMNS)  # what a resume does first
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == list(EVAL_COLUMNS)
+        assert [r["timesteps"] for r in reader] == ["100"]
+    (kept,) = EvalLog(path).rows
+    assert kept["dream_real_gap"] == 10.0 and kept["dream_real_gap_share"] == pytest.approx(0.25)
