@@ -10,7 +10,14 @@ rollouts, so a threshold chosen there applies here unchanged:
 - ``"disagreement_max"`` — ``max_{k ≤ j} d_k`` (for ``"truncate"``/``"terminate"`` it cuts where ``"disagreement"``
   does; it differs under ``"penalize"``, whose penalty is ``λ`` times the signal);
 - ``"disagreement_sum"`` — ``Σ_{k ≤ j} d_k``;
-- ``"disagreement_sum_per_sqrt_step"`` — ``Σ_{k ≤ j} d_k / sqrt(j)``, ``j`` the steps predicted since the reset.
+- ``"disagreement_sum_per_sqrt_step"`` — ``Σ_{k ≤ j} d_k / sqrt(j)``, ``j`` the steps predicted since the reset;
+- ``"member_trajectories"`` (:data:`TRAJECTORY_SIGNAL`, opt-in) — how far apart every elite's *own* trajectory is
+  after the step: each env carries every elite's state, propagated separately from the episode's start with the
+  env's actions, and the signal is their spread in ``σ`` units (:class:`~neural_gym.member_trajectories.
+  MemberTrajectories`, the same figure :func:`neural_gym.drift.rollout_records` records). The observation served is
+  still the followed member's. Only for the ensemble family (:func:`env_signals`); it costs one more batched pass
+  over the elites per step (measured in ``benchmarks/throughput.py``), so it runs only when asked for or when the
+  checkpoint's rollout calibration chose it.
 
 The running state is per env and starts afresh at each env's reset. :func:`resolve_cutoff` turns the env keywords and
 the checkpoint's calibration into a :class:`Cutoff`.
@@ -25,12 +32,17 @@ import numpy as np
 
 from neural_gym.world_models import Calibration
 
+#: The spread of whole member trajectories (each elite propagated on its own; ensemble family only).
+TRAJECTORY_SIGNAL = "member_trajectories"
+#: Families whose Dream envs compute :data:`TRAJECTORY_SIGNAL` (each elite's carry is its own observation).
+TRAJECTORY_FAMILIES: tuple[str, ...] = ("ensemble",)
 #: Cut-off signals a Dream env computes (simplest first; the names of :mod:`neural_gym.drift.records`).
 ENV_SIGNALS: tuple[str, ...] = (
     "disagreement",
     "disagreement_max",
     "disagreement_sum",
     "disagreement_sum_per_sqrt_step",
+    TRAJECTORY_SIGNAL,
 )
 
 CALIBRATE_HINT = (
@@ -64,6 +76,21 @@ def _check_signal(signal: str) -> str:
     if signal not in ENV_SIGNALS:
         raise ValueError(f"uncertainty_signal must be one of {ENV_SIGNALS}, got {signal!r}")
     return signal
+
+
+def env_signals(family: str) -> tuple[str, ...]:
+    """The cut-off signals a Dream env computes for a model of ``family`` (the candidates to calibrate among).
+
+    Every family gets the one-step disagreement and its running forms; :data:`TRAJECTORY_SIGNAL` only the
+    :data:`TRAJECTORY_FAMILIES`.
+
+    Example:
+        >>> env_signals("video")[-1], env_signals("ensemble")[-1]
+        ('disagreement_sum_per_sqrt_step', 'member_trajectories')
+    """
+    if family in TRAJECTORY_FAMILIES:
+        return ENV_SIGNALS
+    return tuple(s for s in ENV_SIGNALS if s != TRAJECTORY_SIGNAL)
 
 
 def resolve_cutoff(
@@ -145,6 +172,9 @@ def resolve_cutoff(
 class RunningSignal:
     """Per-env running state of a cut-off signal over ``num_envs`` episodes.
 
+    For :data:`TRAJECTORY_SIGNAL` there is nothing to run: the engine passes the member spread as ``disagreement``
+    and gets it back.
+
     Args:
         signal: one of :data:`ENV_SIGNALS`.
         num_envs: number of envs.
@@ -172,7 +202,8 @@ class RunningSignal:
         """The signal after a step.
 
         Args:
-            disagreement: ``[N]`` the step's one-step disagreement (``inf`` where the model failed).
+            disagreement: ``[N]`` the step's one-step disagreement, or for :data:`TRAJECTORY_SIGNAL` the member
+                spread (``inf`` where the model failed).
             steps: ``[N]`` steps predicted since each env's reset, this one included (``>= 1``).
 
         Returns:
@@ -181,7 +212,7 @@ class RunningSignal:
         d = np.asarray(disagreement, dtype=np.float64)
         self._sum += d
         np.maximum(self._max, d, out=self._max)
-        if self.signal == "disagreement":
+        if self.signal in ("disagreement", TRAJECTORY_SIGNAL):
             return d.copy()
         if self.signal == "disagreement_max":
             return self._max.copy()
@@ -190,4 +221,13 @@ class RunningSignal:
         return self._sum / np.sqrt(np.asarray(steps, dtype=np.float64))
 
 
-__all__ = ["CALIBRATE_HINT", "ENV_SIGNALS", "Cutoff", "RunningSignal", "resolve_cutoff"]
+__all__ = [
+    "CALIBRATE_HINT",
+    "ENV_SIGNALS",
+    "TRAJECTORY_FAMILIES",
+    "TRAJECTORY_SIGNAL",
+    "Cutoff",
+    "RunningSignal",
+    "env_signals",
+    "resolve_cutoff",
+]

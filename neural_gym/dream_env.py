@@ -50,7 +50,8 @@ class DreamEnv(gym.Env[np.ndarray, np.ndarray]):
             needs a rollout-calibrated checkpoint, else ``ValueError`` saying how to calibrate one).
         uncertainty_signal: the cut-off signal, one of :data:`~neural_gym.cutoff.ENV_SIGNALS`; default the
             checkpoint's (the rollout calibration's, else ``"disagreement"``). Other signals need
-            ``uncertainty_threshold``.
+            ``uncertainty_threshold``. ``"member_trajectories"`` (ensemble family) carries every elite's own state
+            beside the episode and cuts on their spread; the observation stays the followed member's.
         penalty: MOPO's lambda for ``on_uncertain="penalize"``.
         halt_penalty: reward magnitude of a HALT for ``on_uncertain="terminate"``.
         reward: ``"learned"`` or ``"known"``; default ``"known"`` where the task's reward is exact from observations.

@@ -19,7 +19,8 @@ import torch
 from neural_gym.envs import TaskSpec
 from neural_gym.world_models import WorldModel, resolve_device
 
-from .cutoff import Cutoff, RunningSignal, resolve_cutoff
+from .cutoff import TRAJECTORY_SIGNAL, Cutoff, RunningSignal, resolve_cutoff
+from .member_trajectories import MemberTrajectories
 from .threads import NumThreads, resolve_num_threads, torch_threads
 from .uncertainty import UncertaintyRule
 
@@ -86,7 +87,9 @@ class DreamEngine:
             :mod:`neural_gym.threads`): ``"auto"`` (one thread for small batches), an int, or ``None`` (leave torch's
             setting alone).
         signal: the cut-off signal (:data:`~neural_gym.cutoff.ENV_SIGNALS`): the model's one-step disagreement or its
-            running maximum, running sum or running sum over ``sqrt(steps)``, each env's running state reset with it.
+            running maximum, running sum or running sum over ``sqrt(steps)``, each env's running state reset with it;
+            or ``"member_trajectories"`` (ensemble family): every elite's own state is carried beside each episode
+            (:class:`~neural_gym.member_trajectories.MemberTrajectories`) and the signal is their spread.
 
     For state models, the task's :attr:`~neural_gym.envs.TaskSpec.episode_constant_dims` are held at their
     episode-start values: every predicted observation gets them copied from the episode's start observation (bit for
@@ -172,6 +175,8 @@ class DreamEngine:
         self.members = np.zeros(num_envs, dtype=np.int64)
         self._member_t: torch.Tensor | None = None  # self.members as a tensor on the model's device
         self._state: Any = None
+        #: every elite's own state beside each episode, only for the member-trajectory signal
+        self.trajectories = MemberTrajectories(model, num_envs) if signal == TRAJECTORY_SIGNAL else None
 
     # ----------------------------------------------------------------------------------------------------------------
     @property
@@ -295,6 +300,8 @@ class DreamEngine:
         if self._takes_generator and (idx.size == self.num_envs or self._generator is None):
             self._generator = torch.Generator(device=self.device).manual_seed(int(rngs[0].integers(0, 2**63 - 1)))
         fresh = self._encode(ctx_obs, ctx_actions)
+        if self.trajectories is not None:
+            self.trajectories.reset(idx, fresh)
         if idx.size == self.num_envs or self._state is None:
             if idx.size == self.num_envs:
                 self._state = fresh
@@ -346,6 +353,7 @@ class DreamEngine:
                     self._held_t = torch.as_tensor(start, dtype=next_obs_t.dtype, device=next_obs_t.device)
                 next_obs_t[:, self._held] = self._held_t
             next_obs_t = next_obs_t.reshape(n, *self.obs_shape)
+            spread = None if self.trajectories is None else self.trajectories.step(action_t, self._hold())
             scalars = torch.stack([pred.reward.reshape(n), pred.terminated.reshape(n), pred.disagreement.reshape(n)], 1)
             if self.pixels:  # decoded frames are floats in [0, 255]; the env serves uint8 like the ground truth
                 finite_obs = torch.isfinite(next_obs_t).flatten(1).all(dim=1).cpu().numpy()
@@ -383,6 +391,8 @@ class DreamEngine:
         terminated &= ~model_error
         self.steps += 1
         truncated = (self.steps >= self.max_episode_steps) | model_error
+        if spread is not None:  # the member-trajectory signal replaces the one-step value (a failed step stays inf)
+            unc = np.where(model_error, np.inf, spread)
         unc = self.signal.update(unc, self.steps)
         reward, terminated, truncated, exceeded = self.rule.apply(reward, terminated, truncated, unc)
         is_success = None
@@ -400,6 +410,15 @@ class DreamEngine:
             model_error=model_error,
             is_success=is_success,
         )
+
+    def _hold(self) -> tuple[Any, torch.Tensor] | None:
+        """The episode-constant dims and each env's start values (carry dtype and device), for member states."""
+        if self._held is None:
+            return None
+        if self._held_t is None:  # start values change only at resets
+            start = self._episode_start[:, self._held]
+            self._held_t = torch.as_tensor(start, dtype=torch.float32, device=self.device)
+        return self._held, self._held_t
 
     def close(self) -> None:
         """Release the ground-truth env used for start states."""

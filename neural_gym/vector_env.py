@@ -40,7 +40,8 @@ class DreamVectorEnv(VectorEnv):
     ``reset(seed=[s0, s1, ...])`` with ``s_i`` (``None`` keeps that env's generator), and sub-env ``i`` then starts
     where a single :class:`~neural_gym.DreamEnv` reset with the same seed starts. Keyword arguments are those of
     :class:`~neural_gym.DreamEnv` (the cut-off ones included: ``uncertainty_threshold``, ``uncertainty_risk``,
-    ``uncertainty_signal``; running signals keep one state per env, reset with it), plus ``num_envs`` and
+    ``uncertainty_signal``; running signals and member trajectories keep one state per env, reset with it), plus
+    ``num_envs`` and
     ``autoreset_mode``.
 
     Example:

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from neural_gym.cutoff import ENV_SIGNALS
+from neural_gym.cutoff import ENV_SIGNALS, TRAJECTORY_SIGNAL, env_signals
 from neural_gym.json_values import json_safe
 from neural_gym.world_models import WorldModel
 from neural_gym.world_models.calibration import (
@@ -219,7 +219,9 @@ def calibrate_on_rollouts(
         horizon: steps rolled at most per episode.
         tau: error above which a step is wrong; default :func:`default_tau` of the model's observations.
         alpha: level of the stored default threshold.
-        candidates: signals to choose from (default all of :data:`~neural_gym.cutoff.ENV_SIGNALS`).
+        candidates: signals to choose from; default every signal a Dream env computes for the model's family
+            (:func:`~neural_gym.cutoff.env_signals`: for the ensemble family the member-trajectory spread too, which
+            costs ``E`` more model steps per rollout step here and one more pass over the elites per env step).
         choice_share: share of episodes in the calibration half.
         actions: ``"recorded"`` (each start's recorded actions) or a policy acting on the real observations.
         propagation: ``"member"`` (each episode follows one inference member, as the Dream env's default) or
@@ -248,6 +250,13 @@ def calibrate_on_rollouts(
     if not (isinstance(alpha, int | float) and 0.0 < alpha < 1.0):
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
     model, name = load_model(task, checkpoint, device)
+    allowed = env_signals(model.spec.family)
+    names = list(allowed) if candidates is None else list(candidates)
+    if TRAJECTORY_SIGNAL in names and TRAJECTORY_SIGNAL not in allowed:
+        raise ValueError(
+            f"a Dream env of a {model.spec.family} model cannot compute {TRAJECTORY_SIGNAL!r} (only the "
+            f"{allowed} signals); leave it out of the candidates"
+        )
     default, error = default_tau(model.spec.obs_shape)
     tau = default if tau is None else float(tau)
     records = rollout_records(
@@ -258,7 +267,7 @@ def calibrate_on_rollouts(
         horizon=horizon,
         actions=actions,
         propagation=propagation,
-        member_trajectories=False,
+        member_trajectories=TRAJECTORY_SIGNAL in names,
         heldout_steps=heldout_steps,
         heldout_policy=heldout_policy,
         heldout_seed=heldout_seed,
@@ -286,7 +295,7 @@ def calibrate_on_rollouts(
         tau=tau,
         alpha=alpha,
         error=error,
-        candidates=candidates,
+        candidates=names,
         choice_share=choice_share,
         seed=seed,
         one_step_threshold=model.spec.calibration.threshold,

@@ -78,7 +78,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=_names,
         default=None,
         help="comma-separated candidates from disagreement,disagreement_max,disagreement_sum,"
-        "disagreement_sum_per_sqrt_step (default: all)",
+        "disagreement_sum_per_sqrt_step,member_trajectories (ensemble family only; the env then carries every "
+        "elite's state) (default: all the model's env computes)",
     )
     p.add_argument(
         "--actions",

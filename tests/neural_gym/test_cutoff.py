@@ -15,7 +15,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from neural_gym import DreamEnv, DreamVectorEnv
 from neural_gym.cutoff import ENV_SIGNALS, RunningSignal, resolve_cutoff
-from neural_gym.drift.records import ONE_STEP_SIGNALS
+from neural_gym.drift.records import ONE_STEP_SIGNALS, TRAJECTORY_SIGNAL
 from neural_gym.world_models import EnsembleModel
 from neural_gym.world_models.calibration import (
     RolloutCalibration,
@@ -41,7 +41,7 @@ def _values(model: EnsembleModel, signal: str, steps: int, seed: int = 0) -> lis
 
 
 def test_running_signals_are_running_forms_of_the_one_step_disagreement(pendulum_model: EnsembleModel) -> None:
-    assert ENV_SIGNALS == ONE_STEP_SIGNALS  # the Dream env computes what the calibration records
+    assert (*ONE_STEP_SIGNALS, TRAJECTORY_SIGNAL) == ENV_SIGNALS  # the Dream env computes what calibration records
     d = np.array(_values(pendulum_model, "disagreement", 12))
     assert (d > 0).all() and np.unique(d).size > 1
     np.testing.assert_allclose(_values(pendulum_model, "disagreement_max", 12), np.maximum.accumulate(d))
@@ -101,8 +101,11 @@ def test_running_signal_state() -> None:
     per_sqrt = RunningSignal("disagreement_sum_per_sqrt_step", 1)
     per_sqrt.update(np.array([1.0]), np.array([1]))
     assert per_sqrt.update(np.array([3.0]), np.array([4])).tolist() == [2.0]
+    spread = RunningSignal("member_trajectories", 2)  # the engine's member spread passes through unchanged
+    assert spread.update(np.array([0.5, 2.0]), np.ones(2)).tolist() == [0.5, 2.0]
+    assert spread.update(np.array([0.25, np.inf]), np.full(2, 2)).tolist() == [0.25, np.inf]
     with pytest.raises(ValueError, match="uncertainty_signal must be one of"):
-        RunningSignal("member_trajectories", 1)
+        RunningSignal("member_spread", 1)
 
 
 # --------------------------------------------------------------------------------------- rollout-calibrated checkpoints
@@ -203,7 +206,8 @@ def test_checkpoint_without_rollout_calibration_behaves_as_before(pendulum_model
         ({"uncertainty_risk": "0.1"}, r"in \(0, 1\)"),
         ({"uncertainty_risk": 0.01}, r"below 1/\(n\+1\)"),
         ({"uncertainty_risk": 0.1, "uncertainty_signal": "disagreement"}, "has no conformal calibration"),
-        ({"uncertainty_signal": "member_trajectories"}, "uncertainty_signal must be one of"),
+        ({"uncertainty_signal": "member_spread"}, "uncertainty_signal must be one of"),
+        ({"uncertainty_signal": "member_trajectories"}, "no calibrated threshold for uncertainty_signal"),
         ({"uncertainty_threshold": float("nan")}, "positive finite"),
         ({"uncertainty_threshold": -1.0}, "positive finite"),
     ],
@@ -214,6 +218,6 @@ def test_bad_cutoff_arguments(calibrated: EnsembleModel, kwargs: dict, match: st
 
 
 def test_a_rollout_signal_the_env_cannot_compute_is_refused(pendulum_model: EnsembleModel) -> None:
-    model = _calibrated(pendulum_model, signal="member_trajectories")
+    model = _calibrated(pendulum_model, signal="disagreement_ewma")
     with pytest.raises(ValueError, match="cannot compute"):
         resolve_cutoff(model.spec.calibration)

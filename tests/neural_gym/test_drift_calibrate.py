@@ -4,6 +4,7 @@ half, the figures are score_cutoff's on the scoring half, the fields survive the
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 
@@ -61,10 +62,9 @@ def calibrated_path(cheetah: EnsembleModel, calibration: RolloutCalibration, tmp
 def test_stored_choice_and_figures_are_those_of_the_records(
     cheetah: EnsembleModel, calibration: RolloutCalibration
 ) -> None:
-    rec = rollout_records(
-        "HalfCheetah", cheetah, dataset_id=HELDOUT_ID, n_starts=24, horizon=15, member_trajectories=False, seed=3
-    )
-    assert rec.n_episodes == 24 and list(rec.signals) == list(ENV_SIGNALS)
+    rec = rollout_records("HalfCheetah", cheetah, dataset_id=HELDOUT_ID, n_starts=24, horizon=15, seed=3)
+    assert rec.n_episodes == 24 and list(rec.signals) == list(ENV_SIGNALS)  # the member-trajectory spread among them
+    assert list(calibration.candidate_auroc) == list(ENV_SIGNALS)  # an ensemble's env computes every one
     errors = np.concatenate(rec.error)
     assert (errors > TAU).any() and (errors <= TAU).any()
     choice = choose_cutoff(rec, TAU, 0.2, list(ENV_SIGNALS), seed=3)
@@ -150,7 +150,11 @@ def test_cli_writes_a_calibrated_checkpoint(cheetah: EnsembleModel, tmp_path: Pa
 def test_bad_input(cheetah: EnsembleModel, calibration: RolloutCalibration) -> None:
     rec = rollout_records("HalfCheetah", cheetah, dataset_id=HELDOUT_ID, n_starts=8, horizon=5, seed=1)
     with pytest.raises(ValueError, match="not a signal a Dream env computes"):
-        calibrate_records(rec, tau=TAU, candidates=["member_trajectories"])
+        calibrate_records(rec, tau=TAU, candidates=["member_spread"])
+    latent = copy.deepcopy(cheetah)
+    latent.spec = dataclasses.replace(latent.spec, family="latent")
+    with pytest.raises(ValueError, match="latent model cannot compute 'member_trajectories'"):
+        calibrate_on_rollouts("HalfCheetah", latent, candidates=["disagreement", "member_trajectories"])
     only_one_step = RolloutRecords(error=rec.error, signals={"disagreement": rec.signal("disagreement")})
     with pytest.raises(ValueError, match="not in the records"):
         calibrate_records(only_one_step, tau=TAU, candidates=["disagreement", "disagreement_max"])
