@@ -71,6 +71,10 @@ CHUNK_EXECUTION = "open loop: the whole batch queried together, n_action_steps a
 DREAM_ENDS = ("success", "time_limit", "uncertainty", "model_error", "model_terminated")
 """Why a dream episode ended (:attr:`PolicyEpisodes.dream_end`); ``model_terminated``: a pixel model's termination
 head ended the episode without the primary judge seeing success (a failure under that judge, not inconclusive)."""
+BURN_IN_ACTION = (0.0, 0.0, 0.0, -1.0)
+"""The action of the real burn-in before each episode of a context model: no displacement, fingers held open (as at
+reset: ``grip = -1`` opens them), so the state after the burn-in is the reset state and the policies see the start
+they were trained from (a zero ``grip`` would half-close the fingers)."""
 REFERENCE_NAMES = ("expert", "noisy-expert", "random")
 """Policy names resolved by :func:`~neural_gym.policies.vla.evaluate.reference_policy`; other strings go through
 :func:`~neural_gym.policies.named.resolve_policy` (``zoo:<name>``, ``*.safetensors``, ``ws://``, SB3 ``.zip``)."""
@@ -196,7 +200,7 @@ class PolicyEvaluation:
         setup_s: Seconds spent making the envs and the dream (not in any world's speed).
         judge_kind: The primary judge's kind (a key of :data:`JUDGES`).
         burn_in: Steps of real context played in MuJoCo before each episode proper (``context_length - 1`` of the
-            dream's model, zero actions), the same for both worlds.
+            dream's model, :data:`BURN_IN_ACTION`), the same for both worlds.
         frame_judge_info: The frame judge's ``info`` (training data and held-out accuracy) for pixel dreams.
     """
 
@@ -687,7 +691,7 @@ class _Harness:
             verdicts[kind][rows] |= said[kind]
 
     def _reset_real(self) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
-        """Reset every real env (episode ``i`` seeded ``seed + i``) and play the burn-in (zero actions).
+        """Reset every real env (episode ``i`` seeded ``seed + i``) and play the burn-in (:data:`BURN_IN_ACTION`).
 
         Returns the observations after the burn-in, the context frames ``[M, k, S, S, 3]`` and actions
         ``[M, k - 1, A]``."""
@@ -695,6 +699,7 @@ class _Harness:
         obs = [env.reset(seed=self.seed + i)[0] for i, env in enumerate(self.real)]
         frames = np.empty((self.m, k, *obs[0][PIXELS_KEY].shape), dtype=np.uint8)
         actions = np.zeros((self.m, self.burn_in, self.action_dim), dtype=np.float64)
+        actions[:] = BURN_IN_ACTION
         for i, env in enumerate(self.real):
             frames[i, 0] = obs[i][PIXELS_KEY]
             for j in range(self.burn_in):
@@ -940,6 +945,7 @@ __all__ = [
     "DREAM_ENDS",
     "DREAM_JUDGE",
     "JUDGES",
+    "BURN_IN_ACTION",
     "REFERENCE_NAMES",
     "PolicyEpisodes",
     "PolicyEvaluation",
