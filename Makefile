@@ -46,7 +46,7 @@ ZOO_TRAIN_TabletopReach := --members 5 --elites 4 --max-epochs 100 --quiet
 ZOO_TRAIN_TabletopPush := --members 5 --elites 4 --max-epochs 100 --patience 10 --quiet
 ZOO_TRAIN_TabletopPickPlace := --members 5 --elites 4 --max-epochs 100 --patience 10 --quiet
 
-.PHONY: demo test test-fast test-metaworld lint bench bench-manipulation bench-peers bench-dream-rl bench-latent bench-video zoo zoo-latent zoo-video zoo-pixel-tabletop vla-zoo clean
+.PHONY: demo test test-fast test-metaworld lint bench bench-manipulation bench-peers bench-dream-rl bench-latent bench-video zoo zoo-calibrate zoo-latent zoo-video zoo-pixel-tabletop vla-zoo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -124,8 +124,34 @@ define ZOO_ONE
 
 endef
 
+# Rollout calibration of the six MuJoCo ensembles (their Dream envs' default cut-off, and uncertainty_risk=alpha): a
+# fresh held-out collection with each training policy and seed 2000 (never the training seed 0, nor the seed 1000 the
+# benchmarks score on), then `neural-gym calibrate` in place: signal and split-conformal threshold chosen on 64 of 128
+# open-loop rollouts of 100 steps, figures on the other 64 (stored in the checkpoint beside what they were scored on).
+# Actions as benchmarks/drift.py's `auto`: a uniform random policy on the tasks that never terminate and were trained
+# on random data (rollouts run the whole 100 steps, past Reacher's 50-step episodes), else the recorded ones.
+ZOO_CALIBRATE_TASKS := InvertedPendulum Reacher HalfCheetah Hopper Pusher Walker2d
+ZOO_CALIBRATE_ACTIONS_Reacher := random
+ZOO_CALIBRATE_ACTIONS_HalfCheetah := random
+ZOO_CALIBRATE_ACTIONS_Pusher := random
+define ZOO_CALIBRATE_ONE
+	$(BIN)/neural-gym collect --task $(1) --steps 10000 --policy $(or $(ZOO_POLICY_$(1)),random) --seed 2000 \
+	  --overwrite --quiet --dataset-id neural_gym/$(1)/calibration-s2000-v0
+	OMP_NUM_THREADS=1 $(BIN)/neural-gym calibrate --task $(1) --checkpoint world_models/zoo/$(1).safetensors \
+	  --dataset-id neural_gym/$(1)/calibration-s2000-v0 --episodes 128 --horizon 100 --alpha 0.1 --seed 0 \
+	  --actions $(or $(ZOO_CALIBRATE_ACTIONS_$(1)),recorded) --device cpu --quiet --overwrite \
+	  --out world_models/zoo/$(1).safetensors
+
+endef
+
 zoo: $(VENV)/.installed-test,bullet
 	$(foreach t,$(ZOO_TASKS),$(call ZOO_ONE,$(t)))
+	$(foreach t,$(filter $(ZOO_CALIBRATE_TASKS),$(ZOO_TASKS)),$(call ZOO_CALIBRATE_ONE,$(t)))
+	$(BIN)/python -m neural_gym.world_models.zoo
+
+# Only the calibration of the shipped ensembles (`make zoo-calibrate ZOO_CALIBRATE_TASKS=Hopper` for one): minutes.
+zoo-calibrate: $(VENV)/.installed-test
+	$(foreach t,$(ZOO_CALIBRATE_TASKS),$(call ZOO_CALIBRATE_ONE,$(t)))
 	$(BIN)/python -m neural_gym.world_models.zoo
 
 # The shipped latent (RSSM) checkpoints: from state on Reacher and InvertedPendulum, from 64x64 frames on Reacher.

@@ -33,8 +33,15 @@ units of the observation std beside copy-last, and how often the dream's success
 
 ENSEMBLE = """## `ensemble` (one per task, the default of `gym.make("neural_gym/<Task>-v0")`)
 
-| name | dataset | transitions | epochs | train s | held-out MSE (normalized) | `ensemble_std` threshold | size |
-|---|---|---|---|---|---|---|---|
+The rollout cut-off (`neural-gym calibrate`, `make zoo-calibrate`; the Dream env's default cut-off where present, and
+what `uncertainty_risk=alpha` calibrates) is chosen on held-out open-loop rollouts: signal and split-conformal
+threshold at `alpha` on half of the episodes, figures on the other half: AUROC for "normalized error > tau" (the
+one-step rule's on the same episodes in brackets), the realized rate (mean per-episode share of kept steps with error
+> tau, at most `alpha` in expectation on exchangeable episodes) and the kept share. Without one, the env cuts on the
+one-step `ensemble_std` threshold.
+
+| name | dataset | transitions | epochs | train s | held-out MSE (normalized) | `ensemble_std` threshold | rollout cut-off (alpha) | AUROC (one-step) | realized rate / kept | size |
+|---|---|---|---|---|---|---|---|---|---|---|
 """
 
 LATENT = """## `latent` (Dreamer-style RSSM; `checkpoint="zoo:<name>"`)
@@ -63,12 +70,49 @@ def _f(x: Any, digits: int = 4) -> str:
     return "?" if x is None else f"{x:.{digits}f}"
 
 
+def _rollout_cells(spec: ModelSpec) -> str:
+    """The rollout calibration's three cells (dashes without one)."""
+    r = spec.calibration.rollout
+    if r is None:
+        return "| — | — | — "
+    s = r.scores
+
+    def g(x: Any) -> str:  # undefined (no step with error > tau among the scoring episodes): n/a
+        return "n/a" if x is None else f"{x:.3f}"
+
+    auroc, one = s.get("auroc"), (s.get("one_step") or {}).get("auroc")
+    return (
+        f"| `{r.signal}` > {r.threshold:.4g} ({r.alpha:g}) | {g(auroc)} ({g(one)}) "
+        f"| {g(s.get('realized_rate'))} / {g(s.get('kept_share'))} "
+    )
+
+
+def _calibration_command(name: str, spec: ModelSpec) -> str | None:
+    """The ``neural-gym calibrate`` call behind a rollout calibration, from what it stored (``None`` without one)."""
+    r = spec.calibration.rollout
+    if r is None:
+        return None
+    on = r.scored_on
+    held = on.get("heldout") or {}
+    source = (
+        f"--dataset-id {held['dataset_id']}"
+        if "dataset_id" in held
+        else f"--heldout-policy {held.get('policy')} --heldout-steps {held.get('steps')} --heldout-seed {held.get('seed')}"
+    )
+    return (
+        f"neural-gym calibrate --task {on.get('task', spec.task)} --checkpoint world_models/zoo/{name}.safetensors "
+        f"{source} --episodes {on.get('n_episodes_asked', '?')} --horizon {on.get('horizon', '?')} --alpha {r.alpha:g} "
+        f"--actions {on.get('actions', 'recorded')} --seed {on.get('seed', 0)} --overwrite "
+        f"--out world_models/zoo/{name}.safetensors"
+    )
+
+
 def _ensemble_row(name: str, spec: ModelSpec, size_mb: float) -> str:
     p = spec.provenance
     return (
         f"| {name} | `{p.get('dataset_id', '?')}` | {p.get('dataset_transitions', '?')} | {p.get('epochs', '?')} "
         f"| {p.get('wall_time_s', 0):.0f} | {_f(p.get('best_holdout_mse'))} | {spec.calibration.threshold:.4f} "
-        f"| {size_mb:.1f} MB |"
+        f"{_rollout_cells(spec)}| {size_mb:.1f} MB |"
     )
 
 
@@ -146,12 +190,21 @@ def main(argv: list[str] | None = None) -> int:
         commands.append(
             f"# {name} (trained {p.get('trained_at', '?')}, torch {p.get('torch', '?')})\n{p.get('command', '?')}"
         )
+        calibrate = _calibration_command(name, spec)
+        if calibrate is not None:
+            commands.append(
+                f"# then its rollout cut-off (held-out data collected as in the Makefile's zoo-calibrate)\n{calibrate}"
+            )
     text = HEADER + ENSEMBLE + "\n".join(rows["ensemble"]) + "\n\n"
     if rows["latent"]:
         text += LATENT + "\n".join(rows["latent"]) + "\n\n"
     if rows["video"]:
         text += VIDEO + "\n".join(rows["video"]) + "\n\n"
-    text += "The exact training command recorded in each checkpoint:\n\n```bash\n" + "\n".join(commands) + "\n```\n"
+    text += (
+        "The exact training command recorded in each checkpoint (and the calibration's, from what it stored):\n\n```bash\n"
+        + "\n".join(commands)
+        + "\n```\n"
+    )
     (ZOO_DIR / "README.md").write_text(text)
     print(text)
     return 0
