@@ -1,4 +1,4 @@
-"""Rollout-calibrated cut-offs of the shipped ensembles, beside today's one-step rule, and the realized conformal rate.
+"""Rollout-calibrated cut-offs of the shipped ensembles, beside the one-step rule, and the realized conformal rate.
 
 For each task with a shipped checkpoint (``world_models/zoo``; nothing there is changed): the held-out dataset of
 ``benchmarks/drift.py`` (seed 1000, the training data's policy; collected if missing), ``--episodes`` start states
@@ -8,9 +8,12 @@ rolled open loop for ``--horizon`` steps (:func:`neural_gym.drift.rollout_record
 split-conformal threshold on a calibration half, figures on the scoring half, and the one-step rule (disagreement
 above the checkpoint's threshold) scored on the same scoring half. Reported per task:
 
-- AUROC of the chosen signal (and of every candidate, and of the member-trajectory spread the env cannot use) for
+- AUROC of the chosen signal (and of every candidate, the spread of whole member trajectories among them) for
   "normalized error > τ"; the share of cut-offs justified; the shares of episodes cut no later than the trusted horizon
   and no earlier than half of it;
+- the shipped checkpoint's own stored cut-off (``make zoo-calibrate``: chosen on seed-2000 held-out data, so these
+  seed-1000 episodes are out of sample) scored on all of this run's episodes, with the realized rate of its stored
+  conformal curve at each α of ``--alphas`` (``shipped_cutoff``; absent for a checkpoint without one);
 - the realized conformal rate: over ``--splits`` seeded calibration/scoring splits of the same episodes, the mean over
   scoring episodes of the per-episode share of wrong kept steps under the conformal threshold for each α of
   ``--alphas`` (what the guarantee bounds by α in expectation), with its spread, and the kept share.
@@ -78,6 +81,66 @@ def _realized_rates(records: Any, signal: str, alphas: list[float], splits: int)
     return out
 
 
+def _shipped_cutoff(rollout: Any, records: Any, alphas: list[float]) -> dict[str, Any] | None:
+    """The checkpoint's stored rollout cut-off scored on ``records`` (out of sample), and its curve's rate per alpha."""
+    if rollout is None:
+        return None
+    from neural_gym.drift.calibrate import cutoff_figures
+    from neural_gym.world_models.calibration import episode_losses, kept_steps
+
+    if rollout.signal not in records.signals:
+        return {"signal": rollout.signal, "error": "the records do not hold this signal"}
+    per_alpha = {}
+    for alpha in alphas:
+        try:
+            threshold = rollout.threshold_for_risk(alpha)
+        except ValueError as err:  # below 1/(n+1) for the stored calibration episodes
+            per_alpha[str(alpha)] = {"alpha": alpha, "error": str(err)}
+            continue
+        rate = float(episode_losses(records, rollout.signal, TAU, [threshold])[:, 0].mean())
+        kept = sum(int(kept_steps(x, threshold)) for x in records.signal(rollout.signal)) / records.lengths.sum()
+        per_alpha[str(alpha)] = {
+            "alpha": alpha,
+            "threshold": threshold,
+            "realized_rate": rate,
+            "kept_share": float(kept),
+            "at_most_alpha": rate <= alpha + TARGETS["realized_rate_tolerance"],
+        }
+    return {
+        "signal": rollout.signal,
+        "threshold": rollout.threshold,
+        "alpha": rollout.alpha,
+        "calibrated_on": rollout.scored_on.get("heldout"),
+        "stored_scores": {
+            k: rollout.scores.get(k) for k in ("auroc", "justified_share", "realized_rate", "kept_share")
+        },
+        "on_these_episodes": cutoff_figures(records, rollout.signal, rollout.threshold, TAU),
+        "realized_rate": per_alpha,
+    }
+
+
+def _previous(path: Path) -> dict[str, Any] | None:
+    """Key figures per task of the results file this run replaces (``None`` if there is none or it is unreadable)."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    tasks = {}
+    for task, row in (old.get("tasks") or {}).items():
+        if "scores" not in row:
+            continue
+        s = row["scores"]
+        tasks[task] = {
+            "signal": row.get("signal"),
+            "auroc": s.get("auroc"),
+            "justified_share": s.get("justified_share"),
+            "cut_no_later_share": s.get("cut_no_later_share"),
+            "cut_no_earlier_than_half_share": s.get("cut_no_earlier_than_half_share"),
+            "realized_rate": {a: r.get("realized_rate") for a, r in (row.get("realized_rate") or {}).items()},
+        }
+    return {"command": old.get("command"), "tasks": tasks}
+
+
 def _targets(scores: dict[str, Any], rates: dict[str, Any]) -> dict[str, Any]:
     one = scores.get("one_step", {})
     out: dict[str, Any] = {}
@@ -117,7 +180,6 @@ def main(argv: list[str] | None = None) -> int:
     from neural_gym.drift import calibrate_records, rollout_records
     from neural_gym.json_values import json_safe
     from neural_gym.world_models import read_spec
-    from neural_gym.world_models.calibration import pooled_auroc, split_episodes
     from neural_gym.world_models.checkpoint import atomic_write
     from neural_gym.world_models.zoo import available
 
@@ -180,12 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                 "seed": 0,
             },  # fmt: skip
         )
-        _, score_idx = split_episodes(records.n_episodes, cal.scored_on["choice_share"], cal.scored_on["split_seed"])
-        scoring = records.subset(score_idx)  # calibrate_records' scoring half
         scores = dict(cal.scores)
-        scores["scoring_auroc"] = {**scores["scoring_auroc"], "member_trajectories (not usable by the env)":
-                                   pooled_auroc(scoring, "member_trajectories", TAU)}  # fmt: skip
         rates = _realized_rates(records, cal.signal, alphas, args.splits)
+        shipped = _shipped_cutoff(spec.calibration.rollout, records, alphas)
         summary["tasks"][task] = json_safe({
             "heldout_dataset": dataset_id,
             "heldout_policy": policy,
@@ -201,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             "scores": scores,
             "realized_rate": rates,
             "targets": _targets(json_safe(scores), rates),
+            "shipped_cutoff": shipped,
             "risk_curve_points": len(cal.risk_thresholds),
             "seconds": time.perf_counter() - t_task,
         })  # fmt: skip
@@ -212,7 +272,16 @@ def main(argv: list[str] | None = None) -> int:
             f"({time.perf_counter() - t_task:.0f} s)",
             flush=True,
         )
+        if shipped is not None and "on_these_episodes" in shipped:
+            on = shipped["on_these_episodes"]
+            print(
+                f"  shipped cut-off {shipped['signal']} > {shipped['threshold']:.4g}: AUROC {on['auroc']}, justified "
+                f"{on['justified_share']}, rates "
+                f"{[round(r.get('realized_rate', float('nan')), 4) for r in shipped['realized_rate'].values()]}",
+                flush=True,
+            )
     summary["wall_time_s"] = time.perf_counter() - t0
+    summary["previous_run"] = _previous(out)  # the figures this run replaces, beside its own
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, (json.dumps(json_safe(summary), indent=1, allow_nan=False) + "\n").encode())
     print(f"wrote {out}")

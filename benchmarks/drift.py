@@ -20,6 +20,13 @@ Targets (issue "sim-vs-learned rollout drift"), judged on the free rollout witho
 - AUROC of the disagreement for "normalized error > τ" is ≥ 0.9 (τ = 1.0);
 - at least 90% of uncertainty cut-offs are justified (true error > τ where disagreement > the calibrated threshold).
 
+Beside that one-step rule, the Dream env's own default cut-off where the checkpoint has a rollout calibration
+(``make zoo-calibrate``: signal and threshold chosen on seed-2000 held-out rollouts): ``--cutoff-episodes`` starts of
+the same held-out data rolled ``--cutoff-horizon`` steps with the same actions (:func:`neural_gym.drift.rollout_records`),
+and the stored cut-off scored on them (:func:`neural_gym.drift.calibrate.cutoff_figures`) beside the one-step rule on
+the same episodes, against the issue's targets: AUROC ≥ 0.9, ≥ 90% of cut-offs justified, cut no later than the trusted
+horizon in ≥ 90% of episodes and no earlier than half of it in ≥ 75%, realized rate at most α (+0.02).
+
 A missed target is reported with its figure and ``met: false``; a horizon a task cannot reach (ground truth terminates
 earlier) is listed, not hidden. Writes ``benchmarks/results/drift.json``, ``drift.png``, ``drift.md`` and one report folder
 per task under ``benchmarks/results/drift/<Task>/`` (plots and Markdown; ``--video`` adds the MP4s).
@@ -50,6 +57,57 @@ TARGET_AUROC = 0.9
 TARGET_JUSTIFIED = 0.9
 EXPERT_ACTION_NOISE = 0.6  # the noise `make zoo` collects expert data with (Makefile: ZOO_POLICY_InvertedPendulum)
 TERMINATING = {"InvertedPendulum", "Hopper", "Walker2d"}  # ground truth ends episodes (falls) under random actions
+CUTOFF_TARGETS = {
+    "auroc": 0.9,
+    "justified_share": 0.9,
+    "cut_no_later_share": 0.9,
+    "cut_no_earlier_than_half_share": 0.75,
+}
+RATE_TOLERANCE = 0.02
+
+
+def _rollout_cutoff(task: str, dataset_id: str, actions: str, episodes: int, horizon: int, progress: bool) -> Any:
+    """The checkpoint's stored rollout cut-off and the one-step rule scored on fresh rollouts of the held-out data."""
+    from neural_gym.cutoff import TRAJECTORY_SIGNAL
+    from neural_gym.drift import rollout_records
+    from neural_gym.drift.calibrate import cutoff_figures
+    from neural_gym.world_models import read_spec
+
+    spec = read_spec(f"zoo:{task}")
+    rollout = spec.calibration.rollout
+    if rollout is None:
+        return None
+    records = rollout_records(
+        task,
+        f"zoo:{task}",
+        dataset_id=dataset_id,
+        n_starts=episodes,
+        horizon=horizon,
+        actions=actions,
+        member_trajectories=rollout.signal == TRAJECTORY_SIGNAL,
+        seed=0,
+        device="cpu",
+        progress=progress,
+    )
+    env = cutoff_figures(records, rollout.signal, rollout.threshold, 1.0)
+    one = cutoff_figures(records, "disagreement", spec.calibration.threshold, 1.0)
+    targets = {k: {"value": env.get(k), "target": v, "met": env.get(k) is not None and env[k] >= v,
+                   "one_step": one.get(k)} for k, v in CUTOFF_TARGETS.items()}  # fmt: skip
+    rate = env["realized_rate"]
+    targets["realized_rate"] = {"value": rate, "target": f"<= {rollout.alpha} + {RATE_TOLERANCE}",
+                                "met": rate <= rollout.alpha + RATE_TOLERANCE, "one_step": one["realized_rate"]}  # fmt: skip
+    return {
+        "signal": rollout.signal,
+        "threshold": rollout.threshold,
+        "alpha": rollout.alpha,
+        "calibrated_on": rollout.scored_on.get("heldout"),
+        "episodes": records.n_episodes,
+        "steps": int(records.lengths.sum()),
+        "horizon": horizon,
+        "env_cutoff": env,
+        "one_step": one,
+        "targets": targets,
+    }
 
 
 def _heldout(task: str, train_dataset: str | None, steps: int, progress: bool) -> tuple[str, str, float]:
@@ -200,6 +258,33 @@ def _markdown(summary: dict[str, Any]) -> str:
             f"| met: {str(g['auroc']['met']).lower()} ({_fmt(g['auroc']['value'])}{'; ' + g['auroc']['note'] if g['auroc']['note'] else ''}) "
             f"| met: {str(g['justified_cutoffs']['met']).lower()} ({_fmt(g['justified_cutoffs']['value'])} of {g['justified_cutoffs']['cutoffs']}) |"
         )
+    cut = {t: v["rollout_cutoff"] for t, v in summary["tasks"].items() if v.get("rollout_cutoff")}
+    if cut:
+        lines += [
+            "",
+            "## The Dream env's default cut-off (rollout calibration) on these held-out episodes",
+            "",
+            "Each checkpoint's stored cut-off (chosen by `make zoo-calibrate` on other held-out data, seed 2000), scored "
+            "on rollouts of this benchmark's held-out data (seed 1000, same actions), the one-step rule's figure on the "
+            "same episodes in brackets. Targets: AUROC ≥ 0.9, ≥ 90% justified, cut ≤ trusted horizon in ≥ 90% of "
+            "episodes and ≥ half of it in ≥ 75%, realized rate ≤ α + 0.02; n/a: undefined (no step with error > τ, or "
+            "no cut-off).",
+            "",
+            "| task | cut-off | episodes (steps) | AUROC | justified | cut ≤ trusted | cut ≥ half | realized rate (α) | kept share | targets met |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for task, c in cut.items():
+            e, o, g = c["env_cutoff"], c["one_step"], c["targets"]
+
+            def both(key: str, e: dict[str, Any] = e, o: dict[str, Any] = o) -> str:
+                return f"{_fmt(e.get(key))} ({_fmt(o.get(key))})"
+
+            met = sum(bool(v["met"]) for v in g.values())
+            lines.append(
+                f"| {task} | `{c['signal']}` > {c['threshold']:.4g} | {c['episodes']} ({c['steps']}) | {both('auroc')} "
+                f"| {both('justified_share')} | {both('cut_no_later_share')} | {both('cut_no_earlier_than_half_share')} "
+                f"| {both('realized_rate')} ({c['alpha']:g}) | {both('kept_share')} | {met} of {len(g)} |"
+            )
     lines += ["", "![drift](drift.png)", ""]
     return "\n".join(lines)
 
@@ -241,6 +326,37 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     tmp.replace(path)
 
 
+def _cutoff_only(out: Path, tasks: list[str], args: argparse.Namespace) -> int:
+    """``--cutoff-only``: score the env's cut-off beside the drift figures already in ``out/drift.json``."""
+    path = out / "drift.json"
+    if not path.is_file():
+        print(f"--cutoff-only needs an earlier run's {path}; run without it first", file=sys.stderr)
+        return 2
+    summary = json.loads(path.read_text())
+    t0 = time.perf_counter()
+    for task in tasks:
+        row = summary["tasks"].get(task)
+        if row is None or "error" in row:
+            print(f"{task}: not in {path} (or failed there); skipped", flush=True)
+            continue
+        actions = "recorded" if row["actions"] == "recorded" else row["actions"].removesuffix(" policy")
+        row["rollout_cutoff"] = _clean(
+            _rollout_cutoff(task, row["heldout_dataset"], actions, args.cutoff_episodes, args.cutoff_horizon, False)
+        )
+        print(f"{task}: {json.dumps((row['rollout_cutoff'] or {}).get('targets'))}", flush=True)
+    summary["rollout_cutoff_run"] = {
+        "command": " ".join(["python", "benchmarks/drift.py", *(sys.argv[1:])]),
+        "wall_time_s": time.perf_counter() - t0,
+        "episodes": args.cutoff_episodes,
+        "horizon": args.cutoff_horizon,
+    }
+    (out / "drift.json.tmp").write_text(json.dumps(summary, indent=1, allow_nan=False))
+    (out / "drift.json.tmp").replace(path)
+    (out / "drift.md").write_text(_markdown(summary))
+    print(_markdown(summary))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns 0 (targets are reported, not enforced)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -255,6 +371,14 @@ def main(argv: list[str] | None = None) -> int:
         help="recorded actions, a random policy, or auto (recorded where ground truth terminates; see above)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--cutoff-episodes", type=int, default=64, help="rollouts scoring the env's cut-off (64)")
+    parser.add_argument("--cutoff-horizon", type=int, default=100, help="steps of those rollouts at most (100)")
+    parser.add_argument(
+        "--cutoff-only",
+        action="store_true",
+        help="keep the drift figures of an existing drift.json in --out and only (re)score the env's cut-off beside "
+        "them (minutes: no drift rollouts, no single-MLP training); rewrites drift.json and drift.md, not the plots",
+    )
     parser.add_argument("--video", action="store_true", help="also write each task's side-by-side MP4")
     parser.add_argument("--out", default=str(RESULTS), help="results folder (default benchmarks/results)")
     parser.add_argument("--quiet", action="store_true")
@@ -272,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = [t for t in args.tasks.split(",") if t]
+    if args.cutoff_only:
+        return _cutoff_only(out, tasks, args)
     summary: dict[str, Any] = {
         "n_starts": args.starts,
         "n_boot": args.n_boot,
@@ -326,6 +452,10 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": time.perf_counter() - t_task,
             "report": f"drift/{task}/drift.json",
         }
+        summary["tasks"][task]["rollout_cutoff"] = _clean(
+            _rollout_cutoff(task, dataset_id, actions, args.cutoff_episodes, args.cutoff_horizon, not args.quiet)
+        )
+        summary["tasks"][task]["seconds"] = time.perf_counter() - t_task
         print(f"{task}: {json.dumps(summary['tasks'][task]['row'])} ({time.perf_counter() - t_task:.0f} s)", flush=True)
     summary["wall_time_s"] = time.perf_counter() - t0
     text = json.dumps(summary, indent=1, allow_nan=False)

@@ -69,8 +69,15 @@ def default_tau(obs_shape: Sequence[int]) -> tuple[float, str]:
     return STATE_TAU, "nrmse"
 
 
-def _cutoff_figures(records: RolloutRecords, signal: str, threshold: float, tau: float) -> dict[str, Any]:
-    """Scoring figures of one cut-off on ``records`` (NaN where undefined)."""
+def cutoff_figures(records: RolloutRecords, signal: str, threshold: float, tau: float) -> dict[str, Any]:
+    """Scoring figures of one cut-off (``signal`` above ``threshold``) on ``records``, NaN where undefined.
+
+    :func:`~neural_gym.world_models.calibration.score_cutoff`'s figures (AUROC, justified cut-offs, timing against the
+    trusted horizon) with the threshold, the realized rate (mean per-episode share of kept steps with error > ``tau``),
+    the pooled share of wrong kept steps, the kept share of all steps and the mean kept steps per episode. What
+    :func:`calibrate_records` stores as ``scores``; apply it to other held-out records to score a stored cut-off out
+    of sample.
+    """
     score = dataclasses.asdict(score_cutoff(records, signal, threshold, tau))
     kept = np.array([int(kept_steps(s, threshold)) for s in records.signal(signal)])
     wrong = sum(int((e[:k] > tau).sum()) for e, k in zip(records.error, kept, strict=True))
@@ -151,12 +158,12 @@ def calibrate_records(
     stored, _ = threshold_from_risk_curve(thresholds, risk, n, alpha)
     if stored != res.threshold:  # the curve is the conformal choice's sufficient statistic; never differs
         raise AssertionError(f"risk curve threshold {stored} differs from conformal_threshold's {res.threshold}")
-    scores: dict[str, Any] = _cutoff_figures(scoring, choice.signal, res.threshold, tau)
+    scores: dict[str, Any] = cutoff_figures(scoring, choice.signal, res.threshold, tau)
     scores["calibration_bound"] = res.bound
     scores["calibration_mean_loss"] = res.mean_loss
     scores["scoring_auroc"] = {name: pooled_auroc(scoring, name, tau) for name in names}
     if one_step_threshold is not None and "disagreement" in records.signals:
-        scores["one_step"] = _cutoff_figures(scoring, "disagreement", float(one_step_threshold), tau)
+        scores["one_step"] = cutoff_figures(scoring, "disagreement", float(one_step_threshold), tau)
     meta = dict(scored_on or {})
     meta.update(
         n_episodes=records.n_episodes,
@@ -328,6 +335,7 @@ __all__ = [
     "STATE_TAU",
     "calibrate_on_rollouts",
     "calibrate_records",
+    "cutoff_figures",
     "default_tau",
     "set_rollout_calibration",
 ]
