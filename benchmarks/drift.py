@@ -32,6 +32,7 @@ earlier) is listed, not hidden. Writes ``benchmarks/results/drift.json``, ``drif
 per task under ``benchmarks/results/drift/<Task>/`` (plots and Markdown; ``--video`` adds the MP4s).
 
     python benchmarks/drift.py [--tasks Hopper,Walker2d] [--starts 48] [--n-boot 500] [--video]
+    python benchmarks/drift.py --cutoff-only [--cutoff-episodes 64]   # only re-score the env's cut-off (minutes)
 
 Runs in about 10–15 minutes on 2 CPU cores (most of it training the single-MLP baseline with each checkpoint's own
 budget). Torch runs single-threaded here (``--threads``): the models are small and batched, and extra threads only
