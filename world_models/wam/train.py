@@ -15,6 +15,14 @@ the level ``l`` of every future and action token; with ``x_l = (1 − l) x_0 + l
 (the future term is averaged over the dimensions whose change varies in the data). Clips have no actions: their
 windows always take the ``dynamics`` pattern (actions held at the maximum level, never scored).
 
+``objective`` is the ablation switch of :data:`OBJECTIVES` (same data, same budget, only the training signal differs):
+
+- ``"joint"`` (default): the whole mix above, ``loss = future + actions + reward``;
+- ``"actions"`` (behaviour cloning): every window takes the ``policy`` pattern (future held at the maximum level),
+  ``loss = actions``; the dynamics heads and the reward head stay untrained (no clips allowed: they hold no actions);
+- ``"future"`` (dynamics): labelled windows take only the action-clean patterns ``forward`` and ``step`` (in the
+  mix's proportions), clips ``dynamics``; ``loss = future + reward``, the action tokens never scored.
+
 Held-out figures (whole held-out episodes, the modes run deterministically from zero start noise): one-step forward
 normalized RMSE against copy-last, inverse-dynamics and policy mean absolute action errors against the mean training
 action and the zero action, and the Spearman correlation of each disagreement measure with the one-step error.
@@ -52,6 +60,14 @@ MAX_EVAL_WINDOWS = 2048
 _EVAL_BATCH = 512
 #: Patterns whose instruction may be read (the others read the null instruction, see the config module).
 _LANGUAGE_PATTERNS = ("joint", "policy", "imagined", "dynamics")
+#: Training signals of the ablation switch ``objective`` of :func:`train_wam` (see the module docstring).
+OBJECTIVES: tuple[str, ...] = ("joint", "actions", "future")
+#: Patterns a labelled window may take under each objective (``None``: the whole mix).
+_OBJECTIVE_PATTERNS: dict[str, tuple[str, ...] | None] = {
+    "joint": None,
+    "actions": ("policy",),
+    "future": ("forward", "step"),
+}
 
 
 @dataclass
@@ -268,6 +284,7 @@ def train_wam(
     log_dir: str | None = None,
     log_every: int = 50,
     provenance: dict[str, Any] | None = None,
+    objective: str = "joint",
 ) -> tuple[WAMModel, WAMTrainReport]:
     """Fit a :class:`WAMModel`, evaluate its modes on held-out episodes and calibrate its uncertainty.
 
@@ -298,6 +315,8 @@ def train_wam(
         log_dir: write TensorBoard scalars there when set.
         log_every: steps per logged loss block.
         provenance: extra facts (dataset id, command line) merged into ``spec.provenance``.
+        objective: the training signal, one of :data:`OBJECTIVES` (``"joint"``; ``"actions"``: behaviour cloning;
+            ``"future"``: dynamics only; see the module docstring).
 
     Returns:
         The trained model (eval mode, on ``device``) and a :class:`WAMTrainReport`.
@@ -312,6 +331,12 @@ def train_wam(
     if not isinstance(config, WAMConfig):
         raise TypeError(f"config must be a WAMConfig or a preset name, got {type(config).__name__}")
     config.validate()
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if objective == "actions" and len(clips) > 0:
+        raise ValueError(
+            "objective='actions' trains the action tokens only; action-free clips have none: pass no clips"
+        )
     if measure not in WAM_MEASURES:
         raise ValueError(f"measure must be one of {WAM_MEASURES}, got {measure!r}")
     for name, value in (("steps", steps), ("batch_size", batch_size), ("log_every", log_every)):
@@ -365,7 +390,15 @@ def train_wam(
     tokens_t = torch.as_tensor(encode(config.vocab, [*instructions, None]), device=dev)  # (U + 1, L)
     w = {name: torch.as_tensor(getattr(win, name), device=dev) for name in win.__dataclass_fields__}
     learn_termination = bool(win.terminated[win.has_actions].any())
-    weights = torch.tensor([config.pattern_weights.get(p, 0.0) for p in PATTERNS], dtype=torch.float64)
+    allowed = _OBJECTIVE_PATTERNS[objective]
+    weights = torch.tensor(
+        [config.pattern_weights.get(p, 0.0) if allowed is None or p in allowed else 0.0 for p in PATTERNS],
+        dtype=torch.float64,
+    )
+    if objective == "actions":  # the behaviour-cloning pattern alone, whatever its weight in the mix
+        weights = torch.tensor([float(p == "policy") for p in PATTERNS], dtype=torch.float64)
+    if not float(weights.sum()) > 0:
+        raise ValueError(f"objective={objective!r} trains the patterns {allowed}, which all weigh 0 in pattern_weights")
     dynamics_id = PATTERNS.index("dynamics")
     language = torch.tensor([p in _LANGUAGE_PATTERNS for p in PATTERNS])
     active = model.change_active  # (K, O)
@@ -424,7 +457,12 @@ def train_wam(
         if learn_termination:
             bce = F.binary_cross_entropy_with_logits(term_logit, w["terminated"][b].float(), reduction="none")
             loss_r = loss_r + (bce * lab).sum() / lab.sum().clamp(min=1.0)
-        loss = loss_f + loss_a + loss_r
+        if objective == "actions":
+            loss = loss_a
+        elif objective == "future":
+            loss = loss_f + loss_r
+        else:
+            loss = loss_f + loss_a + loss_r
 
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
@@ -493,6 +531,7 @@ def train_wam(
             "warmup_steps": warmup_steps,
             "grad_clip": grad_clip,
             "heldout_fraction": heldout_fraction,
+            "objective": objective,
             "device": str(dev),
         },
         "report": report.summary(),
