@@ -4,13 +4,15 @@
   ``neural-gym collect`` / ``dream`` / ``drift`` take (their per-step ``obs -> action`` world).
 * :func:`resolve_policy`: any command-line name as a :class:`~neural_gym.policies.protocol.Policy` (batched
   observations -> chunks): ``random``, ``expert``, an SB3 ``.zip``, ``ws://host:port`` (a remote policy in openpi's
-  wire format) or a VLA checkpoint ``*.safetensors``.
+  wire format), a VLA checkpoint ``*.safetensors``, or the policy mode of a world action model,
+  ``wam:<checkpoint>[?imagine=1][&sample_noise=0]`` (:func:`wam_policy`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import numpy as np
 from gymnasium import spaces
@@ -22,8 +24,8 @@ SB3_ALGOS = ("PPO", "SAC", "TD3", "A2C", "DDPG")
 TABLETOP_TASK_FAMILIES = TASK_FAMILIES  # registered tabletop task name -> family (one table, in envs.tabletop)
 """Registered tabletop task names and the family each runs (what the VLA loader checks a checkpoint against)."""
 POLICY_FORMS = (
-    "'random', 'expert', an SB3 model (.zip), ws://host:port (a remote policy) or a VLA checkpoint (.safetensors "
-    "or zoo:<name>)"
+    "'random', 'expert', an SB3 model (.zip), ws://host:port (a remote policy), a VLA checkpoint (.safetensors "
+    "or zoo:<name>) or a world action model's policy mode (wam:<checkpoint>[?imagine=1][&sample_noise=0])"
 )
 """The policy names :func:`resolve_policy` understands, for messages and ``--help``."""
 
@@ -70,6 +72,48 @@ def task_action_space(task: str) -> spaces.Box:
         env.close()
 
 
+WAM_OPTIONS = ("imagine", "sample_noise")
+"""The options of a ``wam:`` policy name (:class:`~neural_gym.policies.wam.WAMPolicy` arguments, each 0 or 1)."""
+_FLAGS = {"0": False, "1": True, "false": False, "true": True}
+
+
+def wam_policy(spec: str, *, task: str | None = None, seed: int | None = None) -> Policy:
+    """The :class:`~neural_gym.policies.wam.WAMPolicy` of ``wam:<checkpoint>[?imagine=1][&sample_noise=0]``.
+
+    Args:
+        spec: ``"wam:"``, then a ``wam`` checkpoint (a path or ``zoo:<name>``, e.g. ``wam:zoo:TabletopReach-wam``),
+            then optionally ``?`` and ``&``-joined options of :data:`WAM_OPTIONS`, each ``0`` or ``1`` (defaults as
+            ``WAMPolicy``: ``imagine=0``, ``sample_noise=1``).
+        task: The task the policy will run (a tabletop family or a registered task name); the checkpoint is checked
+            against it.
+        seed: Seed of the sampler's noise (default 0).
+
+    Raises:
+        ValueError: A malformed name or option, or a checkpoint for another task
+            (:class:`~neural_gym.world_models.CheckpointError`, a ``ValueError``, when it is missing, damaged or of
+            another family).
+    """
+    from neural_gym.policies.wam import WAMPolicy
+    from neural_gym.world_models import load_checkpoint
+
+    checkpoint, _, query = spec.removeprefix("wam:").partition("?")
+    if not checkpoint:
+        raise ValueError(f"A wam policy is named 'wam:<checkpoint>[?imagine=1][&sample_noise=0]', got {spec!r}.")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True) if query else []
+    except ValueError as err:
+        raise ValueError(f"Options of {spec!r} must be KEY=0|1 joined by '&' ({', '.join(WAM_OPTIONS)}).") from err
+    options: dict[str, bool] = {}
+    for key, value in pairs:
+        if key not in WAM_OPTIONS or value.lower() not in _FLAGS:
+            raise ValueError(f"Option {key}={value!r} of {spec!r}: expected one of {WAM_OPTIONS}, each 0 or 1.")
+        options[key] = _FLAGS[value.lower()]
+    names = {family: name for name, family in TABLETOP_TASK_FAMILIES.items()}  # "reach" -> "TabletopReach"
+    expected = None if task is None else names.get(task, task)
+    model = load_checkpoint(checkpoint, task=expected, family="wam", device="auto")
+    return WAMPolicy(model, seed=0 if seed is None else seed, **options)
+
+
 def resolve_policy(
     spec: str,
     *,
@@ -84,8 +128,9 @@ def resolve_policy(
 
     Args:
         spec: ``"random"``, ``"expert"``, ``ws://host:port`` / ``wss://...``, a path ending in ``.safetensors`` (a VLA
-            checkpoint, loaded by :func:`neural_gym.policies.vla.load_vla`), or the path of a saved SB3 model (with or
-            without ``.zip``).
+            checkpoint, loaded by :func:`neural_gym.policies.vla.load_vla`), ``wam:<checkpoint>[?options]`` (a world
+            action model's policy mode, :func:`wam_policy`), or the path of a saved SB3 model (with or without
+            ``.zip``).
         task: The task the policy will run: needed by ``expert``, and by ``random`` without ``action_space``; a VLA
             checkpoint is checked against it (a tabletop family, or the registered ``Tabletop*`` name of one).
         action_space: The action space for ``random`` (default: the task's).
@@ -121,6 +166,8 @@ def resolve_policy(
         from neural_gym.policies.remote import RemotePolicy
 
         return RemotePolicy(spec, timeout=timeout)
+    if spec.startswith("wam:"):
+        return wam_policy(spec, task=task, seed=seed)
     if spec.startswith("zoo:"):  # a shipped VLA checkpoint (neural_gym.policies.vla.zoo_names())
         from neural_gym.policies.vla import load_vla
 
@@ -139,4 +186,13 @@ def resolve_policy(
     raise ValueError(f"Policy {spec!r} is not one of {POLICY_FORMS} (no such file).")
 
 
-__all__ = ["POLICY_FORMS", "SB3_ALGOS", "TABLETOP_TASK_FAMILIES", "load_policy", "resolve_policy", "task_action_space"]
+__all__ = [
+    "POLICY_FORMS",
+    "SB3_ALGOS",
+    "TABLETOP_TASK_FAMILIES",
+    "WAM_OPTIONS",
+    "load_policy",
+    "resolve_policy",
+    "task_action_space",
+    "wam_policy",
+]
