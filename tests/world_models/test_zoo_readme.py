@@ -35,3 +35,16 @@ def test_a_checkpoint_without_rollout_calibration_gets_dashes() -> None:
     row = readme._ensemble_row("X", plain, 1.0)
     assert "| — | — | — |" in row and row.count("|") == 12
     assert readme._calibration_command("X", plain) is None
+
+
+def test_a_wam_row_reads_its_training_report() -> None:
+    from tests.neural_gym.wam_fixtures import tiny_wam
+
+    spec = tiny_wam(steps=2).spec
+    report = spec.provenance["report"]
+    row = readme._wam_row("TabletopReach-wam", spec, 1.2)
+    assert row.count("|") == 12  # the header's 11 columns
+    assert f"{report['heldout_forward_nrmse']:.3f} ({report['heldout_copy_last_nrmse']:.3f})" in row
+    assert f"{report['heldout_policy_mae']:.3f} ({report['heldout_policy_imagine_mae']:.3f})" in row
+    assert f"| {report['heldout_inverse_mae']:.3f} |" in row and f"{spec.calibration.threshold:.4f}" in row
+    assert readme.WAM.splitlines()[-2].count("|") == 12

@@ -21,7 +21,7 @@ each checkpoint records the exact command that trained it (listed at the end). D
 seed 0: a uniform random policy (`random`), or the task's scripted expert with action noise (`expert`, see
 `envs/experts.py`; for the tabletop tasks with some episodes under a random policy, `collect --random-fraction`: 0.2
 for reach, 0.1 for push and pick_place, see the Makefile). `make zoo` regenerates the ensembles (one task: `make zoo ZOO_TASKS=Hopper`), `make zoo-latent`
-the latent models and `make zoo-video` the video model, data collection included.
+the latent models, `make zoo-video` the video model and `make zoo-wam` the world action model, data collection included.
 
 The tabletop ensembles' held-out MSE is in units of the training deltas' std per dimension, and the objects' deltas
 are zero on most steps and large on the rare steps with contact (the random episodes knock objects about), so those
@@ -62,6 +62,17 @@ transitions in brackets: the gap is one-step controllability), and open-loop PSN
 actions, beside copy-last-frame. The state probe's normalized RMSE on real held-out frames is its floor.
 
 | name | frames | dataset | transitions | steps | train s | one-step PSNR (shuffled; copy-last) | open-loop PSNR h=1/5/10/25 (copy-last) | probe nRMSE | threshold | size |
+|---|---|---|---|---|---|---|---|---|---|---|
+"""
+
+WAM = """## `wam` (world action model: dynamics, policy and inverse dynamics in one; `checkpoint="zoo:<name>"`)
+
+Held-out figures on whole held-out episodes of its own dataset, every mode run from zero start noise: one-step
+forward normalized RMSE (per-dimension training std) beside copy-last, and mean absolute action errors of the inverse
+mode and of the policy mode's first action (future marginalised; imagined first in brackets) beside the mean
+training action. As a policy: `WAMPolicy` or `wam:zoo:<name>` (see the README's WAM section).
+
+| name | dataset | transitions | steps | train s | one-step nRMSE (copy-last) | inverse MAE | policy MAE (imagine) | mean-action MAE | threshold | size |
 |---|---|---|---|---|---|---|---|---|---|---|
 """
 
@@ -159,6 +170,19 @@ def _video_row(name: str, spec: ModelSpec, size_mb: float) -> str:
     )
 
 
+def _wam_row(name: str, spec: ModelSpec, size_mb: float) -> str:
+    p = spec.provenance
+    r = p.get("report", {})
+    cal = spec.calibration
+    return (
+        f"| {name} | `{p.get('dataset_id', '?')}` | {p.get('dataset_transitions', '?')} | {r.get('steps', '?')} "
+        f"| {r.get('wall_time_s', 0):.0f} | {_f(r.get('heldout_forward_nrmse'), 3)} "
+        f"({_f(r.get('heldout_copy_last_nrmse'), 3)}) | {_f(r.get('heldout_inverse_mae'), 3)} "
+        f"| {_f(r.get('heldout_policy_mae'), 3)} ({_f(r.get('heldout_policy_imagine_mae'), 3)}) "
+        f"| {_f(r.get('heldout_mean_action_mae'), 3)} | `{cal.measure}` {cal.threshold:.4f} | {size_mb:.1f} MB |"
+    )
+
+
 def stamp_all() -> list[str]:
     """Add the weights checksum to every shipped checkpoint that lacks one; returns the names stamped."""
     return [name for name in available() if stamp_checksum(ZOO_DIR / f"{name}.safetensors")]
@@ -174,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--stamp" in args:
         for name in stamp_all():
             print(f"added the weights checksum to {name}.safetensors", file=sys.stderr)
-    rows: dict[str, list[str]] = {"ensemble": [], "latent": [], "video": []}
+    rows: dict[str, list[str]] = {"ensemble": [], "latent": [], "video": [], "wam": []}
     commands = []
     for name in available():
         path = ZOO_DIR / f"{name}.safetensors"
@@ -184,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             rows["latent"].append(_latent_row(name, spec, size_mb))
         elif spec.family == "video":
             rows["video"].append(_video_row(name, spec, size_mb))
+        elif spec.family == "wam":
+            rows["wam"].append(_wam_row(name, spec, size_mb))
         else:
             rows.setdefault(spec.family, []).append(_ensemble_row(name, spec, size_mb))
         p = spec.provenance
@@ -200,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         text += LATENT + "\n".join(rows["latent"]) + "\n\n"
     if rows["video"]:
         text += VIDEO + "\n".join(rows["video"]) + "\n\n"
+    if rows["wam"]:
+        text += WAM + "\n".join(rows["wam"]) + "\n\n"
     text += (
         "The exact training command recorded in each checkpoint (and the calibration's, from what it stored):\n\n```bash\n"
         + "\n".join(commands)
