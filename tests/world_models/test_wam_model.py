@@ -205,7 +205,7 @@ def test_the_seed_fixes_the_weights_and_leaves_the_global_rng_alone():
     assert torch.equal(torch.random.get_rng_state(), before)
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name
-    assert not torch.equal(a.backbone.obs_in.weight, c.backbone.obs_in.weight)
+    assert not torch.equal(a.backbone.obs_in[0].weight, c.backbone.obs_in[0].weight)
 
 
 def test_checkpoint_round_trip_and_refusal(model, obs, tmp_path):

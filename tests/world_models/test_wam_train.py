@@ -86,7 +86,7 @@ def test_training_is_reproducible_under_a_seed():
     a, b, c = run(0), run(0), run(1)
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name
-    assert not torch.equal(a.backbone.obs_in.weight, c.backbone.obs_in.weight)
+    assert not torch.equal(a.backbone.obs_in[0].weight, c.backbone.obs_in[0].weight)
     assert a.spec.calibration.thresholds == b.spec.calibration.thresholds
 
 

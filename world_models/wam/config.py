@@ -22,15 +22,20 @@ scored). The patterns whose actions or next observation are given (``forward``, 
 instruction: dynamics do not depend on the words (the tabletop state already holds the instructed object and goal),
 so :meth:`~neural_gym.world_models.wam.model.WAMModel.step` needs none.
 
-Presets (tabletop state vectors, ``O = 54``, ``A = 4``; measured with one torch thread on this project's shared
-2-core CPU box, so figures are indicative):
+Presets (tabletop state vectors, ``O = 54``, ``A = 4``; measured with one torch thread on this project's 2-core CPU
+box while other jobs shared it, so figures are indicative; train = optimizer steps/s at batch 256, step = env steps/s
+of :meth:`~neural_gym.world_models.wam.model.WAMModel.step` at batch 1 / 64, every head sampling):
 
-=========  =========  ==========  ==========  ===========  ===========================================
-preset     params     chunk ``H``  future ``K``  sampling     meant for
-=========  =========  ==========  ==========  ===========  ===========================================
-``debug``  ~45 k      8           2           4 steps      tests: a few hundred steps in seconds
-``small``  ~0.5 M     8           4           6 steps      the tabletop default
-=========  =========  ==========  ==========  ===========  ===========================================
+=========  ==========  =======  ========  =========  ========  ============  ========================================
+preset     parameters  ``H``    ``K``     sampling   train     step          meant for
+=========  ==========  =======  ========  =========  ========  ============  ========================================
+``debug``  123 k       8        2         4 steps    20        210 / 3 600   tests: a few hundred steps in seconds
+``small``  0.40 M      8        4         6 steps    3–7       100 / 1 000   the tabletop default
+=========  ==========  =======  ========  =========  ========  ============  ========================================
+
+A 3000-step ``small`` run on the 30 000 steps of ``neural_gym/TabletopReach/expert-v0`` reaches a held-out one-step
+normalized RMSE of 0.176 (copy-last 0.497) and an inverse-dynamics error of 0.057 per action dimension (mean action
+0.527); its zero-noise policy mode solves 20 of 20 MuJoCo episodes (the README has the details).
 
 Example:
     >>> cfg = preset("debug")
@@ -73,8 +78,10 @@ class WAMConfig:
     """``H``: actions per chunk (the policy's output, the forward mode's input)."""
     future_steps: int = 4
     """``K``: future observations ``o_{t+1} .. o_{t+K}`` in the sequence (``1 <= K <= H``)."""
-    width: int = 128
+    width: int = 64
     """Token width of the transformer backbone."""
+    obs_tokens: int = 4
+    """Tokens ``M`` the current observation is encoded into (by an MLP), so attention can select its parts."""
     depth: int = 3
     """Transformer layers."""
     attention_heads: int = 4
@@ -112,7 +119,7 @@ class WAMConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the field when the configuration cannot build a model."""
-        for name in ("chunk_size", "future_steps", "width", "depth", "attention_heads", "head_hidden"):
+        for name in ("chunk_size", "future_steps", "width", "obs_tokens", "depth", "attention_heads", "head_hidden"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -165,6 +172,7 @@ PRESETS: dict[str, WAMConfig] = {
         chunk_size=8,
         future_steps=2,
         width=48,
+        obs_tokens=2,
         depth=2,
         attention_heads=2,
         num_heads=2,
@@ -173,7 +181,7 @@ PRESETS: dict[str, WAMConfig] = {
         noise_embed=16,
         sampling_steps=4,
     ),
-    "small": WAMConfig(),
+    "small": WAMConfig(width=64, depth=3, attention_heads=4, num_heads=3, head_hidden=128),
 }
 """Named sizes; :func:`preset` returns a validated copy with overrides."""
 

@@ -1,11 +1,12 @@
 """The shared backbone of the world action model: one transformer over observation, instruction, future and action
 tokens, with a velocity head per part.
 
-Token sequence (``S = 2 + K + H`` tokens of width ``C``)::
+Token sequence (``S = M + 1 + K + H`` tokens of width ``C``)::
 
-    [ obs o_t | instruction | future o_{t+1} .. o_{t+K} (noisy, level t_o,k) | actions a_t .. a_{t+H-1} (noisy, t_a,j) ]
+    [ obs o_t (M tokens) | instruction | future o_{t+1} .. o_{t+K} (noisy, level t_o,k) | actions a_t .. a_{t+H-1} (noisy, t_a,j) ]
 
-- ``obs``: the normalized current observation through a linear map, plus a type embedding.
+- ``obs``: the normalized current observation through an MLP to ``M`` tokens (so attention can pick its parts, e.g.
+  the instructed object's pose among three), plus a position embedding each.
 - ``instruction``: the mean of the instruction's word embeddings (``<pad>`` ignored), projected to one token; a row
   without instruction reads a learned null token instead.
 - ``future``: each noisy normalized change ``o_{t+k} − o_t`` through a linear map, plus its position embedding and
@@ -58,6 +59,7 @@ class WAMBackbone(nn.Module):
         head_hidden: hidden size of the velocity heads.
         word_embed: word embedding size.
         noise_embed: size of the sinusoidal noise-level features.
+        obs_tokens: tokens ``M`` the current observation is encoded into.
     """
 
     def __init__(
@@ -75,17 +77,20 @@ class WAMBackbone(nn.Module):
         head_hidden: int,
         word_embed: int,
         noise_embed: int,
+        obs_tokens: int,
     ) -> None:
         super().__init__()
         self.noise_embed = noise_embed
-        self.obs_in = nn.Linear(obs_dim, width)
+        self.obs_tokens = obs_tokens
+        self.obs_in = nn.Sequential(nn.Linear(obs_dim, 4 * width), nn.SiLU(), nn.Linear(4 * width, obs_tokens * width))
         self.future_in = nn.Linear(obs_dim, width)
         self.action_in = nn.Linear(action_dim, width)
         self.words = nn.Embedding(vocab_size, word_embed, padding_idx=0)
         self.instruction_in = nn.Sequential(nn.Linear(word_embed, width), nn.SiLU(), nn.Linear(width, width))
         self.null_instruction = nn.Parameter(torch.zeros(1, width))
-        # type embeddings of the obs and instruction tokens; position embeddings of the future and action tokens
-        self.type_embed = nn.Parameter(torch.zeros(2, width))
+        # position embeddings of the obs tokens, the instruction token, the future and the action tokens
+        self.obs_pos = nn.Parameter(torch.zeros(obs_tokens, width))
+        self.type_embed = nn.Parameter(torch.zeros(1, width))
         self.future_pos = nn.Parameter(torch.zeros(future_steps, width))
         self.action_pos = nn.Parameter(torch.zeros(chunk_size, width))
         self.level_in = nn.Sequential(nn.Linear(noise_embed, width), nn.SiLU(), nn.Linear(width, width))
@@ -127,19 +132,19 @@ class WAMBackbone(nn.Module):
         Returns:
             ``[E, B, K, O]`` future velocities (one per dynamics head) and ``[B, H, A]`` action velocities.
         """
-        K = future.shape[1]
+        B, K, M = obs.shape[0], future.shape[1], self.obs_tokens
         levels = self.level_in(noise_features(torch.cat([future_level, action_level], dim=1), self.noise_embed))
         tokens = torch.cat(
             [
-                (self.obs_in(obs) + self.type_embed[0])[:, None],  # (B, 1, C)
-                (instruction + self.type_embed[1])[:, None],  # (B, 1, C)
+                self.obs_in(obs).view(B, M, -1) + self.obs_pos,  # (B, M, C)
+                (instruction + self.type_embed[0])[:, None],  # (B, 1, C)
                 self.future_in(future) + self.future_pos + levels[:, :K],  # (B, K, C)
                 self.action_in(actions) + self.action_pos + levels[:, K:],  # (B, H, C)
             ],
             dim=1,
         )  # (B, S, C)
         h = self.out_norm(self.transformer(tokens))
-        h_future, h_action = h[:, 2 : 2 + K], h[:, 2 + K :]
+        h_future, h_action = h[:, M + 1 : M + 1 + K], h[:, M + 1 + K :]
         u_future = torch.stack([head(h_future) for head in self.future_heads])  # (E, B, K, O)
         return u_future, self.action_head(h_action)
 
@@ -166,7 +171,7 @@ class RewardHead(nn.Module):
 
 
 #: Learned tokens (drawn like embeddings).
-_TOKEN_PARAMS = ("null_instruction", "type_embed", "future_pos", "action_pos")
+_TOKEN_PARAMS = ("null_instruction", "type_embed", "obs_pos", "future_pos", "action_pos")
 
 
 @torch.no_grad()
