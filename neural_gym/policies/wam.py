@@ -9,7 +9,8 @@ null instruction (it was trained to: see ``WAMConfig.instruction_dropout``).
 ``imagine`` switches test-time imagination: ``False`` samples the chunk with the future marginalised; ``True`` first
 imagines the next ``K`` observations, then samples the chunk given them (:meth:`WAMModel.act`). The sampler's noise
 comes from the policy's own ``torch.Generator``: ``reset(seed)`` reseeds it, so the same seed and observations give
-the same chunks.
+the same chunks. ``sample_noise=False`` starts the sampler from zero noise instead (the deterministic path of the
+noise's mean; ``reset`` then changes nothing): on TabletopReach it succeeded more often (see the README).
 
 Example:
     >>> policy = WAMPolicy("runs/wam-reach.safetensors", imagine=True, seed=0)    # doctest: +SKIP
@@ -44,6 +45,7 @@ class WAMPolicy:
     Args:
         model: a loaded ``WAMModel``, or a checkpoint path of one (loaded on ``device``).
         imagine: imagine the future before sampling the chunk (test-time imagination) or not.
+        sample_noise: draw the sampler's start noise from the policy's generator (``False``: zero start noise).
         seed: initial seed of the sampler's noise generator.
         device: where to load a checkpoint path (``"auto"``: CUDA when available).
         num_threads: torch threads around each forward pass (``None`` leaves torch's setting alone).
@@ -62,6 +64,7 @@ class WAMPolicy:
         model: WAMModel | str | Path,
         *,
         imagine: bool = False,
+        sample_noise: bool = True,
         seed: int = 0,
         device: str = "auto",
         num_threads: int | None = 1,
@@ -72,13 +75,17 @@ class WAMPolicy:
             raise TypeError(f"WAMPolicy needs a WAMModel or the path of a 'wam' checkpoint, got {type(model).__name__}")
         self.model = model.eval()
         self.imagine = bool(imagine)
+        self.sample_noise = bool(sample_noise)
         self.num_threads = num_threads
         self.chunk_size = int(model.config.chunk_size)
         self.action_dim = int(model.action_dim)
         self._generator = torch.Generator(device=model.device).manual_seed(int(seed))
 
     def __repr__(self) -> str:
-        return f"WAMPolicy(task={self.model.spec.task!r}, imagine={self.imagine}, chunk_size={self.chunk_size})"
+        return (
+            f"WAMPolicy(task={self.model.spec.task!r}, imagine={self.imagine}, sample_noise={self.sample_noise}, "
+            f"chunk_size={self.chunk_size})"
+        )
 
     def reset(self, seed: int | None = None) -> None:
         """Reseed the sampler's noise with ``seed`` (``None``: keep the current stream); no other per-episode state."""
@@ -99,7 +106,8 @@ class WAMPolicy:
         texts = instructions(obs) if isinstance(obs, Mapping) and INSTRUCTION_KEY in obs else None
         o = torch.as_tensor(np.asarray(state, dtype=np.float32), device=self.model.device)
         with torch_threads(self.num_threads), torch.inference_mode():
-            chunk = self.model.act(o, texts, imagine=self.imagine, generator=self._generator)
+            generator = self._generator if self.sample_noise else None
+            chunk = self.model.act(o, texts, imagine=self.imagine, generator=generator)
         return check_chunk(chunk.cpu().numpy(), b, self.action_dim, chunk_size=self.chunk_size, who=repr(self))
 
 

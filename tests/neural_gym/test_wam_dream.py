@@ -85,3 +85,15 @@ def test_bad_actions_are_refused_by_the_wam_dream(checkpoint):
 def test_a_wam_checkpoint_for_reach_is_refused_for_push(checkpoint):
     with pytest.raises(neural_gym.CheckpointError, match="is for task TabletopReach"):
         DreamEnv("TabletopPush", checkpoint=str(checkpoint), device="cpu")
+
+
+def test_the_learned_reward_head_and_mean_propagation_serve_the_dream(checkpoint):
+    env = DreamEnv(
+        "TabletopReach", checkpoint=str(checkpoint), device="cpu", reward="learned", termination="learned",
+        propagation="mean",
+    )  # fmt: skip
+    env.reset(seed=0)
+    for _ in range(3):
+        obs, reward, terminated, truncated, info = env.step(np.zeros(4))
+        assert np.isfinite(obs).all() and np.isfinite(reward) and not info["model_error"]
+    env.close()

@@ -69,6 +69,11 @@ def test_the_seed_and_the_imagination_switch(model, dict_batch):
     assert not np.array_equal(a, policy.act(dict_batch))
     imagining = WAMPolicy(model, imagine=True, seed=7)
     assert imagining.imagine and not np.array_equal(a, imagining.act(dict_batch))
+    quiet = WAMPolicy(model, sample_noise=False, seed=7)
+    first = quiet.act(dict_batch)
+    quiet.reset(seed=8)
+    np.testing.assert_array_equal(first, quiet.act(dict_batch))  # zero start noise: the seed changes nothing
+    assert not np.array_equal(first, a)
 
 
 def test_chunk_executor_runs_the_policy_in_mujoco(model):
