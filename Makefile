@@ -199,6 +199,19 @@ zoo-pixel-tabletop: $(VENV)/.installed-test
 	  --out neural_gym/evaluate/zoo/TabletopReach.safetensors
 	$(BIN)/python -m neural_gym.world_models.zoo
 
+# The shipped world action model of the tabletop reach task: the state ensemble's data (noisy expert + 20% random
+# episodes, collected as `make zoo ZOO_TASKS=TabletopReach` does), 3000 steps of the `small` preset on one thread
+# (about 15 minutes on 2 shared CPU cores). The VLA ladder's clean demos are not added: the trainer reads one
+# labelled dataset (benchmarks/wam.py trains WAMs on those demos for the comparison with the VLAs).
+.PHONY: zoo-wam
+zoo-wam: $(VENV)/.installed-test
+	$(BIN)/neural-gym collect --task TabletopReach --steps $(ZOO_STEPS_TabletopReach) \
+	  --policy $(ZOO_POLICY_TabletopReach) --seed 0 --overwrite --dataset-id neural_gym/TabletopReach/expert-v0
+	OMP_NUM_THREADS=1 $(BIN)/neural-gym train --task TabletopReach --dataset-id neural_gym/TabletopReach/expert-v0 \
+	  --family wam --preset small --steps 3000 --seed 0 --device cpu --quiet \
+	  --out world_models/zoo/TabletopReach-wam.safetensors
+	$(BIN)/python -m neural_gym.world_models.zoo
+
 # The VLA ladder (neural_gym/policies/vla/zoo): expert reach demos, 5 training runs (10 checkpoints), ground-truth
 # evaluation of each and of the expert / noisy expert / random references; writes the checkpoints, ladder.json and
 # README.md there. About 12 minutes on 2 shared CPU cores with one torch thread (ladder.json records total_s).
