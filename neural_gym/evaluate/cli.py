@@ -44,7 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         nargs="+",
         required=True,
         metavar="POLICY",
-        help="policies to compare: expert, noisy-expert, random, zoo:<VLA name>, *.safetensors, ws://host:port",
+        help="policies to compare: expert, noisy-expert, random, zoo:<VLA name>, *.safetensors, ws://host:port, "
+        "wam:<checkpoint>[?imagine=1][&sample_noise=0] (a world action model's policy mode)",
     )
     p.add_argument("--task", default="TabletopReach", help="tabletop task (default TabletopReach)")
     p.add_argument("--episodes", type=positive_int, default=50, help="paired episodes per policy (default 50)")
