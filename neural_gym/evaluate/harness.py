@@ -505,6 +505,24 @@ def _resolve(name: str, policy: Any, family: str, seed: int) -> Policy:
     return policy
 
 
+@dataclass
+class _RealStart:
+    """Where the real episodes of one policy began (after the burn-in): what the dream starts from."""
+
+    first: list[dict[str, Any]]
+    """The first dict observation of each real episode."""
+    physics: list[np.ndarray]
+    """Each real env's physics state then (the scene that draws a state dream's predictions)."""
+    states: np.ndarray
+    """``[M, 54]`` their state observations."""
+    texts: list[str]
+    """The instructions."""
+    context: np.ndarray
+    """``[M, k, S, S, 3]`` the burn-in frames (the last is the start frame)."""
+    context_actions: np.ndarray
+    """``[M, k - 1, A]`` the burn-in actions."""
+
+
 class _Harness:
     """The envs of one evaluation, reused across policies."""
 
@@ -760,7 +778,7 @@ class _Harness:
         }
         # ------------------------------------------------------------------------------------------------ dream
         play = self._dream_pixels if self.pixels else self._dream_states
-        dream = play(name, policy, bar, first, physics0, starts, texts, context, context_actions)
+        dream = play(name, policy, bar, _RealStart(first, physics0, starts, texts, context, context_actions))
         return PolicyEpisodes(name=name, **real, **dream)
 
     def _dream_states(
@@ -768,18 +786,13 @@ class _Harness:
         name: str,
         policy: Policy,
         bar: Any,
-        first: list[dict[str, Any]],
-        physics0: list[np.ndarray],
-        states0: np.ndarray,
-        texts: list[str],
-        context: np.ndarray,
-        context_actions: np.ndarray,
+        start: _RealStart,
     ) -> dict[str, Any]:
         """A state dream: predicted states drawn through the task's scene, judged by the task rule."""
         assert self.dream is not None
         m = self.m
         t0 = time.perf_counter()
-        del context, context_actions  # one step of context: the start state
+        first, physics0, states0, texts = start.first, start.physics, start.states, start.texts
         state, _ = self.dream.reset(seed=[self.seed + i for i in range(m)], options={"obs": states0})
         frames = np.empty((m, *first[0][PIXELS_KEY].shape), dtype=np.uint8)
         for i, scene in enumerate(self.scene):
@@ -852,18 +865,14 @@ class _Harness:
         name: str,
         policy: Policy,
         bar: Any,
-        first: list[dict[str, Any]],
-        physics0: list[np.ndarray],
-        states0: np.ndarray,
-        texts: list[str],
-        context: np.ndarray,
-        context_actions: np.ndarray,
+        start: _RealStart,
     ) -> dict[str, Any]:
         """A pixel dream: the model's own frames; the frame judge probes states and gives verdicts."""
-        del physics0
         assert self.dream is not None and self.frame_judge is not None
         m = self.m
         t0 = time.perf_counter()
+        first, states0, texts = start.first, start.states, start.texts
+        context, context_actions = start.context, start.context_actions
         options: dict[str, Any] = {"obs": context if self.burn_in else context[:, 0]}
         if self.burn_in:
             options["actions"] = context_actions
