@@ -9,10 +9,14 @@ Two modes, both ending in MuJoCo:
   model rollouts from real replay states, and SAC updates on a ``real_ratio`` mix of real and imagined data
   (:class:`MixedReplayBuffer`, :class:`DynaCallback`).
 
-Both evaluate in MuJoCo every ``eval_freq`` steps (returns and the dream-vs-real gap, ``eval.csv``) and save the agent,
-replay buffer, world model and step to their run folder as one generation committed by an atomic ``state.json``
-(:mod:`neural_gym.dream_rl.runfolder`): a run killed at any moment continues from its last complete save with
-``resume=True``. A fresh run refuses a folder that holds a run unless ``overwrite=True``; a resume refuses settings
+Beside them, the data engine (:mod:`~neural_gym.dream_rl.data_engine`, DreamGen-style): :func:`dream_demos` dreams
+tabletop demonstrations with a world action model from real start states, labels them with its inverse mode and
+renders them with the real renderer; :func:`export_minari` writes them as a Minari dataset the VLA trainer reads.
+
+Both training modes evaluate in MuJoCo every ``eval_freq`` steps (returns and the dream-vs-real gap, ``eval.csv``)
+and save the agent, replay buffer, world model and step to their run folder as one generation committed by an atomic
+``state.json`` (:mod:`neural_gym.dream_rl.runfolder`): a run killed at any moment continues from its last complete
+save with ``resume=True``. A fresh run refuses a folder that holds a run unless ``overwrite=True``; a resume refuses settings
 that differ from the saved run's (only ``total_timesteps``, ``save_freq``, ``device``, ``tensorboard`` and ``progress``
 may change).
 
@@ -33,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .common import EVAL_COLUMNS, CheckpointCallback, DreamRLResult, EvalCallback, EvalLog, real_returns
+    from .data_engine import DreamDemo, DreamResult, dream_demos, export_minari
     from .dyna import DynaCallback, MixedReplayBuffer, train_dyna
     from .offline import train_offline
 
@@ -40,6 +45,7 @@ _LAZY = {
     **dict.fromkeys(
         ("EVAL_COLUMNS", "CheckpointCallback", "DreamRLResult", "EvalCallback", "EvalLog", "real_returns"), "common"
     ),
+    **dict.fromkeys(("DreamDemo", "DreamResult", "dream_demos", "export_minari"), "data_engine"),
     **dict.fromkeys(("DynaCallback", "MixedReplayBuffer", "train_dyna"), "dyna"),
     "train_offline": "offline",
 }
@@ -62,11 +68,15 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "EVAL_COLUMNS",
     "CheckpointCallback",
+    "DreamDemo",
     "DreamRLResult",
+    "DreamResult",
     "DynaCallback",
     "EvalCallback",
     "EvalLog",
     "MixedReplayBuffer",
+    "dream_demos",
+    "export_minari",
     "real_returns",
     "train_dyna",
     "train_offline",
