@@ -585,6 +585,38 @@ def pooled_auroc(records: RolloutRecords, signal: str, tau: float) -> float:
     return auroc(np.concatenate(records.signal(signal)), np.concatenate(records.error) > tau)
 
 
+def within_step_auroc(records: RolloutRecords, signal: str, tau: float, min_per_class: int = 1) -> float:
+    """AUROC of ``signal`` for ``error > tau`` among episodes *at the same step*, averaged over steps.
+
+    :func:`pooled_auroc` pools every step of every episode, so a signal that merely grows with the step index scores
+    high wherever the error grows with it too. This one compares episodes only with each other at equal steps: at
+    each step ``h`` with at least ``min_per_class`` wrong and right episodes it takes the AUROC of the signal across
+    the episodes still running, and it averages those with weights ``n_wrong(h) · n_right(h)`` (the pairs each
+    compares), i.e. the probability that of two episodes at the same step, the wrong one has the higher signal
+    (ties count half). A step counter scores exactly 0.5 here. ``NaN`` when no step has both classes.
+
+    Raises:
+        KeyError: an unknown signal.
+        ValueError: a non-finite ``tau`` or ``min_per_class < 1``.
+    """
+    tau = _check_tau(tau)
+    if isinstance(min_per_class, bool) or int(min_per_class) != min_per_class or min_per_class < 1:
+        raise ValueError(f"min_per_class must be a positive integer, got {min_per_class!r}")
+    sig = records.signal(signal)
+    total, weight = 0.0, 0.0
+    for h in range(int(records.lengths.max())):
+        running = [i for i, length in enumerate(records.lengths) if length > h]
+        wrong = np.array([records.error[i][h] > tau for i in running])
+        n_wrong = int(wrong.sum())
+        n_right = len(running) - n_wrong
+        if n_wrong < min_per_class or n_right < min_per_class:
+            continue
+        w = float(n_wrong * n_right)
+        total += w * auroc(np.array([sig[i][h] for i in running]), wrong)
+        weight += w
+    return total / weight if weight else math.nan
+
+
 @dataclass(frozen=True)
 class CutoffScore:
     """How a threshold on a signal cuts held-out episodes (:func:`score_cutoff`).
@@ -746,4 +778,5 @@ __all__ = [
     "split_episodes",
     "threshold_from_risk_curve",
     "with_derived",
+    "within_step_auroc",
 ]

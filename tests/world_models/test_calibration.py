@@ -17,12 +17,14 @@ from neural_gym.world_models.calibration import (
     episode_losses,
     horizon_normalised,
     kept_steps,
+    pooled_auroc,
     running_max,
     running_sum,
     score_cutoff,
     split_episodes,
     threshold_from_risk_curve,
     with_derived,
+    within_step_auroc,
 )
 
 TAU = 1.0
@@ -88,6 +90,32 @@ def test_signal_that_tracks_the_error_wins_auroc() -> None:
     assert choice.score.auroc > 0.95
     assert set(choice.choice_episodes).isdisjoint(choice.scoring_episodes)
     assert len(choice.choice_episodes) + len(choice.scoring_episodes) == 60
+
+
+def test_within_step_auroc_sees_through_the_clock() -> None:
+    """Error grows with the step for every episode, plus a per-episode offset the 'aware' signal knows: pooled over
+    steps the step counter scores high, but at equal steps only the aware signal ranks episodes (the counter: 0.5)."""
+    rng = np.random.default_rng(3)
+    errors, aware, clock = [], [], []
+    for _ in range(80):
+        t = int(rng.integers(20, 31))
+        offset = rng.normal(0.0, 0.4)
+        errors.append(0.06 * np.arange(1, t + 1) + offset + rng.normal(0, 0.05, size=t))
+        aware.append(np.full(t, offset) + rng.normal(0, 0.05, size=t))
+        clock.append(np.arange(1.0, t + 1.0))
+    rec = RolloutRecords(error=errors, signals={"clock": clock, "aware": aware})
+    assert pooled_auroc(rec, "clock", TAU) > 0.8
+    assert within_step_auroc(rec, "clock", TAU) == pytest.approx(0.5)
+    assert within_step_auroc(rec, "aware", TAU) > 0.9
+    # by hand: two episodes, step 0 has one wrong (higher signal) and one right; step 1 only one class
+    two = RolloutRecords(error=[np.array([2.0, 2.0]), np.array([0.0, 2.0])], signals={"s": [np.ones(2), np.zeros(2)]})
+    assert within_step_auroc(two, "s", TAU) == 1.0
+    one_class = RolloutRecords(error=[np.zeros(3), np.zeros(3)], signals={"s": [np.ones(3), np.zeros(3)]})
+    assert math.isnan(within_step_auroc(one_class, "s", TAU))
+    with pytest.raises(ValueError, match="min_per_class"):
+        within_step_auroc(rec, "aware", TAU, min_per_class=0)
+    with pytest.raises(KeyError):
+        within_step_auroc(rec, "nope", TAU)
 
 
 def test_running_max_beats_one_step_signal_when_error_is_a_random_walk() -> None:
