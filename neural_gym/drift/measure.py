@@ -152,6 +152,36 @@ class DriftResult:
         have = [(s["reground_every"], s["action_noise"]) for s in self.settings]
         raise KeyError(f"no setting reground_every={reground_every}, action_noise={action_noise}; have {have}")
 
+    def regrounding(self, horizon: int | None = None) -> dict[str, Any] | None:
+        """Error against the re-grounding interval: each predictor's normalized RMSE at one ``horizon`` (default the
+        longest reported) for every interval ``k`` run (then free-running, ``k = None``), without action noise.
+
+        Re-grounding every ``k`` steps is DreamZero's closed loop: after each chunk of ``k`` actions the model's
+        context is replaced with the real observations, so the error at a long horizon is that of a rollout at most
+        ``k`` steps old; it falls towards the one-step error as ``k`` shrinks.
+
+        Returns:
+            ``{"horizon", "intervals": [k, ..., None], "predictors": {name: {"value", "low", "high"}}}`` (lists in
+            the order of ``intervals``), or ``None`` when no re-grounding setting was run.
+
+        Raises:
+            ValueError: a ``horizon`` that is not reported.
+        """
+        ks = list(self.meta.get("reground_every") or [])
+        if not ks:
+            return None
+        h = self.horizons[-1] if horizon is None else int(horizon)
+        if h not in self.horizons:
+            raise ValueError(f"horizon {h} is not reported; the horizons are {self.horizons}")
+        i = self.horizons.index(h)
+        noise = self.meta["action_noise"][0]
+        intervals: list[int | None] = sorted(ks) + [None]
+        table: dict[str, Any] = {}
+        for name in self.predictors:
+            rows = [self.setting(k, noise)["predictors"][name]["nrmse"] for k in intervals]
+            table[name] = {q: [r[q][i] for r in rows] for q in ("value", "low", "high")}
+        return {"horizon": h, "intervals": intervals, "predictors": table}
+
     def to_json(self) -> dict[str, Any]:
         """Every figure as a JSON-ready dict (NaN and infinities become ``null``)."""
         return json_safe(
@@ -160,6 +190,7 @@ class DriftResult:
                 "model": self.model_name,
                 **self.meta,
                 "settings": self.settings,
+                "regrounding": self.regrounding(),
                 "controllability": self.controllability,
             }
         )

@@ -399,6 +399,24 @@ def markdown_report(result: DriftResult, *, video: bool = True, video_note: str 
         ref = s["predictors"].get("copy_last", {}).get("nrmse", {}).get("value")
         cells = [_f(mine[k]) + (f" ({_f(ref[k])})" if ref else "") for k in range(len(hs))]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    reg = result.regrounding()
+    if reg is not None:
+        names = list(reg["predictors"])
+        lines += [
+            "",
+            f"Error against the re-grounding interval: normalized RMSE at h={reg['horizon']} when every predictor's "
+            "context is replaced with the real observations every k steps (DreamZero's closed loop after each chunk):",
+            "",
+            "| interval | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        for j, k in enumerate(reg["intervals"]):
+            cells = [
+                f"{_f(reg['predictors'][n]['value'][j])} [{_f(reg['predictors'][n]['low'][j])}, "
+                f"{_f(reg['predictors'][n]['high'][j])}]"
+                for n in names
+            ]
+            lines.append(f"| {'free' if k is None else f'k={k}'} | " + " | ".join(cells) + " |")
     if len(noises) > 1 or m["reground_every"]:
         lines += ["", f"![settings]({REPORT_FILES['settings_plot']})"]
     lines += [""]

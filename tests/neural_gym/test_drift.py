@@ -126,6 +126,21 @@ def test_reground_every_step_is_one_step_prediction(result: Any, hopper: tuple[E
     assert not np.allclose(free, sd.predictions["ensemble"].obs[:, j])
 
 
+def test_error_against_the_regrounding_interval(result: Any) -> None:
+    reg = result.regrounding()
+    assert reg["horizon"] == 10 and reg["intervals"] == [1, None]
+    for name in result.predictors:  # the table reads the settings' curves at h=10
+        free = result.setting(None, 0.0)["predictors"][name]["nrmse"]["value"][-1]
+        every = result.setting(1, 0.0)["predictors"][name]["nrmse"]["value"][-1]
+        assert reg["predictors"][name]["value"] == [every, free]
+    ens = reg["predictors"]["ensemble"]["value"]
+    assert ens[0] < ens[1]  # re-grounded every step: the one-step error, far below the free rollout's at h=10
+    assert result.regrounding(horizon=2)["horizon"] == 2
+    with pytest.raises(ValueError, match="not reported"):
+        result.regrounding(horizon=3)
+    assert result.to_json()["regrounding"]["intervals"] == [1, None]
+
+
 def test_controllability_compares_true_and_shuffled_actions(result: Any, hopper: tuple[EnsembleModel, str]) -> None:
     ctrl = result.controllability
     perm = np.asarray(ctrl["permutation"])
@@ -312,6 +327,7 @@ def test_write_report_is_complete(result: Any, tmp_path: Path) -> None:
         assert (out / name).stat().st_size > 0, name
     md = (out / "report.md").read_text()
     assert "copy_last" in md and "AUROC" in md and "error_vs_horizon.png" in md
+    assert "Error against the re-grounding interval" in md and "| k=1 |" in md and "| free |" in md
     assert json.loads((out / "drift.json").read_text())["task"] == "Hopper"
     assert sorted(os.listdir(tmp_path)) == ["report"]
 
@@ -467,7 +483,12 @@ def test_the_metric_definitions_the_docstrings_point_at_exist() -> None:
     import re
 
     root = Path(__file__).resolve().parents[2]
-    names = ["neural_gym.metrics", "neural_gym.drift.measure", "neural_gym.drift.frames", "neural_gym.world_models.base"]
+    names = [
+        "neural_gym.metrics",
+        "neural_gym.drift.measure",
+        "neural_gym.drift.frames",
+        "neural_gym.world_models.base",
+    ]
     for module in map(importlib.import_module, names):
         docs = re.findall(r"``([\w/]+\.md)``", module.__doc__ or "")
         assert docs, f"{module.__name__} names no design document"
