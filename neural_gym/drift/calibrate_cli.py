@@ -70,7 +70,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--tau",
         type=_positive_float,
         default=None,
-        help="error counted as wrong (default: normalized RMSE 1.0 for state models, PSNR 20 dB for frame models)",
+        help="error counted as wrong (default: normalized RMSE 1.0 for state models, PSNR 20 dB for frame models; for "
+        "a frame model the RMS pixel error as a share of the pixel range, see --tau-psnr)",
+    )
+    p.add_argument(
+        "--tau-psnr",
+        type=_positive_float,
+        default=None,
+        help="frame models only, instead of --tau: a frame counts as wrong below this PSNR in dB (default 20)",
     )
     p.add_argument("--alpha", type=_share, default=0.1, help="risk level of the stored default threshold (default 0.1)")
     p.add_argument(
@@ -124,6 +131,17 @@ def run(args: argparse.Namespace) -> int:
 
     task = get_task(args.task).name
     model, _ = load_model(task, args.checkpoint, args.device)
+    if args.tau_psnr is not None:
+        from .observation_kinds import FrameObservations, is_frame_shape
+
+        if args.tau is not None:
+            raise ValueError("give --tau or --tau-psnr, not both")
+        if not is_frame_shape(tuple(model.spec.obs_shape)):
+            raise ValueError(
+                f"--tau-psnr is for frame models; this {model.spec.family} model predicts state vectors "
+                f"{tuple(model.spec.obs_shape)}: use --tau (a normalized RMSE)"
+            )
+        args.tau = FrameObservations.error_threshold(args.tau_psnr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         cal = calibrate_on_rollouts(

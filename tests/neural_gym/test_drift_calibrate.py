@@ -145,6 +145,19 @@ def test_cli_writes_a_calibrated_checkpoint(cheetah: EnsembleModel, tmp_path: Pa
     assert exc.value.code == 2 and "must lie in (0, 1)" in capsys.readouterr().err
     assert main(["calibrate", "--task", "HalfCheetah", "--out", str(tmp_path / "x.pt")]) == 2
     assert ".safetensors" in capsys.readouterr().err
+    psnr_args = [
+        "calibrate",
+        "--task",
+        "HalfCheetah",
+        "--checkpoint",
+        str(src),
+        "--out",
+        str(tmp_path / "y.safetensors"),
+    ]
+    assert main([*psnr_args, "--tau-psnr", "20", "--device", "cpu"]) == 2  # a state model has no PSNR
+    assert "--tau-psnr is for frame models" in capsys.readouterr().err
+    assert main([*psnr_args, "--tau-psnr", "20", "--tau", "1", "--device", "cpu"]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_bad_input(cheetah: EnsembleModel, calibration: RolloutCalibration) -> None:
