@@ -25,7 +25,15 @@ the field asks for, and speed, all measured in one run.
 * **Speed.** Training optimizer steps/s of each ablation run (one torch thread, batch 64) and sampling calls/s of the
   shipped model: ``step`` at batch 1 and 64, ``act`` at batch 1 with imagination off and on.
 
-If ``benchmarks/results/wam_recoverability.json`` exists, its figures are folded in under ``recoverability``.
+* **Re-grounding (DreamZero's closed loop).** The shipped WAM, the ensemble and copy-last rolled from held-out real
+  states with a random policy on the real states, their context replaced with the real observations every
+  ``k ∈ {1, 2, 4, 8, 16}`` steps (the WAM's chunk is 8): normalized RMSE at h = 16 and 32 against ``k``
+  (:meth:`neural_gym.drift.DriftResult.regrounding`).
+
+Folded in where their files exist: ``benchmarks/results/wam_recoverability.json`` (action recoverability, under
+``recoverability``), ``data_engine.json`` (under ``data_engine``) and this WAM's row of ``calibration_families.json``
+(its rollout-calibrated cut-off, under ``calibration``). ``--update`` re-measures only the re-grounding section and
+re-reads those files into the existing JSON (minutes instead of the full run).
 
     OMP_NUM_THREADS=1 python benchmarks/wam.py                          # the full run
     OMP_NUM_THREADS=1 python benchmarks/wam.py --steps 200 --episodes 10 --drift-starts 16 --out /tmp/wam.json
@@ -201,13 +209,83 @@ def _drift(shipped: Any, ablation: dict[str, Any], starts: int, progress: bool) 
     }
 
 
+REGROUND_EVERY = (1, 2, 4, 8, 16)
+REGROUND_HORIZONS = (1, 2, 4, 8, 16, 32)
+
+
+def _regrounding(shipped: Any, starts: int, progress: bool) -> dict[str, Any]:
+    """Error against the re-grounding interval (DreamZero's closed loop): the shipped WAM, the state ensemble and
+    copy-last from held-out real states with a random policy acting on the real states (the recorded noisy-expert
+    windows are at most about 30 steps long), re-grounded on the real observations every ``k`` steps."""
+    from neural_gym.drift import measure_drift
+    from neural_gym.world_models import load_checkpoint
+
+    result = measure_drift(
+        TASK,
+        shipped,
+        n_starts=starts,
+        horizons=REGROUND_HORIZONS,
+        actions="random",
+        reground_every=list(REGROUND_EVERY),
+        baselines=["copy_last", "ensemble"],
+        baseline_models={"ensemble": load_checkpoint(ENSEMBLE, task=TASK, device="cpu")},
+        heldout_policy="expert",
+        heldout_action_noise=0.3,
+        heldout_steps=5000,
+        heldout_seed=1000,
+        seed=0,
+        device="cpu",
+        progress=progress,
+    )
+    rename = {"wam": "shipped-wam"}
+    by_h = {}
+    for h in REGROUND_HORIZONS[-2:]:
+        reg = result.regrounding(horizon=h)
+        by_h[str(h)] = {
+            "intervals": reg["intervals"],
+            "predictors": {rename.get(k, k): v for k, v in reg["predictors"].items()},
+        }
+    curves = {
+        ("free" if k is None else f"every {k}"): {
+            rename.get(n, n): result.setting(k, 0.0)["predictors"][n]["nrmse"]["value"] for n in result.predictors
+        }
+        for k in [None, *REGROUND_EVERY]
+    }
+    return {
+        "horizons": result.meta["horizons"],
+        "n_starts": result.meta["n_starts"],
+        "actions": "random policy on the real states",
+        "heldout": result.meta["heldout"],
+        "chunk_size": int(shipped.config.chunk_size),
+        "at_horizon": by_h,
+        "curves": curves,
+        "units": "normalized RMSE in the shipped WAM's training-observation std, 95 % bootstrap over start states",
+        "wall_s": round(result.meta["wall_time_s"], 1),
+    }
+
+
+def _fold(out: dict[str, Any]) -> None:
+    """The figures other benchmarks measured on this family, read from their result files where they exist."""
+    recoverability = RESULTS / "wam_recoverability.json"
+    out["recoverability"] = json.loads(recoverability.read_text()) if recoverability.exists() else None
+    engine = RESULTS / "data_engine.json"
+    out["data_engine"] = json.loads(engine.read_text()) if engine.exists() else None
+    families = RESULTS / "calibration_families.json"
+    row = None
+    if families.exists():
+        row = (json.loads(families.read_text()).get("checkpoints") or {}).get(SHIPPED.removeprefix("zoo:"))
+    out["calibration"] = row
+
+
 def _plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    reg = results.get("regrounding")
+    fig, axes = plt.subplots(1, 3 if reg else 2, figsize=(18 if reg else 12, 4.5))
+    ax1, ax2 = axes[0], axes[1]
     drift = results["drift"]
     h = drift["horizons"]
     for name, v in drift["predictors"].items():
@@ -228,9 +306,51 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     ax2.set_xlim(0, 1)
     ax2.set_xlabel("success in MuJoCo (Wilson 95 %)")
     ax2.set_title(f"policy mode, {rows[names[0]]['episodes']} episodes each")
+    if reg:
+        ax3 = axes[2]
+        h = max(reg["at_horizon"], key=int)
+        at = reg["at_horizon"][h]
+        ks = [reg["horizons"][-1] * 2 if k is None else k for k in at["intervals"]]  # "free" drawn past the last k
+        for name, v in at["predictors"].items():
+            ax3.plot(ks, v["value"], marker="o", label=name)
+            ax3.fill_between(ks, v["low"], v["high"], alpha=0.15)
+        ax3.axvline(reg["chunk_size"], color="grey", ls=":", lw=0.8)
+        ax3.set_xscale("log", base=2)
+        ax3.set_xticks(ks, [str(k) if k is not None else "free" for k in at["intervals"]])
+        ax3.set_xlabel("re-grounding interval k (steps; dotted: the WAM's chunk)")
+        ax3.set_ylabel(f"normalized RMSE at h={h}")
+        ax3.set_title("re-grounded on the real observations every k steps")
+        ax3.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _update(args: argparse.Namespace, progress: bool) -> int:
+    """``--update``: the re-grounding section measured again and the folded results re-read; the rest kept."""
+    from neural_gym.json_values import json_safe
+    from neural_gym.threads import torch_threads
+    from neural_gym.world_models import load_checkpoint
+    from neural_gym.world_models.checkpoint import atomic_write
+
+    path = Path(args.out)
+    out = json.loads(path.read_text())
+    with torch_threads(1):
+        shipped = load_checkpoint(args.checkpoint, task=TASK, family="wam", device="cpu")
+        out["regrounding"] = _regrounding(shipped, args.drift_starts, progress)
+    _fold(out)
+    out["update_command"] = " ".join(["python", "benchmarks/wam.py", "--update"])
+    atomic_write(path, (json.dumps(json_safe(out), indent=2) + "\n").encode())
+    _plot(out, path.with_suffix(".png"))
+    at = out["regrounding"]["at_horizon"]
+    for h, row in at.items():
+        for name, v in row["predictors"].items():
+            cells = " ".join(
+                f"{'free' if k is None else k}={x:.3f}" for k, x in zip(row["intervals"], v["value"], strict=True)
+            )
+            print(f"  h={h} {name}: {cells}")
+    print(f"updated {path} and {path.with_suffix('.png')}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,8 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=SHIPPED, help=f"the WAM judged as shipped (default {SHIPPED})")
     parser.add_argument("--out", default=str(RESULTS / "wam.json"), help="JSON path (the PNG goes beside it)")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="only re-measure the re-grounding section and re-read the folded results into the existing JSON",
+    )
     args = parser.parse_args(argv)
     progress = not args.quiet
+    if args.update:
+        return _update(args, progress)
 
     import torch
 
@@ -327,8 +454,8 @@ def main(argv: list[str] | None = None) -> int:
             "sampling_steps": int(shipped.config.sampling_steps),
             "torch_threads": torch.get_num_threads(),
         }
-    recoverability = RESULTS / "wam_recoverability.json"
-    out["recoverability"] = json.loads(recoverability.read_text()) if recoverability.exists() else None
+        out["regrounding"] = _regrounding(shipped, args.drift_starts, progress)
+    _fold(out)
     out["total_s"] = round(time.perf_counter() - started, 1)
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
