@@ -26,6 +26,11 @@ the ``WorldModel`` protocol; a new kind of observation by one more :class:`Obser
   sum and maximum, and the disagreement of whole member trajectories).
 - :mod:`~neural_gym.drift.calibrate` — :func:`calibrate_on_rollouts`: choose, threshold (split-conformal) and score
   the Dream env's cut-off on those records and store it in the checkpoint (:func:`set_rollout_calibration`).
+- :mod:`~neural_gym.drift.inverse_dynamics` — :class:`InverseDynamicsModel`: ``(o_t, o_{t+1}) → a_t`` trained on real
+  transitions (state vectors or frames), :func:`train_inverse_model`, its checkpoints.
+- :mod:`~neural_gym.drift.recoverability` — :func:`action_recoverability`: that inverse model on a model's generated
+  rollouts against the same on the real transitions of the same steps (action RMSE by horizon, their ratio, the
+  mean-action baseline).
 - :mod:`~neural_gym.drift.baselines` — copy-last, linear extrapolation and a single MLP trained on the same data.
 - :mod:`~neural_gym.drift.measure` — :func:`measure_drift` (state models) and every figure (definitions in its docstring).
 - :mod:`~neural_gym.drift.report` — JSON, plots and the Markdown report, written all-or-nothing.
@@ -48,10 +53,18 @@ if TYPE_CHECKING:
     from .calibrate import calibrate_on_rollouts, calibrate_records, set_rollout_calibration
     from .frame_report import FRAME_REPORT_FILES, write_frame_report
     from .frames import DEFAULT_FRAME_HORIZONS, FrameDriftResult, FrameRollout, measure_frame_drift, roll_frame_model
+    from .inverse_dynamics import (
+        InverseDynamicsModel,
+        InverseDynamicsReport,
+        load_inverse_model,
+        save_inverse_model,
+        train_inverse_model,
+    )
     from .measure import DEFAULT_HORIZONS, DriftResult, SettingData, measure_drift
     from .observation_kinds import FrameObservations, ObservationKind, StateObservations
     from .open_loop import OpenLoopRollout, member_propagation, roll_open_loop
     from .records import records_from_rollout, rollout_records
+    from .recoverability import action_recoverability, score_recoverability
     from .report import write_report
     from .rollout import (
         GroundTruthRollout,
@@ -77,6 +90,11 @@ _WHERE = {
     "FrameRollout": "frames",
     "measure_frame_drift": "frames",
     "roll_frame_model": "frames",
+    "InverseDynamicsModel": "inverse_dynamics",
+    "InverseDynamicsReport": "inverse_dynamics",
+    "load_inverse_model": "inverse_dynamics",
+    "save_inverse_model": "inverse_dynamics",
+    "train_inverse_model": "inverse_dynamics",
     "DEFAULT_HORIZONS": "measure",
     "DriftResult": "measure",
     "SettingData": "measure",
@@ -89,6 +107,8 @@ _WHERE = {
     "roll_open_loop": "open_loop",
     "records_from_rollout": "records",
     "rollout_records": "records",
+    "action_recoverability": "recoverability",
+    "score_recoverability": "recoverability",
     "score_uncertainty": "scoring",
     "write_report": "report",
     "GroundTruthRollout": "rollout",
@@ -110,15 +130,19 @@ __all__ = [
     "FrameObservations",
     "FrameRollout",
     "GroundTruthRollout",
+    "InverseDynamicsModel",
+    "InverseDynamicsReport",
     "ModelRollout",
     "ObservationKind",
     "OpenLoopRollout",
     "SettingData",
     "StartState",
     "StateObservations",
+    "action_recoverability",
     "build_baselines",
     "calibrate_on_rollouts",
     "calibrate_records",
+    "load_inverse_model",
     "measure_drift",
     "measure_frame_drift",
     "member_propagation",
@@ -129,8 +153,11 @@ __all__ = [
     "roll_model",
     "roll_open_loop",
     "rollout_records",
+    "save_inverse_model",
+    "score_recoverability",
     "score_uncertainty",
     "set_rollout_calibration",
+    "train_inverse_model",
     "write_frame_report",
     "write_report",
     "write_video",
