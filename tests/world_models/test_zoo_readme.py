@@ -43,8 +43,9 @@ def test_a_wam_row_reads_its_training_report() -> None:
     spec = tiny_wam(steps=2).spec
     report = spec.provenance["report"]
     row = readme._wam_row("TabletopReach-wam", spec, 1.2)
-    assert row.count("|") == 12  # the header's 11 columns
+    assert row.count("|") == 15  # the header's 14 columns
+    assert "| — | — | — |" in row  # no rollout cut-off yet
     assert f"{report['heldout_forward_nrmse']:.3f} ({report['heldout_copy_last_nrmse']:.3f})" in row
     assert f"{report['heldout_policy_mae']:.3f} ({report['heldout_policy_imagine_mae']:.3f})" in row
     assert f"| {report['heldout_inverse_mae']:.3f} |" in row and f"{spec.calibration.threshold:.4f}" in row
-    assert readme.WAM.splitlines()[-2].count("|") == 12
+    assert readme.WAM.splitlines()[-2].count("|") == 15

@@ -70,10 +70,13 @@ WAM = """## `wam` (world action model: dynamics, policy and inverse dynamics in 
 Held-out figures on whole held-out episodes of its own dataset, every mode run from zero start noise: one-step
 forward normalized RMSE (per-dimension training std) beside copy-last, and mean absolute action errors of the inverse
 mode and of the policy mode's first action (future marginalised; imagined first in brackets) beside the mean
-training action. As a policy: `WAMPolicy` or `wam:zoo:<name>` (see the README's WAM section).
+training action. As a policy: `WAMPolicy` or `wam:zoo:<name>` (see the README's WAM section). The rollout cut-off
+columns read as the ensembles'; the shipped WAM has none (its Dream env cuts on the one-step threshold), because
+calibrated on rollouts its signal barely ranks wrong steps (`benchmarks/results/calibration_families.json` and the
+README's calibration section); `neural-gym calibrate --checkpoint zoo:<name> ...` adds one to a copy.
 
-| name | dataset | transitions | steps | train s | one-step nRMSE (copy-last) | inverse MAE | policy MAE (imagine) | mean-action MAE | threshold | size |
-|---|---|---|---|---|---|---|---|---|---|---|
+| name | dataset | transitions | steps | train s | one-step nRMSE (copy-last) | inverse MAE | policy MAE (imagine) | mean-action MAE | threshold | rollout cut-off (alpha) | AUROC (one-step) | realized rate / kept | size |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 """
 
 
@@ -179,7 +182,8 @@ def _wam_row(name: str, spec: ModelSpec, size_mb: float) -> str:
         f"| {r.get('wall_time_s', 0):.0f} | {_f(r.get('heldout_forward_nrmse'), 3)} "
         f"({_f(r.get('heldout_copy_last_nrmse'), 3)}) | {_f(r.get('heldout_inverse_mae'), 3)} "
         f"| {_f(r.get('heldout_policy_mae'), 3)} ({_f(r.get('heldout_policy_imagine_mae'), 3)}) "
-        f"| {_f(r.get('heldout_mean_action_mae'), 3)} | `{cal.measure}` {cal.threshold:.4f} | {size_mb:.1f} MB |"
+        f"| {_f(r.get('heldout_mean_action_mae'), 3)} | `{cal.measure}` {cal.threshold:.4f} "
+        f"{_rollout_cells(spec)}| {size_mb:.1f} MB |"
     )
 
 
