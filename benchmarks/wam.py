@@ -25,15 +25,18 @@ the field asks for, and speed, all measured in one run.
 * **Speed.** Training optimizer steps/s of each ablation run (one torch thread, batch 64) and sampling calls/s of the
   shipped model: ``step`` at batch 1 and 64, ``act`` at batch 1 with imagination off and on.
 
-* **Re-grounding (DreamZero's closed loop).** The shipped WAM, the ensemble and copy-last rolled from held-out real
+* **The latent family.** A state-vector latent (RSSM, ``small`` preset, ``--latent-steps`` steps, seed 0) trained in
+  the run on the shipped WAM's own training data (``neural_gym/TabletopReach/expert-v0``), in the drift measurement
+  above (same held-out data, starts and seed) and in the re-grounding one.
+* **Re-grounding (DreamZero's closed loop).** The shipped WAM, the ensemble, the latent model and copy-last rolled from held-out real
   states with a random policy on the real states, their context replaced with the real observations every
   ``k ∈ {1, 2, 4, 8, 16}`` steps (the WAM's chunk is 8): normalized RMSE at h = 16 and 32 against ``k``
   (:meth:`neural_gym.drift.DriftResult.regrounding`).
 
 Folded in where their files exist: ``benchmarks/results/wam_recoverability.json`` (action recoverability, under
 ``recoverability``), ``data_engine.json`` (under ``data_engine``) and this WAM's row of ``calibration_families.json``
-(its rollout-calibrated cut-off, under ``calibration``). ``--update`` re-measures only the re-grounding section and
-re-reads those files into the existing JSON (minutes instead of the full run).
+(its rollout-calibrated cut-off, under ``calibration``). ``--update`` re-measures only the latent comparison and the
+re-grounding section and re-reads those files into the existing JSON (the ablation's ten minutes left out).
 
     OMP_NUM_THREADS=1 python benchmarks/wam.py                          # the full run
     OMP_NUM_THREADS=1 python benchmarks/wam.py --steps 200 --episodes 10 --drift-starts 16 --out /tmp/wam.json
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -213,7 +217,65 @@ REGROUND_EVERY = (1, 2, 4, 8, 16)
 REGROUND_HORIZONS = (1, 2, 4, 8, 16, 32)
 
 
-def _regrounding(shipped: Any, starts: int, progress: bool) -> dict[str, Any]:
+LATENT_DATASET = "neural_gym/TabletopReach/expert-v0"  # the shipped WAM's and ensemble's training data
+
+
+def _train_latent(steps: int, progress: bool) -> tuple[Any, dict[str, Any]]:
+    """A state-vector latent (RSSM) model on the shipped WAM's own training data, ``small`` preset, seed 0."""
+    from neural_gym.train import fit_latent
+
+    t0 = time.perf_counter()
+    model, report = fit_latent(
+        TASK,
+        LATENT_DATASET,
+        obs="state",
+        preset="small",
+        steps=steps,
+        seed=0,
+        device="cpu",
+        progress=progress,
+        command=f"fit_latent('{TASK}', '{LATENT_DATASET}', obs='state', preset='small', steps={steps}, seed=0)",
+    )
+    info = {
+        "dataset_id": LATENT_DATASET,
+        "preset": "small",
+        "steps": steps,
+        "seed": 0,
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "context_length": int(model.context_length),
+    }
+    return model.eval(), info
+
+
+def _latent_drift(shipped: Any, latent: Any, starts: int, progress: bool) -> dict[str, Any]:
+    """The main drift table's measurement (same held-out data, starts and seed) with the latent family beside."""
+    from neural_gym.drift import measure_drift
+    from neural_gym.world_models import load_checkpoint
+
+    result = measure_drift(
+        TASK,
+        shipped,
+        n_starts=starts,
+        baselines=["copy_last", "ensemble", "latent"],
+        baseline_models={"ensemble": load_checkpoint(ENSEMBLE, task=TASK, device="cpu"), "latent": latent},
+        heldout_policy="expert",
+        heldout_action_noise=0.3,
+        heldout_steps=5000,
+        heldout_seed=1000,
+        seed=0,
+        device="cpu",
+        progress=progress,
+    )
+    preds = result.base["predictors"]
+    return {
+        "horizons": result.meta["horizons"],
+        "n_starts": result.meta["n_starts"],
+        "predictors": {("shipped-wam" if k == "wam" else k): {"nrmse": v["nrmse"]} for k, v in preds.items()},
+        "notes": result.meta.get("notes", []),
+    }
+
+
+def _regrounding(shipped: Any, starts: int, progress: bool, latent: Any = None) -> dict[str, Any]:
     """Error against the re-grounding interval (DreamZero's closed loop): the shipped WAM, the state ensemble and
     copy-last from held-out real states with a random policy acting on the real states (the recorded noisy-expert
     windows are at most about 30 steps long), re-grounded on the real observations every ``k`` steps."""
@@ -227,8 +289,11 @@ def _regrounding(shipped: Any, starts: int, progress: bool) -> dict[str, Any]:
         horizons=REGROUND_HORIZONS,
         actions="random",
         reground_every=list(REGROUND_EVERY),
-        baselines=["copy_last", "ensemble"],
-        baseline_models={"ensemble": load_checkpoint(ENSEMBLE, task=TASK, device="cpu")},
+        baselines=["copy_last", "ensemble", *(["latent"] if latent is not None else [])],
+        baseline_models={
+            "ensemble": load_checkpoint(ENSEMBLE, task=TASK, device="cpu"),
+            **({"latent": latent} if latent is not None else {}),
+        },
         heldout_policy="expert",
         heldout_action_noise=0.3,
         heldout_steps=5000,
@@ -337,11 +402,16 @@ def _update(args: argparse.Namespace, progress: bool) -> int:
     out = json.loads(path.read_text())
     with torch_threads(1):
         shipped = load_checkpoint(args.checkpoint, task=TASK, family="wam", device="cpu")
-        out["regrounding"] = _regrounding(shipped, args.drift_starts, progress)
+        latent, info = _train_latent(args.latent_steps, progress)
+        out["latent"] = {"training": info, "drift": _latent_drift(shipped, latent, args.drift_starts, progress)}
+        out["regrounding"] = _regrounding(shipped, args.drift_starts, progress, latent)
     _fold(out)
-    out["update_command"] = " ".join(["python", "benchmarks/wam.py", "--update"])
+    out["update_command"] = " ".join(["python", "benchmarks/wam.py", "--update", f"--latent-steps {args.latent_steps}"])
     atomic_write(path, (json.dumps(json_safe(out), indent=2) + "\n").encode())
     _plot(out, path.with_suffix(".png"))
+    for name, v in out["latent"]["drift"]["predictors"].items():
+        h = out["latent"]["drift"]["horizons"]
+        print(f"  drift {name}: " + " ".join(f"h{a}={x:.3f}" for a, x in zip(h, v["nrmse"]["value"], strict=True)))
     at = out["regrounding"]["at_horizon"]
     for h, row in at.items():
         for name, v in row["predictors"].items():
@@ -364,12 +434,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS / "wam.json"), help="JSON path (the PNG goes beside it)")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument(
+        "--latent-steps", type=int, default=3000, help="optimizer steps of the latent model compared (3000)"
+    )
+    parser.add_argument(
         "--update",
         action="store_true",
-        help="only re-measure the re-grounding section and re-read the folded results into the existing JSON",
+        help="only re-measure the latent comparison and the re-grounding section, and re-read the folded results",
     )
     args = parser.parse_args(argv)
     progress = not args.quiet
+    os.environ.setdefault("MINARI_DATASETS_PATH", str(RESULTS.parent.parent / "data" / "minari"))  # as the Makefile
     if args.update:
         return _update(args, progress)
 
@@ -454,7 +528,9 @@ def main(argv: list[str] | None = None) -> int:
             "sampling_steps": int(shipped.config.sampling_steps),
             "torch_threads": torch.get_num_threads(),
         }
-        out["regrounding"] = _regrounding(shipped, args.drift_starts, progress)
+        latent, info = _train_latent(args.latent_steps, progress)
+        out["latent"] = {"training": info, "drift": _latent_drift(shipped, latent, args.drift_starts, progress)}
+        out["regrounding"] = _regrounding(shipped, args.drift_starts, progress, latent)
     _fold(out)
     out["total_s"] = round(time.perf_counter() - started, 1)
     path = Path(args.out)
