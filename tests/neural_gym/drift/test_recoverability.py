@@ -58,8 +58,7 @@ def data(minari_dir: Path) -> dict:
 
 def _run(model, idm, **kw) -> dict:
     kw = {"dataset_id": HELDOUT_ID, "n_starts": 12, "horizon": 5, "n_boot": 200, "device": "cpu", **kw}
-    with pytest.warns(UserWarning, match="no training-data std"):  # copy-last keeps none
-        return action_recoverability(TASK, model, idm, **kw)
+    return action_recoverability(TASK, model, idm, **kw)
 
 
 def test_figures_match_a_hand_computation(data: dict) -> None:
