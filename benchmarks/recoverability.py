@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     out: dict[str, Any] = {
         "task": TASK,
-        "command": "python " + " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python benchmarks/recoverability.py", *(argv if argv is not None else sys.argv[1:])]),
         "torch_threads": torch.get_num_threads(),
         "versions": versions(),
     }
