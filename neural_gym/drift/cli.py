@@ -101,6 +101,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--heldout-policy", default="random", help="policy of that collection: random or expert (default random)"
     )
     p.add_argument("--heldout-action-noise", type=float, default=0.0, help="action noise of that collection")
+    p.add_argument(
+        "--inverse-model",
+        default=None,
+        help="inverse-dynamics checkpoint trained on real transitions of the task (neural_gym.drift."
+        "save_inverse_model): adds action recoverability to the report",
+    )
     p.add_argument("--n-boot", type=positive_int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--out", default=None, help="report folder (default outputs/drift/<Task>)")
     p.add_argument("--no-video", action="store_true", help="skip the side-by-side MP4")
@@ -167,6 +173,7 @@ def _run_frames(args: argparse.Namespace, out: Path) -> int:
         policy=args.heldout_policy,
         seed=1000 if args.seed is None else args.seed,
         tau_psnr=args.tau_psnr,
+        inverse_model=args.inverse_model,
         n_boot=args.n_boot,
         device=args.device,
         progress=not args.quiet,
@@ -218,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
             heldout_steps=args.heldout_steps,
             heldout_policy=args.heldout_policy,
             heldout_action_noise=args.heldout_action_noise,
+            inverse_model=args.inverse_model,
             n_boot=args.n_boot,
             seed=0 if args.seed is None else args.seed,
             device=args.device,

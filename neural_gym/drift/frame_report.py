@@ -326,6 +326,11 @@ def frame_markdown_report(result: FrameDriftResult, *, video_note: str | None = 
             "",
         ]
     lines += [f"![calibration]({FRAME_REPORT_FILES['calibration_plot']})", ""]
+    from .recoverability import recoverability_lines
+
+    lines += recoverability_lines(
+        result.recoverability, {"model": result.label("model"), "copy_last": result.label("copy_last")}
+    )
     if video_note:
         lines += ["## Video", "", f"[{FRAME_REPORT_FILES['video']}]({FRAME_REPORT_FILES['video']}): {video_note}", ""]
     errs = {r: result.predictors[r]["model_errors"] for r in FRAME_PREDICTORS if result.predictors[r]["model_errors"]}

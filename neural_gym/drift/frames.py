@@ -128,6 +128,8 @@ class FrameDriftResult:
         valid: ``[n, H]`` steps that happened in ground truth.
         starts: the start states.
         probe: JSON-ready state-probe figures (see the module docstring), or ``None`` for models without a probe.
+        recoverability: JSON-ready action recoverability of the model and copy-last-frame (with ``inverse_model=``),
+            else ``None``.
     """
 
     task: str
@@ -141,6 +143,7 @@ class FrameDriftResult:
     valid: np.ndarray = field(repr=False)
     starts: list[StartState] = field(repr=False)
     probe: dict[str, Any] | None = None
+    recoverability: dict[str, Any] | None = None
 
     @property
     def horizons(self) -> list[int]:
@@ -171,6 +174,7 @@ class FrameDriftResult:
                 "controllability": self.controllability,
                 "uncertainty": self.uncertainty,
                 "probe": self.probe,
+                "recoverability": self.recoverability,
             }
         )
 
@@ -215,6 +219,7 @@ def measure_frame_drift(
     seed: int = 1000,
     tau_psnr: float = 20.0,
     camera: Any = None,
+    inverse_model: Any = None,
     allow_training_data: bool = False,
     n_boot: int = 1000,
     ci_level: float = 0.95,
@@ -249,6 +254,11 @@ def measure_frame_drift(
         tau_psnr: PSNR (dB) below which a frame counts as wrong (uncertainty figures, trusted horizon).
         camera: camera of the ground-truth renders and of a fresh collection (``None``: the checkpoint's
             ``provenance["camera"]`` if it records one, else the task's default).
+        inverse_model: an inverse-dynamics model trained on real frames of this task and size (an
+            :class:`~neural_gym.drift.InverseDynamicsModel` or its checkpoint path): adds *action recoverability*
+            (``FrameDriftResult.recoverability``: its error reading the actions back from the model's frames and
+            from copy-last-frame's, beside the same on the real renders;
+            :func:`~neural_gym.drift.recoverability.recoverability_of_predictors`). ``None``: left out.
         allow_training_data: allow ``dataset_id`` to be the checkpoint's own training dataset.
         n_boot: bootstrap resamples.
         ci_level: coverage of the intervals.
@@ -271,6 +281,10 @@ def measure_frame_drift(
     hs, explicit = _check_args(horizons, max_horizon, n_starts, heldout_steps, tau_psnr, n_boot, ci_level, batch_size)
     model, checkpoint_label = load_model(spec.name, checkpoint, device)
     frame_shape = _frame_shape(model)
+    if inverse_model is not None:  # refused before any rollout
+        from .recoverability import checked_inverse_model
+
+        inverse_model = checked_inverse_model(inverse_model, spec.name, model)
     if camera is None:
         camera = (model.spec.provenance or {}).get("camera")
     kind = FrameObservations(frame_shape, camera)
@@ -372,6 +386,24 @@ def measure_frame_drift(
     )
     if uncertainty is None:
         notes.append(f"the {model.spec.family} model reports no finite disagreement: no uncertainty figures")
+    recoverability = None
+    if inverse_model is not None:
+        from .recoverability import recoverability_of_predictors
+
+        frames_of = rollouts["model"].frames
+        assert frames_of is not None  # kept for the model's own rollout
+        recoverability = recoverability_of_predictors(
+            inverse_model,
+            spec.name,
+            model,
+            gt_frames,
+            {"model": frames_of, "copy_last": np.repeat(gt_frames[:, :1], h_max, axis=1)},
+            gt.actions,
+            valid,
+            n_boot=n_boot,
+            ci_level=ci_level,
+            seed=boot_seed,
+        )
 
     meta = {
         "env_id": spec.env_id,
@@ -413,6 +445,7 @@ def measure_frame_drift(
         valid=valid,
         starts=starts,
         probe=probe,
+        recoverability=recoverability,
     )
 
 

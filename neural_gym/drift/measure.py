@@ -113,6 +113,7 @@ class DriftResult:
         controllability: JSON-ready: the checkpoint's normalized RMSE by horizon when each start is driven by another
             start's actions (``nrmse_shuffled``), and the mean per-start difference shuffled − true (``difference``,
             with its interval): about 0 for a model that ignores its actions.
+        recoverability: JSON-ready action recoverability of every predictor (with ``inverse_model=``), else ``None``.
     """
 
     task: str
@@ -124,6 +125,7 @@ class DriftResult:
     starts: list[StartState] = field(repr=False)
     episodes: list[Episode] = field(default_factory=list, repr=False)
     controllability: dict[str, Any] | None = None
+    recoverability: dict[str, Any] | None = None
 
     @property
     def horizons(self) -> list[int]:
@@ -192,6 +194,7 @@ class DriftResult:
                 "settings": self.settings,
                 "regrounding": self.regrounding(),
                 "controllability": self.controllability,
+                "recoverability": self.recoverability,
             }
         )
 
@@ -225,6 +228,7 @@ def measure_drift(
     baselines: Sequence[str] | None = None,
     baseline_models: Mapping[str, WorldModel] | None = None,
     start_window: int | None = None,
+    inverse_model: Any = None,
     heldout_steps: int = 10_000,
     heldout_policy: Any = "random",
     heldout_action_noise: float = 0.0,
@@ -267,6 +271,11 @@ def measure_drift(
         baseline_models: predictors to compare by name (e.g. a single MLP trained earlier, another checkpoint).
         start_window: with recorded actions, starts need this many recorded actions after them; default the longest
             horizon that at least ``n_starts`` positions reach.
+        inverse_model: an inverse-dynamics model trained on real transitions of this task (an
+            :class:`~neural_gym.drift.InverseDynamicsModel` or its checkpoint path): adds *action recoverability*
+            (``DriftResult.recoverability``: the model's error reading the actions back from every predictor's
+            free-running rollout, beside the same on the real steps;
+            :func:`~neural_gym.drift.recoverability.recoverability_of_predictors`). ``None``: left out.
         heldout_steps: steps collected when ``dataset_id`` is ``None``.
         heldout_policy: policy of that collection.
         heldout_action_noise: action noise of that collection (as ``neural_gym.envs.collect``).
@@ -292,6 +301,10 @@ def measure_drift(
     spec = get_task(task)
     model, checkpoint_label = load_model(spec.name, checkpoint, device)
     model_name = model.spec.family
+    if inverse_model is not None:  # refused before any rollout: another task, observation or action size
+        from .recoverability import checked_inverse_model
+
+        inverse_model = checked_inverse_model(inverse_model, spec.name, model)
     horizons_explicit = horizons is not None
     hs = _check_args(horizons, n_starts, tau, n_boot, ci_level)
     regrounds: list[int | None] = [None] + _as_list_int(reground_every, "reground_every")
@@ -440,6 +453,22 @@ def measure_drift(
     controllability = _controllability(
         model, base, model_name, kind, hs, groups, counts, ci_level, np.random.default_rng(seeds[4])
     )
+    recoverability = None
+    if inverse_model is not None:
+        from .recoverability import recoverability_of_predictors
+
+        recoverability = recoverability_of_predictors(
+            inverse_model,
+            spec.name,
+            model,
+            base.gt.obs,
+            {name: base.predictions[name].obs for name in predictors},
+            base.gt.actions,
+            base.gt.valid,
+            n_boot=n_boot,
+            ci_level=ci_level,
+            seed=boot_seed,
+        )
     meta = {
         "env_id": spec.env_id,
         "checkpoint": checkpoint_label,
@@ -480,6 +509,7 @@ def measure_drift(
         starts=starts,
         episodes=list(episodes),
         controllability=controllability,
+        recoverability=recoverability,
     )
 
 

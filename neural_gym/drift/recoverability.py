@@ -28,7 +28,7 @@ Intervals: seeded percentile bootstraps over start states (:func:`neural_gym.met
 
 Example:
     >>> from neural_gym.drift import action_recoverability, train_inverse_model
-    >>> idm, _ = train_inverse_model(load_episodes("idm/TabletopReach-v0"), task="TabletopReach")     # doctest: +SKIP
+    >>> idm, _ = trainchecked_inverse_model(load_episodes("idm/TabletopReach-v0"), task="TabletopReach")     # doctest: +SKIP
     >>> r = action_recoverability("TabletopReach", "zoo:TabletopReach", idm, n_starts=64, horizon=16)  # doctest: +SKIP
     >>> r["overall"]["ratio"]["value"]                                                            # doctest: +SKIP
 """
@@ -140,8 +140,112 @@ def score_recoverability(
     return out
 
 
-def _inverse_model(inverse_model: InverseDynamicsModel | str | Path, task: str, model: WorldModel) -> Any:
-    """The inverse model (loaded if a path), refusing one of another task or observation than ``model``'s."""
+def recoverability_of_predictors(
+    inverse_model: InverseDynamicsModel | str | Path,
+    task: str,
+    model: WorldModel,
+    real: np.ndarray,
+    generated: Mapping[str, np.ndarray],
+    actions: np.ndarray,
+    valid: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Action recoverability of several predictors' rollouts from the same starts (what the drift reports add).
+
+    Args:
+        inverse_model: an inverse-dynamics model trained on real transitions (or its checkpoint path) of ``task`` and
+            of ``model``'s observations.
+        task: the task.
+        model: the checkpoint under test (its observation shape and action size are checked against the inverse
+            model's).
+        real: ``[n, H + 1, *obs_shape]`` the real observations, index 0 the start.
+        generated: predictor name → ``[n, H, *obs_shape]`` its predictions after each step (the start is prepended).
+        actions: ``[n, H, A]`` the actions of the steps.
+        valid: ``[n, H]`` steps that happened in ground truth; each predictor's steps after its first non-finite
+            prediction are left out of its own figures.
+        n_boot: bootstrap resamples over starts; ``ci_level`` their coverage; ``seed`` their seed (the same for
+            every predictor, so their intervals resample the same starts).
+
+    Returns:
+        JSON-ready ``{"inverse_model": its training facts, "predictors": {name: score_recoverability figures and
+        "dropped_steps"}}``.
+
+    Raises:
+        ValueError: an inverse model of another task, observation shape or action size; shapes that do not line up.
+    """
+    idm = checked_inverse_model(inverse_model, task, model)
+    real = np.asarray(real)
+    start = real[:, :1]
+    out: dict[str, Any] = {}
+    for name, pred in generated.items():
+        pred = np.asarray(pred)
+        finite = np.isfinite(pred.reshape(*pred.shape[:2], -1)).all(axis=-1)
+        healthy = np.cumprod(finite, axis=1).astype(bool)
+        ok = np.asarray(valid, dtype=bool) & healthy
+        seq = np.concatenate([start, np.where(healthy.reshape(*healthy.shape, *([1] * (pred.ndim - 2))), pred, 0)], 1)
+        if is_frame_shape(tuple(idm.obs_shape)):
+            seq = np.clip(np.rint(seq), 0, 255).astype(np.uint8)
+        figures = score_recoverability(
+            idm, real, seq.astype(real.dtype), actions, ok, n_boot=n_boot, ci_level=ci_level, seed=seed
+        )
+        out[name] = {**figures, "dropped_steps": int((np.asarray(valid, dtype=bool) & ~healthy).sum())}
+    info = idm.info
+    keys = ("observation", "dataset_id", "steps", "best_step", "train_transitions", "heldout_rmse",
+            "heldout_mean_action_rmse")  # fmt: skip
+    return json_safe(
+        {
+            "inverse_model": {k: info.get(k) for k in keys},
+            "units": "RMSE of actions scaled to [-1, 1] by the task's bounds",
+            "predictors": out,
+        }
+    )
+
+
+def recoverability_lines(
+    recoverability: Mapping[str, Any] | None, labels: Mapping[str, str] | None = None
+) -> list[str]:
+    """The drift reports' Markdown section of :func:`recoverability_of_predictors`'s figures (``[]`` for ``None``)."""
+    if not recoverability:
+        return []
+
+    def cell(x: Mapping[str, Any]) -> str:
+        v, lo, hi = x.get("value"), x.get("low"), x.get("high")
+        return "n/a" if v is None else f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None else f"{v:.3f}"
+
+    info = recoverability.get("inverse_model") or {}
+    lines = [
+        "## Action recoverability",
+        "",
+        "An inverse-dynamics model trained on real transitions "
+        f"(`{info.get('dataset_id')}`, {info.get('observation')}, held-out action RMSE {cell({'value': info.get('heldout_rmse')})}) "
+        "reads the actions back from each predictor's consecutive predictions and from the real steps of the same "
+        "starts; action RMSE in [-1, 1] units over every valid step, with 95 % bootstrap intervals over starts "
+        "(ratio 1: the actions are as recoverable as from reality):",
+        "",
+        "| predictor | generated | real | ratio | mean action |",
+        "|---|---|---|---|---|",
+    ]
+    for name, fig in (recoverability.get("predictors") or {}).items():
+        o = fig["overall"]
+        label = (labels or {}).get(name, name)
+        lines.append(
+            f"| {label} | {cell(o['generated'])} | {cell(o['real'])} | {cell(o['ratio'])} | {cell(o['mean_action'])} |"
+        )
+    return [*lines, ""]
+
+
+def checked_inverse_model(
+    inverse_model: InverseDynamicsModel | str | Path, task: str, model: WorldModel
+) -> InverseDynamicsModel:
+    """The inverse model (loaded if a path), refusing one of another task or observation than ``model``'s.
+
+    Raises:
+        ValueError: another task, observation shape or action size than ``model``'s.
+        InverseModelError: a path that is not a readable inverse-model checkpoint.
+    """
     idm = inverse_model if isinstance(inverse_model, InverseDynamicsModel) else load_inverse_model(inverse_model)
     if idm.task != task:
         raise ValueError(f"the inverse model reads {idm.task} transitions, expected {task}")
@@ -150,7 +254,7 @@ def _inverse_model(inverse_model: InverseDynamicsModel | str | Path, task: str, 
         raise ValueError(
             f"the inverse model reads {idm.observation} of shape {tuple(idm.obs_shape)}, but the "
             f"{model.spec.family} model predicts observations of shape {shape}: train the inverse model on "
-            f"{'frames of that size' if is_frame_shape(shape) else 'state vectors'} (train_inverse_model(..., "
+            f"{'frames of that size' if is_frame_shape(shape) else 'state vectors'} (trainchecked_inverse_model(..., "
             f"observation={'frames' if is_frame_shape(shape) else 'state'!r}))"
         )
     if idm.config.action_dim != int(model.spec.action_dim):
@@ -236,7 +340,7 @@ def action_recoverability(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     spec = get_task(task)
     model, name = load_model(spec.name, checkpoint, device)
-    idm = _inverse_model(inverse_model, spec.name, model)
+    idm = checked_inverse_model(inverse_model, spec.name, model)
     refuse_training_data(model, dataset_id, allow_training_data, spec.name)
     frames = is_frame_shape(model.spec.obs_shape)
     options = dict(heldout_options or {})
@@ -337,4 +441,11 @@ def action_recoverability(
     )
 
 
-__all__ = ["FIGURES", "action_recoverability", "score_recoverability"]
+__all__ = [
+    "FIGURES",
+    "action_recoverability",
+    "checked_inverse_model",
+    "recoverability_lines",
+    "recoverability_of_predictors",
+    "score_recoverability",
+]

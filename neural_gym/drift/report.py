@@ -420,6 +420,9 @@ def markdown_report(result: DriftResult, *, video: bool = True, video_note: str 
     if len(noises) > 1 or m["reground_every"]:
         lines += ["", f"![settings]({REPORT_FILES['settings_plot']})"]
     lines += [""]
+    from .recoverability import recoverability_lines
+
+    lines += recoverability_lines(result.recoverability)
     if video:
         lines += ["## Video", "", f"[{REPORT_FILES['video']}]({REPORT_FILES['video']}): " + (video_note or ""), ""]
     lines += ["## Predictors", ""]

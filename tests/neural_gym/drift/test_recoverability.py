@@ -155,3 +155,56 @@ def test_bad_input_is_refused(data: dict) -> None:
         score_recoverability(idm, np.zeros((2, 4, 54)), np.zeros((2, 3, 54)), np.zeros((2, 3, 4)), np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"valid must be"):
         score_recoverability(idm, np.zeros((2, 4, 54)), np.zeros((2, 4, 54)), np.zeros((2, 3, 4)), np.ones((2, 4)))
+
+
+def test_drift_reports_carry_it(data: dict, tmp_path: Path) -> None:
+    """``measure_drift(..., inverse_model=)`` scores every predictor from the drift's own starts, and the report shows it."""
+    from neural_gym.drift import measure_drift, save_inverse_model, write_report
+
+    idm, spec = data["idm"], data["spec"]
+    path = save_inverse_model(idm, tmp_path / "idm.safetensors")
+    kw = {"dataset_id": HELDOUT_ID, "n_starts": 8, "horizons": (1, 3), "n_boot": 50, "device": "cpu", "progress": False}
+    result = measure_drift(TASK, CopyLastModel(spec), baselines=["replay"], inverse_model=path,
+                           baseline_models={"replay": ReplayModel(spec, data["heldout"])}, **kw)  # fmt: skip
+    rec = result.recoverability
+    assert set(rec["predictors"]) == {"copy_last", "replay"} and rec["inverse_model"]["observation"] == "state"
+    replay, frozen = rec["predictors"]["replay"]["overall"], rec["predictors"]["copy_last"]["overall"]
+    assert replay["real"]["value"] == frozen["real"]["value"]  # the same starts and real steps
+    assert replay["ratio"]["value"] == pytest.approx(1.0, abs=1e-3) and frozen["ratio"]["value"] > 1.5
+    assert result.to_json()["recoverability"]["predictors"]["replay"]["overall"]["steps"] == replay["steps"]
+    md = (write_report(result, tmp_path / "report", video=False, progress=False) / "report.md").read_text()
+    assert "## Action recoverability" in md and "| replay |" in md
+    assert measure_drift(TASK, CopyLastModel(spec), baselines=[], **kw).recoverability is None
+    other = InverseDynamicsModel(
+        InverseDynamicsConfig(task="Hopper", obs_shape=(11,), action_low=(-1.0,) * 3, action_high=(1.0,) * 3)
+    )
+    with pytest.raises(ValueError, match="reads Hopper transitions"):
+        measure_drift(TASK, CopyLastModel(spec), baselines=[], inverse_model=other, **kw)
+
+
+def test_frame_drift_reports_carry_it(minari_dir: Path, tmp_path: Path) -> None:
+    from neural_gym.drift import measure_frame_drift, write_frame_report
+
+    collect(TASK, 120, policy="expert", action_noise=0.4, seed=1000, obs_mode="pixels", image_size=32,
+            dataset_id=PIXELS_ID, overwrite=True, progress=False)  # fmt: skip
+    idm, _ = train_inverse_model(real_pixel_episodes(4), task=TASK, observation="frames", steps=20, progress=False)
+    result = measure_frame_drift(TASK, untrained_video_model(), dataset_id=PIXELS_ID, n_starts=3, horizons=(1, 3),
+                                 inverse_model=idm, n_boot=20, device="cpu", progress=False)  # fmt: skip
+    rec = result.recoverability
+    assert set(rec["predictors"]) == {"model", "copy_last"}
+    model, copy = rec["predictors"]["model"]["overall"], rec["predictors"]["copy_last"]["overall"]
+    assert model["real"]["value"] == copy["real"]["value"] and np.isfinite(model["generated"]["value"])
+    md = (write_frame_report(result, tmp_path / "frames", video=False, progress=False) / "report.md").read_text()
+    assert "## Action recoverability" in md and "copy last frame" in md
+
+
+def test_drift_cli_refuses_a_bad_inverse_model_in_one_line(data: dict, tmp_path: Path, capsys) -> None:
+    from neural_gym.cli import main
+
+    bad = tmp_path / "not-an-idm.safetensors"
+    bad.write_bytes(b"nonsense")
+    args = ["drift", "--task", TASK, "--checkpoint", "zoo:TabletopReach", "--dataset-id", HELDOUT_ID, "--starts", "4"]
+    assert main([*args, "--inverse-model", str(bad), "--quiet", "--no-video", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "not-an-idm" in err
+    assert not (tmp_path / "r").exists()
