@@ -276,12 +276,15 @@ def gap_part(args: argparse.Namespace, out: Path) -> dict[str, Any]:
                     "dream_real_gap": over["dream_real_gap"],
                     "dream_real_gap_share": over["dream_real_gap_share"],
                     "target_met": share is not None and abs(share) <= GAP_TARGET,
+                    "real_return_over_dream_steps": over.get("real_return_over_dream_steps"),
+                    "served_steps_gap_share": over.get("served_steps_gap_share"),
                     "dream_episodes_ended_by": ends,
                     "seconds": time.perf_counter() - t0,
                 }
                 print(
                     f"gap {task} {name} {budget} steps: dream {over['dream_return']['mean']:.1f}, MuJoCo "
-                    f"{over['real_return']['mean']:.1f}, gap {over['dream_real_gap']['mean']:+.1f} ({100 * share:+.1f}%)",
+                    f"{over['real_return']['mean']:.1f}, gap {over['dream_real_gap']['mean']:+.1f} ({100 * share:+.1f}%); "
+                    f"over the served steps {100 * over['served_steps_gap_share']['value']:+.1f}%",
                     flush=True,
                 )
             result["cutoffs"][name] = {"rule": rule, "budgets": per_budget}

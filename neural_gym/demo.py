@@ -143,7 +143,10 @@ class DemoResult:
         over_seeds: per ``"real_return"``, ``"dream_return"`` and ``"dream_real_gap"`` (dream − MuJoCo), the mean
             over seeds of each agent's mean, the std over seeds, the 95% t-interval (``None`` bounds with one seed)
             and the per-seed values; ``"dream_real_gap_share"`` is the gap of the two means over ``|mean MuJoCo
-            return|`` with the per-seed shares (:func:`neural_gym.dream_rl.gap.exploitation_gap`).
+            return|`` with the per-seed shares (:func:`neural_gym.dream_rl.gap.exploitation_gap`);
+            ``"real_return_over_dream_steps"`` and ``"served_steps_gap_share"`` hold the MuJoCo return over only the
+            steps each dream episode served and the gap against it (see
+            :attr:`neural_gym.evaluate.PairedEpisodes.real_returns_over_dream_steps`).
         num_threads: torch threads the demo trained and evaluated with (``None``: torch's own setting).
         plot: path of the PNG written.
         json: path of the JSON written.
@@ -201,6 +204,12 @@ class DemoResult:
             f"  dream - MuJoCo {_fmt(gap['mean'])} {_interval_text(gap)}, per seed {_values(gap)}; "
             f"{_share(share['value'])} of the MuJoCo return (per seed {', '.join(map(_share, share['per_seed']))})"
         )
+        if "served_steps_gap_share" in self.over_seeds:
+            served, sshare = self.over_seeds["real_return_over_dream_steps"], self.over_seeds["served_steps_gap_share"]
+            lines.append(
+                f"  MuJoCo return over the steps the dream served {_fmt(served['mean'])} {_interval_text(served)}; "
+                f"the dream is {_share(sshare['value'])} of it"
+            )
         ends: dict[str, int] = {}
         for r in self.runs:
             for k, v in r.episodes.summary()["dream_end"].items():
@@ -516,6 +525,17 @@ def _over_seeds_with_gap(runs: list[PairedEpisodes]) -> dict[str, dict[str, Any]
         "per_seed": per_seed,
         "definition": "(mean dream return - mean MuJoCo return) / |mean MuJoCo return| over seeds",
     }
+    if all(p.real_returns_over_dream_steps is not None for p in runs):
+        served = [float(np.mean(p.real_returns_over_dream_steps)) for p in runs]  # type: ignore[arg-type]
+        over["real_return_over_dream_steps"] = _over_seeds(served)
+        over["served_steps_gap_share"] = {
+            "value": exploitation_gap(over["dream_return"]["mean"], over["real_return_over_dream_steps"]["mean"])[
+                "dream_real_gap_share"
+            ],
+            "per_seed": [exploitation_gap(d, r)["dream_real_gap_share"] for d, r in zip(dream, served, strict=True)],
+            "definition": "(mean dream return - mean MuJoCo return over the steps each dream episode served) / |that "
+            "MuJoCo return| over seeds: the gap left once a cut-off's shorter episodes are accounted for",
+        }
     return over
 
 

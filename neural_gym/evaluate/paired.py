@@ -25,6 +25,11 @@ class PairedEpisodes:
         dream_lengths: ``[K]`` episode lengths in the dream.
         dream_end: ``[K]`` why each dream episode ended: ``"terminated"``, ``"time_limit"``, ``"uncertainty"`` or
             ``"model_error"``.
+        real_returns_over_dream_steps: ``[K]`` the ground-truth return of the paired episode's first
+            ``dream_lengths[i]`` steps (its whole return when it ended sooner): what MuJoCo gave over the steps the
+            dream served. A dream cut off by its uncertainty serves fewer steps than MuJoCo plays, so its return
+            falls short of the whole MuJoCo return even when every served step is right; this is the figure to hold
+            it against. ``None`` for records made without it.
     """
 
     real_returns: np.ndarray
@@ -32,6 +37,7 @@ class PairedEpisodes:
     real_lengths: np.ndarray
     dream_lengths: np.ndarray
     dream_end: list[str] = field(default_factory=list)
+    real_returns_over_dream_steps: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """Means, standard deviations and end-reason counts, JSON-ready."""
@@ -44,6 +50,9 @@ class PairedEpisodes:
             "dream_return_std": float(self.dream_returns.std()),
             "real_length_mean": float(self.real_lengths.mean()),
             "dream_length_mean": float(self.dream_lengths.mean()),
+            "real_return_over_dream_steps_mean": None
+            if self.real_returns_over_dream_steps is None
+            else float(self.real_returns_over_dream_steps.mean()),
             "dream_end": ends,
         }
 
@@ -91,11 +100,12 @@ def paired_episodes(
     if isinstance(policy, str) and policy == "expert":
         policy = expert(spec.name)
     act = as_policy(policy, real.action_space, seed=seed)
-    rows: list[tuple[float, float, int, int, str]] = []
+    rows: list[tuple[float, float, int, int, str, float]] = []
     try:
         for i in progress_bar(range(episodes), desc=f"paired episodes ({spec.name})", unit="episode", enabled=progress):
             obs0, options = _start(real, seed + i, k)
-            real_ret, real_len = _play(real, act, obs0, limit)
+            real_rewards = _play(real, act, obs0, limit)
+            real_ret, real_len = float(np.sum(real_rewards)), len(real_rewards)
             obs, _ = dream.reset(seed=seed + i, options=options)
             dream_ret, dream_len, end = 0.0, 0, "time_limit"
             while True:
@@ -110,17 +120,18 @@ def paired_episodes(
                     elif info["uncertainty_exceeded"]:
                         end = "uncertainty"
                     break
-            rows.append((real_ret, dream_ret, real_len, dream_len, end))
+            rows.append((real_ret, dream_ret, real_len, dream_len, end, float(np.sum(real_rewards[:dream_len]))))
     finally:
         real.close()
         dream.close()
-    cols = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+    cols = list(zip(*rows, strict=True)) if rows else [[], [], [], [], [], []]
     return PairedEpisodes(
         real_returns=np.asarray(cols[0], dtype=np.float64),
         dream_returns=np.asarray(cols[1], dtype=np.float64),
         real_lengths=np.asarray(cols[2], dtype=np.int64),
         dream_lengths=np.asarray(cols[3], dtype=np.int64),
         dream_end=list(cols[4]),
+        real_returns_over_dream_steps=np.asarray(cols[5], dtype=np.float64),
     )
 
 
@@ -145,12 +156,12 @@ def _start(real: Any, seed: int, k: int) -> tuple[np.ndarray, dict[str, np.ndarr
     raise RuntimeError(f"100 ground-truth episodes ended within the {k - 1} burn-in steps")
 
 
-def _play(env: Any, act: Any, obs: np.ndarray, limit: int) -> tuple[float, int]:
-    total, steps = 0.0, 0
-    while steps < limit:
+def _play(env: Any, act: Any, obs: np.ndarray, limit: int) -> list[float]:
+    """The rewards of one ground-truth episode of at most ``limit`` steps."""
+    rewards: list[float] = []
+    while len(rewards) < limit:
         obs, r, term, trunc, _ = env.step(act(obs))
-        total += float(r)
-        steps += 1
+        rewards.append(float(r))
         if term or trunc:
             break
-    return total, steps
+    return rewards

@@ -41,3 +41,24 @@ def test_gap_text() -> None:
     )
     assert gap_text({"dream_real_gap": -2.0, "dream_real_gap_share": float("nan")}) == "dream-real gap -2.0"
     assert gap_text({"dream_real_gap": float("nan")}) == "" and gap_text({}) == ""
+
+
+def test_demo_gap_over_the_served_steps_by_hand() -> None:
+    from neural_gym.demo import _over_seeds_with_gap
+    from neural_gym.evaluate import PairedEpisodes
+
+    def run(dream: list[float], real: list[float], served: list[float]) -> PairedEpisodes:
+        n = len(dream)
+        return PairedEpisodes(
+            real_returns=np.array(real), dream_returns=np.array(dream), real_lengths=np.full(n, 100),
+            dream_lengths=np.full(n, 40), dream_end=["uncertainty"] * n, real_returns_over_dream_steps=np.array(served),
+        )  # fmt: skip
+
+    over = _over_seeds_with_gap([run([40.0, 40.0], [100.0, 100.0], [40.0, 38.0]), run([30.0], [90.0], [30.0])])
+    assert over["dream_real_gap_share"]["value"] == pytest.approx((35.0 - 95.0) / 95.0)
+    assert over["real_return_over_dream_steps"]["per_seed"] == [39.0, 30.0]
+    assert over["served_steps_gap_share"]["value"] == pytest.approx((35.0 - 34.5) / 34.5)
+    assert over["served_steps_gap_share"]["per_seed"] == pytest.approx([1.0 / 39.0, 0.0])
+    old = run([1.0], [2.0], [2.0])
+    old.real_returns_over_dream_steps = None  # records made without it: no served-steps figures
+    assert "served_steps_gap_share" not in _over_seeds_with_gap([old])
