@@ -12,7 +12,9 @@
   comparison matches transitions, not only episodes); beside it, as a second reference, the first ``--demos`` real
   episodes (same episode count, fewer transitions: expert episodes are shorter).
 * **Same VLA, same budget.** ``train_vla`` with one config and budget for every data set: head ``--head``
-  (regression), ``--vla-steps`` optimizer steps (1500) of batch ``--batch-size`` (64), seed 0, one torch thread.
+  (regression), ``--vla-steps`` optimizer steps (1500) of batch ``--batch-size`` (64), seed 0, one torch thread; once
+  with the gripper proprio ``state[:8]`` (the ladder's config) and once without it (``use_proprio=False``: frame and
+  instruction only; the real same-episodes reference only with it).
 * **Ground truth.** :func:`neural_gym.policies.vla.evaluate.evaluate_in_mujoco` as the ladder runs it: ``--episodes``
   (50) episodes, seen instructions, seeds from 1000, chunks open loop, Wilson 95 % intervals.
 * **Labels where the truth is known.** (a) *Replay*: each dream demo's labels played open loop in MuJoCo from the same
@@ -23,7 +25,7 @@
   the expert's actions), beside predicting the mean real action.
 * **Timings** of every phase.
 
-    OMP_NUM_THREADS=1 python benchmarks/data_engine.py                       # the full run (about 15 min)
+    OMP_NUM_THREADS=1 python benchmarks/data_engine.py                       # the full run (about 20 min)
     OMP_NUM_THREADS=1 python benchmarks/data_engine.py --attempts 12 --demos 8 --vla-steps 50 --episodes 5 \
         --out /tmp/data_engine.json                                           # a smoke run
 
@@ -59,6 +61,12 @@ def _real_demos() -> list[Any]:
     from neural_gym.policies.vla.data import load_demos
 
     return [e for e in load_demos(REAL_DATASET) if len(e.terminations) and bool(np.asarray(e.terminations)[-1])]
+
+
+def _proprio(demos: list[Any]) -> dict[str, list[float]]:
+    """Mean and std of the VLA's proprio ``state[:8]`` over every step a VLA trains on."""
+    p = np.concatenate([np.asarray(d.observations)[:-1, :8] for d in demos])
+    return {"mean": p.mean(axis=0).round(5).tolist(), "std": p.std(axis=0).round(5).tolist()}
 
 
 def _matching_prefix(real: list[Any], transitions: int) -> list[Any]:
@@ -151,7 +159,9 @@ def _inverse_on_real(wam: Any, real: list[Any]) -> dict[str, Any]:
     }
 
 
-def _train_and_score(demos: list[Any], name: str, args: argparse.Namespace, data_info: dict[str, Any]) -> dict:
+def _train_and_score(
+    demos: list[Any], name: str, args: argparse.Namespace, data_info: dict[str, Any], use_proprio: bool = True
+) -> dict:
     from neural_gym.policies.vla import train_vla
     from neural_gym.policies.vla.evaluate import evaluate_in_mujoco
 
@@ -162,6 +172,7 @@ def _train_and_score(demos: list[Any], name: str, args: argparse.Namespace, data
         steps=args.vla_steps,
         batch_size=args.batch_size,
         seed=0,
+        use_proprio=use_proprio,
         tasks=(FAMILY,),
         data_info=data_info,
         progress=not args.quiet,
@@ -170,6 +181,7 @@ def _train_and_score(demos: list[Any], name: str, args: argparse.Namespace, data
     r = evaluate_in_mujoco(policy, FAMILY, episodes=args.episodes, seed=EVAL_SEED, split="train", progress=False)
     print(f"  {name}: {r.successes}/{r.episodes} in MuJoCo", file=sys.stderr)
     return {
+        "use_proprio": use_proprio,
         "episodes_of_data": len(demos),
         "transitions": int(sum(len(d.actions) for d in demos)),
         "train_wall_s": round(train_s, 1),
@@ -192,7 +204,7 @@ def _plot(out: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.6))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(18, 4.8), gridspec_kw={"width_ratios": [1.6, 1, 1]})
     rows = out["vla"]
     names = list(rows)
     rate = np.array([rows[n]["mujoco"]["success_rate"] for n in names])
@@ -201,9 +213,12 @@ def _plot(out: dict[str, Any], path: Path) -> None:
     labels = [
         f"{n.replace(', ', chr(10))}\n{rows[n]['episodes_of_data']} ep, {rows[n]['transitions']} st" for n in names
     ]
-    colors = ["tab:purple", "tab:pink", "tab:blue", "tab:gray"]
-    ax1.bar(range(len(names)), rate, yerr=[low, high], color=colors[: len(names)])
-    ax1.set_xticks(range(len(names)), labels, fontsize=7)
+    colors = ["tab:purple", "tab:pink", "tab:blue", "tab:gray", "tab:purple", "tab:pink", "tab:blue"]
+    hatch = ["" if rows[n]["use_proprio"] else "//" for n in names]
+    bars = ax1.bar(range(len(names)), rate, yerr=[low, high], color=colors[: len(names)])
+    for bar, h in zip(bars, hatch, strict=True):
+        bar.set_hatch(h)
+    ax1.set_xticks(range(len(names)), labels, fontsize=6.5)
     ax1.set_ylim(0, 1.05)
     ax1.set_ylabel("success in MuJoCo (Wilson 95 %)")
     b = out["budget"]
@@ -270,6 +285,7 @@ def _dream_set(wam: Any, sample_noise: bool, args: argparse.Namespace, transitio
         "dataset_id": dataset_id,
         "lengths": {"kept": [len(d) for d in kept], "failed": [len(d) for d in dreamt.demos if not d.success]},
         "label_jitter": float(np.mean([np.abs(np.diff(d.actions, axis=0)).mean() for d in used])),
+        "proprio": _proprio(used),
         "settings": dreamt.settings,
         "wall_s": {**dreamt.wall_s, "export_minari": round(export_s, 2)},
     }
@@ -320,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             "transitions": int(sum(len(e.actions) for e in matched)),
             "lengths": [len(e.actions) for e in matched],
             "label_jitter": float(np.mean([np.abs(np.diff(e.actions, axis=0)).mean() for e in matched])),
+            "proprio": _proprio(matched),
             "selection": "the first complete successful episodes whose total transitions come closest to the dream "
             "data's",
         }
@@ -350,6 +367,17 @@ def main(argv: list[str] | None = None) -> int:
             "real, same transitions": _train_and_score(matched, "real", args, real_info),
             "real, same episodes": _train_and_score(real[: args.demos], "real same episodes", args, real_info),
         }
+        for name, data, info in (
+            ("dream, sampled noise", dream_data, source(True)),
+            ("dream, zero noise", dream_data_zero, source(False)),
+            ("real, same transitions", matched, real_info),
+        ):
+            out["vla"][f"{name}, no proprio"] = _train_and_score(data, f"{name} no proprio", args, info, False)
+        out["vla_notes"] = (
+            "every VLA: the same config and budget; 'no proprio': train_vla(use_proprio=False), the frame and the "
+            "instruction only. 'proprio' under dreams and real: mean and std of the VLA's proprio state[:8] (grasp "
+            "point xyz, pad gap, their velocities) over each data set's steps"
+        )
     out["total_s"] = round(time.perf_counter() - started, 1)
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
