@@ -437,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
         "--latent-steps", type=int, default=3000, help="optimizer steps of the latent model compared (3000)"
     )
     parser.add_argument(
+        "--fold-only", action="store_true", help="only re-read the folded results into the existing JSON (seconds)"
+    )
+    parser.add_argument(
         "--update",
         action="store_true",
         help="only re-measure the latent comparison and the re-grounding section, and re-read the folded results",
@@ -444,6 +447,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     progress = not args.quiet
     os.environ.setdefault("MINARI_DATASETS_PATH", str(RESULTS.parent.parent / "data" / "minari"))  # as the Makefile
+    if args.fold_only:
+        from neural_gym.json_values import json_safe
+        from neural_gym.world_models.checkpoint import atomic_write
+
+        path = Path(args.out)
+        out = json.loads(path.read_text())
+        _fold(out)
+        atomic_write(path, (json.dumps(json_safe(out), indent=2) + "\n").encode())
+        print(f"re-read the folded results into {path}")
+        return 0
     if args.update:
         return _update(args, progress)
 
