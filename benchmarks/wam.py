@@ -34,8 +34,9 @@ the field asks for, and speed, all measured in one run.
   (:meth:`neural_gym.drift.DriftResult.regrounding`).
 
 Folded in where their files exist: ``benchmarks/results/wam_recoverability.json`` (action recoverability, under
-``recoverability``), ``data_engine.json`` (under ``data_engine``) and this WAM's row of ``calibration_families.json``
-(its rollout-calibrated cut-off, under ``calibration``). ``--update`` re-measures only the latent comparison and the
+``recoverability``), ``data_engine.json`` (under ``data_engine``), this WAM's row of ``calibration_families.json``
+(its rollout-calibrated cut-off, under ``calibration``) and ``wam_dreams.json`` (the WAM as a policy inside every
+shipped dream, ``benchmarks/wam_dreams.py``, under ``policy_in_dreams``). ``--update`` re-measures only the latent comparison and the
 re-grounding section and re-reads those files into the existing JSON (the ablation's ten minutes left out).
 
     OMP_NUM_THREADS=1 python benchmarks/wam.py                          # the full run
@@ -340,6 +341,8 @@ def _fold(out: dict[str, Any]) -> None:
     if families.exists():
         row = (json.loads(families.read_text()).get("checkpoints") or {}).get(SHIPPED.removeprefix("zoo:"))
     out["calibration"] = row
+    dreams = RESULTS / "wam_dreams.json"
+    out["policy_in_dreams"] = json.loads(dreams.read_text()) if dreams.exists() else None
 
 
 def _plot(results: dict[str, Any], path: Path) -> None:
