@@ -64,6 +64,15 @@ SHIPPED = "zoo:TabletopReach-wam"
 ENSEMBLE = "zoo:TabletopReach"
 DEMOS_DATASET = "neural_gym/TabletopReach/vla-expert-v0"
 OBJECTIVES = ("actions", "future", "joint")
+#: The held-out play every drift measurement here starts from (the checkpoints trained on seed 0).
+HELDOUT: dict[str, Any] = {
+    "heldout_policy": "expert",
+    "heldout_action_noise": 0.3,
+    "heldout_steps": 5000,
+    "heldout_seed": 1000,
+    "seed": 0,
+    "device": "cpu",
+}
 
 
 def _best_vla() -> dict[str, Any]:
@@ -192,12 +201,7 @@ def _drift(shipped: Any, ablation: dict[str, Any], starts: int, progress: bool) 
         n_starts=starts,
         baselines=["copy_last", *others],
         baseline_models=others,
-        heldout_policy="expert",
-        heldout_action_noise=0.3,
-        heldout_steps=5000,
-        heldout_seed=1000,
-        seed=0,
-        device="cpu",
+        **HELDOUT,
         progress=progress,
     )
     preds = result.base["predictors"]
@@ -259,12 +263,7 @@ def _latent_drift(shipped: Any, latent: Any, starts: int, progress: bool) -> dic
         n_starts=starts,
         baselines=["copy_last", "ensemble", "latent"],
         baseline_models={"ensemble": load_checkpoint(ENSEMBLE, task=TASK, device="cpu"), "latent": latent},
-        heldout_policy="expert",
-        heldout_action_noise=0.3,
-        heldout_steps=5000,
-        heldout_seed=1000,
-        seed=0,
-        device="cpu",
+        **HELDOUT,
         progress=progress,
     )
     preds = result.base["predictors"]
@@ -295,12 +294,7 @@ def _regrounding(shipped: Any, starts: int, progress: bool, latent: Any = None) 
             "ensemble": load_checkpoint(ENSEMBLE, task=TASK, device="cpu"),
             **({"latent": latent} if latent is not None else {}),
         },
-        heldout_policy="expert",
-        heldout_action_noise=0.3,
-        heldout_steps=5000,
-        heldout_seed=1000,
-        seed=0,
-        device="cpu",
+        **HELDOUT,
         progress=progress,
     )
     rename = {"wam": "shipped-wam"}

@@ -535,3 +535,37 @@ def load_checkpoint(
     except RuntimeError as err:
         raise CheckpointError(f"{what}, but its weights do not match the model its spec describes: {err}") from err
     return model.to(dev).eval()
+
+
+def read_tagged_checkpoint(
+    path: str | Path, *, fmt: str, version: Any, what: str, error: type[Exception]
+) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """The metadata and tensors of a small safetensors checkpoint of one ``format`` tag, verified.
+
+    For the project's small checkpoints that are not world models (frame judges, inverse-dynamics models): each
+    stores ``format``, ``format_version`` and the weights' checksum (:func:`weights_checksum`) in its metadata.
+
+    Args:
+        path: the file.
+        fmt: the expected ``format`` tag; ``version`` the expected ``format_version``.
+        what: the kind of file with its article, for the messages (``"a judge"``).
+        error: the exception class raised.
+
+    Raises:
+        error: an unreadable, truncated or corrupt file, another format or version, or weights that fail their
+            checksum.
+    """
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+        tensors = load_safetensors_bytes(path.read_bytes())
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise error(f"{path} is not a readable safetensors file (truncated or corrupt): {err}") from err
+    if meta.get("format") != fmt:
+        raise error(f"{path} is a safetensors file of format {meta.get('format')!r}, not {what} ({fmt}).")
+    if meta.get("format_version") != version:
+        raise error(f"{path} has format version {meta.get('format_version')} of {what}, expected {version}.")
+    if meta.get(CHECKSUM_KEY) != weights_checksum(tensors):
+        raise error(f"{path}: the weights do not match their checksum: the file is corrupt.")
+    return meta, tensors

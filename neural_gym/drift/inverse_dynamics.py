@@ -44,14 +44,18 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch import nn
 from torch.nn import functional as F
 
 from neural_gym.progress import progress_bar
-from neural_gym.world_models.checkpoint import CHECKSUM_KEY, CheckpointError, atomic_write, weights_checksum
+from neural_gym.world_models.checkpoint import (
+    CHECKSUM_KEY,
+    CheckpointError,
+    atomic_write,
+    read_tagged_checkpoint,
+    weights_checksum,
+)
 
 from .observation_kinds import is_frame_shape
 
@@ -576,23 +580,9 @@ def load_inverse_model(path: str | Path, *, task: str | None = None) -> InverseD
     path = Path(path)
     if not path.is_file():
         raise InverseModelError(f"No inverse-dynamics checkpoint file at {path}.")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = dict(f.metadata() or {})
-        tensors = load_safetensors_bytes(path.read_bytes())
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise InverseModelError(f"{path} is not a readable safetensors file (truncated or corrupt): {err}") from err
-    if meta.get("format") != IDM_FORMAT:
-        raise InverseModelError(
-            f"{path} is a safetensors file of format {meta.get('format')!r}, not an inverse-dynamics model "
-            f"({IDM_FORMAT})."
-        )
-    if meta.get("format_version") != IDM_FORMAT_VERSION:
-        raise InverseModelError(
-            f"{path} has inverse-dynamics format version {meta.get('format_version')}, expected {IDM_FORMAT_VERSION}."
-        )
-    if meta.get(CHECKSUM_KEY) != weights_checksum(tensors):
-        raise InverseModelError(f"{path}: the weights do not match their checksum: the file is corrupt.")
+    meta, tensors = read_tagged_checkpoint(
+        path, fmt=IDM_FORMAT, version=IDM_FORMAT_VERSION, what="an inverse-dynamics model", error=InverseModelError
+    )
     try:
         config = InverseDynamicsConfig.from_dict(json.loads(meta["config"]))
         mean = json.loads(meta["mean_action"])

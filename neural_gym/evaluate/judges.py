@@ -39,15 +39,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch import nn
 from torch.nn import functional as F
 
 from neural_gym.progress import progress_bar
 from neural_gym.threads import torch_threads
-from neural_gym.world_models.checkpoint import CHECKSUM_KEY, CheckpointError, atomic_write, weights_checksum
+from neural_gym.world_models.checkpoint import (
+    CHECKSUM_KEY,
+    CheckpointError,
+    atomic_write,
+    read_tagged_checkpoint,
+    weights_checksum,
+)
 
 JUDGE_KINDS = ("probe", "classifier")
 """The two verdicts a :class:`FrameJudge` gives: state probe + rule, and the success classifier."""
@@ -537,22 +541,9 @@ def load_judge(path_or_name: str | Path, *, task: str | None = None, num_threads
             mismatch; a judge of another task; weights that do not fit the config.
     """
     path = resolve_judge_path(path_or_name)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = dict(f.metadata() or {})
-        tensors = load_safetensors_bytes(path.read_bytes())
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise JudgeError(f"{path} is not a readable safetensors file (truncated or corrupt): {err}") from err
-    if meta.get("format") != JUDGE_FORMAT:
-        raise JudgeError(
-            f"{path} is a safetensors file of format {meta.get('format')!r}, not a judge ({JUDGE_FORMAT})."
-        )
-    if meta.get("format_version") != JUDGE_FORMAT_VERSION:
-        raise JudgeError(
-            f"{path} has judge format version {meta.get('format_version')}, expected {JUDGE_FORMAT_VERSION}."
-        )
-    if meta.get(CHECKSUM_KEY) != weights_checksum(tensors):
-        raise JudgeError(f"{path}: the weights do not match their checksum: the file is corrupt.")
+    meta, tensors = read_tagged_checkpoint(
+        path, fmt=JUDGE_FORMAT, version=JUDGE_FORMAT_VERSION, what="a judge", error=JudgeError
+    )
     try:
         config = JudgeConfig.from_dict(json.loads(meta["config"]))
         mean = np.asarray(json.loads(meta["state_mean"]), dtype=np.float64)
