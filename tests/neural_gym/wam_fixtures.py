@@ -9,13 +9,14 @@ from neural_gym.envs.tabletop import TabletopEnv, TabletopExpert
 from neural_gym.world_models.wam import WAMModel, train_wam
 
 
-def reach_episodes(n: int = 6, action_noise: float = 0.5) -> list[dict]:
-    """``n`` noisy-expert TabletopReach episodes (seeds ``0 .. n - 1``) as ``train_wam`` reads them."""
+def reach_episodes(n: int = 6, action_noise: float = 0.5, seed: int = 0) -> list[dict]:
+    """``n`` noisy-expert TabletopReach episodes (reset seeds ``seed * 10_000 + i``, the expert's noise seeded with
+    ``seed``) as ``train_wam`` reads them: state vectors, actions, rewards, terminations and the instruction."""
     env = TabletopEnv(task="reach")
-    expert = TabletopExpert("reach", action_noise=action_noise, seed=0)
+    expert = TabletopExpert("reach", action_noise=action_noise, seed=seed)
     episodes = []
     for i in range(n):
-        obs, info = env.reset(seed=i)
+        obs, info = env.reset(seed=seed * 10_000 + i)
         expert.reset()
         states, actions, rewards, terms, done = [obs], [], [], [], False
         while not done:

@@ -9,43 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from neural_gym.envs.tabletop import TabletopEnv, TabletopExpert
 from neural_gym.world_models.wam import WAM_MEASURES, WAMModel, train_wam
+from tests.neural_gym.wam_fixtures import reach_episodes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 TASK = {"task": "TabletopReach", "task_env_id": "TabletopReach-v0", "action_low": [-1.0] * 4, "action_high": [1.0] * 4}
-
-
-def reach_episodes(count: int, seed: int, action_noise: float = 0.5) -> list[dict[str, Any]]:
-    """``count`` noisy-expert TabletopReach episodes (state vectors, actions, rewards, terminations, instruction)."""
-    env = TabletopEnv(task="reach")
-    expert = TabletopExpert("reach", action_noise=action_noise, seed=seed)
-    out = []
-    for i in range(count):
-        obs, info = env.reset(seed=seed * 10_000 + i)
-        expert.reset()
-        states, actions, rewards, terms = [obs], [], [], []
-        done = False
-        while not done:
-            action = expert(obs)
-            obs, reward, terminated, truncated, info = env.step(action)
-            states.append(obs)
-            actions.append(action)
-            rewards.append(reward)
-            terms.append(terminated)
-            done = terminated or truncated
-        out.append(
-            {
-                "observations": np.stack(states),
-                "actions": np.stack(actions),
-                "rewards": np.asarray(rewards),
-                "terminations": np.asarray(terms),
-                "instruction": info["instruction"],
-            }
-        )
-    env.close()
-    return out
 
 
 @pytest.fixture(scope="module")
