@@ -204,7 +204,7 @@ def recover_dataset(dataset_id: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-class _DatasetWriter:
+class DatasetWriter:
     """Writes finished episodes, chunk by chunk, into a hidden staging folder beside the dataset; :meth:`commit`
     moves the complete dataset into place.
 
@@ -214,6 +214,12 @@ class _DatasetWriter:
     old dataset before the new one is complete: :meth:`commit` renames the old dataset to a trash name, renames the
     staging folder to the final name, then deletes the trash (:func:`recover_dataset` finishes or undoes a swap that a
     kill interrupted).
+
+    As a context manager it commits when the block ends normally and discards the staging folder when it raises
+    (or when the commit itself fails), so every writer of a dataset is all or nothing::
+
+        with DatasetWriter(dataset_id, env, dataset_metadata(dataset_id, env, "my producer", "what it holds")) as w:
+            w.write(episodes)
     """
 
     def __init__(self, dataset_id: str, env: gym.Env, metadata: dict[str, Any]) -> None:
@@ -269,16 +275,32 @@ class _DatasetWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
         self._storage = None
 
+    def __enter__(self) -> DatasetWriter:
+        return self
 
-def _dataset_metadata(
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is not None:
+            self.discard()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.discard()
+            raise
+
+
+def dataset_metadata(
     dataset_id: str,
     eval_env: gym.Env | str,
     algorithm_name: str,
-    author: str,
     description: str,
-    requirements: list[str],
+    author: str = "neural_gym",
+    requirements: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The metadata ``minari.create_dataset_from_buffers`` records, for a dataset written through ``MinariStorage``."""
+    """The metadata ``minari.create_dataset_from_buffers`` records, for a dataset written through ``MinariStorage``
+    (:class:`DatasetWriter`); ``requirements`` default to this MuJoCo's and Gymnasium's versions."""
+    if requirements is None:
+        requirements = [f"mujoco=={mujoco.__version__}", f"gymnasium=={gym.__version__}"]
     eval_spec = gym.spec(eval_env) if isinstance(eval_env, str) else eval_env.spec
     metadata: dict[str, Any] = {
         "dataset_id": dataset_id,
@@ -446,54 +468,49 @@ def collect(
                 f" Observations are dicts: '{PIXELS_KEY}' ({height}, {width}, 3) uint8 RGB frames (camera "
                 f"{used_camera!r}, stored raw, no JPEG) of the state '{STATE_KEY}' (the task's observation vector)."
             )
-    writer = _DatasetWriter(
+    writer = DatasetWriter(
         dataset_id,
         env,
-        metadata=_dataset_metadata(
+        metadata=dataset_metadata(
             dataset_id,
             eval_env=env if pixels else spec.env_id,
             algorithm_name=f"neural_gym.envs.collect ({label} policy)",
-            author="neural_gym",
             description=description,
-            requirements=[f"mujoco=={mujoco.__version__}", f"gymnasium=={gym.__version__}"],
         ),
     )
 
     try:
-        steps = 0
-        pending: list[EpisodeRecorder] = []
-        desc = f"collect {spec.name}" + (f" ({height}x{width} pixels)" if pixels else "")
-        with progress_bar(total=n_steps, enabled=progress, unit="step", desc=desc) as bar:
-            while steps < n_steps:
-                reset_seed = int(reset_rng.integers(2**31 - 1))
-                obs, info = env.reset(seed=reset_seed)
-                player, player_label = act, label
-                if random_act is not None and mix_rng.random() < random_fraction:
-                    player, player_label = random_act, "random"
-                player.reset(seed=reset_seed)
-                metadata = {"policy": player_label}
-                if isinstance(info.get(INSTRUCTION_KEY), str):
-                    metadata[INSTRUCTION_KEY] = info[INSTRUCTION_KEY]
-                episode = EpisodeRecorder(writer.episodes_written + len(pending), reset_seed, env, obs, metadata)
-                done = False
-                while not done and steps < n_steps:
-                    action = player(obs)
-                    if action_noise > 0.0:
-                        noise = noise_rng.normal(0.0, 1.0, size=space.shape) * action_noise * half_range
-                        action = np.clip(action + noise, space.low, space.high).astype(space.dtype)
-                    obs, reward, terminated, truncated, _ = env.step(action)
-                    episode.add(action, obs, float(reward), terminated, truncated)
-                    done = bool(terminated or truncated)
-                    steps += 1
-                    bar.update(1)
-                pending.append(episode)
-                if sum(len(e) for e in pending) >= flush_steps or steps >= n_steps:
-                    writer.write(pending)
-                    pending = []
-        writer.commit()
-    except BaseException:
-        writer.discard()
-        raise
+        with writer:  # committed when complete, discarded on any error or interrupt
+            steps = 0
+            pending: list[EpisodeRecorder] = []
+            desc = f"collect {spec.name}" + (f" ({height}x{width} pixels)" if pixels else "")
+            with progress_bar(total=n_steps, enabled=progress, unit="step", desc=desc) as bar:
+                while steps < n_steps:
+                    reset_seed = int(reset_rng.integers(2**31 - 1))
+                    obs, info = env.reset(seed=reset_seed)
+                    player, player_label = act, label
+                    if random_act is not None and mix_rng.random() < random_fraction:
+                        player, player_label = random_act, "random"
+                    player.reset(seed=reset_seed)
+                    metadata = {"policy": player_label}
+                    if isinstance(info.get(INSTRUCTION_KEY), str):
+                        metadata[INSTRUCTION_KEY] = info[INSTRUCTION_KEY]
+                    episode = EpisodeRecorder(writer.episodes_written + len(pending), reset_seed, env, obs, metadata)
+                    done = False
+                    while not done and steps < n_steps:
+                        action = player(obs)
+                        if action_noise > 0.0:
+                            noise = noise_rng.normal(0.0, 1.0, size=space.shape) * action_noise * half_range
+                            action = np.clip(action + noise, space.low, space.high).astype(space.dtype)
+                        obs, reward, terminated, truncated, _ = env.step(action)
+                        episode.add(action, obs, float(reward), terminated, truncated)
+                        done = bool(terminated or truncated)
+                        steps += 1
+                        bar.update(1)
+                    pending.append(episode)
+                    if sum(len(e) for e in pending) >= flush_steps or steps >= n_steps:
+                        writer.write(pending)
+                        pending = []
     finally:
         env.close()
     return dataset_id

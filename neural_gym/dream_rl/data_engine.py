@@ -359,13 +359,11 @@ def export_minari(
         ValueError: No demos, a demo of the wrong shape, an unknown family or a malformed id.
         FileExistsError: The dataset exists and ``overwrite`` is False.
     """
-    import gymnasium as gym
-    import mujoco
     from minari.dataset.minari_dataset import parse_dataset_id
 
     # The collector's writer is the project's one atomic Minari writer (staging folder, renames, recovery); reused
     # rather than written twice.
-    from neural_gym.envs.collect import EpisodeRecorder, _dataset_metadata, _DatasetWriter, recover_dataset
+    from neural_gym.envs.collect import DatasetWriter, EpisodeRecorder, dataset_metadata, recover_dataset
     from neural_gym.envs.dataset import dataset_path
     from neural_gym.envs.tasks import get_task
     from neural_gym.policies.vla.data import TABLETOP_TASKS
@@ -401,43 +399,33 @@ def export_minari(
             f"(infos['physics_state']). Observations are dicts: 'pixels' ({size}, {size}, 3) uint8, 'state' (the "
             "imagined state vector), 'instruction'."
         )
-    writer = _DatasetWriter(
+    writer = DatasetWriter(
         dataset_id,
         env,
-        metadata=_dataset_metadata(
-            dataset_id,
-            eval_env=env,
-            algorithm_name=PRODUCER,
-            author="neural_gym",
-            description=description,
-            requirements=[f"mujoco=={mujoco.__version__}", f"gymnasium=={gym.__version__}"],
-        ),
+        metadata=dataset_metadata(dataset_id, eval_env=env, algorithm_name=PRODUCER, description=description),
     )
     unwrapped = env.unwrapped
     try:
-        env.reset(seed=0)
-        recorders = []
-        for k, d in enumerate(demos):
-            obs = [
-                {
-                    "pixels": d.frames[t],
-                    "state": np.asarray(d.observations[t], np.float64),
-                    "instruction": d.instruction,
-                }
-                for t in range(len(d.observations))
-            ]
-            unwrapped.set_physics_state(d.physics_states[0])  # the recorder reads the env's physics state
-            rec = EpisodeRecorder(k, d.seed, env, obs[0], {"instruction": d.instruction, "policy": PRODUCER})
-            for t in range(len(d)):
-                unwrapped.set_physics_state(d.physics_states[t + 1])
-                last = t == len(d) - 1
-                rec.add(d.actions[t], obs[t + 1], float(d.rewards[t]), last and d.success, last and not d.success)
-            recorders.append(rec)
-        writer.write(recorders)
-        writer.commit()
-    except BaseException:
-        writer.discard()
-        raise
+        with writer:  # committed when complete, discarded on any error or interrupt
+            env.reset(seed=0)
+            recorders = []
+            for k, d in enumerate(demos):
+                obs = [
+                    {
+                        "pixels": d.frames[t],
+                        "state": np.asarray(d.observations[t], np.float64),
+                        "instruction": d.instruction,
+                    }
+                    for t in range(len(d.observations))
+                ]
+                unwrapped.set_physics_state(d.physics_states[0])  # the recorder reads the env's physics state
+                rec = EpisodeRecorder(k, d.seed, env, obs[0], {"instruction": d.instruction, "policy": PRODUCER})
+                for t in range(len(d)):
+                    unwrapped.set_physics_state(d.physics_states[t + 1])
+                    last = t == len(d) - 1
+                    rec.add(d.actions[t], obs[t + 1], float(d.rewards[t]), last and d.success, last and not d.success)
+                recorders.append(rec)
+            writer.write(recorders)
     finally:
         env.close()
     return dataset_id

@@ -29,14 +29,14 @@ mode, dataset_id, overwrite = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 C._FLUSH_STEPS = 50
 die = lambda: os.kill(os.getpid(), signal.SIGKILL)
 if mode == "mid-write":
-    real_write, calls = C._DatasetWriter.write, []
+    real_write, calls = C.DatasetWriter.write, []
     def write(self, episodes):
         calls.append(1)
         if len(calls) == 3:
             real_write(self, episodes)  # three chunks are on disk, the fourth never comes
             die()
         real_write(self, episodes)
-    C._DatasetWriter.write = write
+    C.DatasetWriter.write = write
 else:
     real_rename = os.rename
     def rename(src, dst):
@@ -157,3 +157,33 @@ def test_failed_collect_leaves_old_dataset_and_nothing_else(old: object, monkeyp
         collect("Reacher", 120, policy=bad_policy, dataset_id=DATASET_ID, overwrite=True, progress=False)
     _assert_same(load_transitions(DATASET_ID), old)
     assert _hidden_leftovers() == []
+
+
+def test_an_error_inside_the_writer_leaves_the_old_dataset_and_no_staging(old: object) -> None:
+    """``with DatasetWriter(...)``: an exception in the block discards the staging folder; a clean block commits."""
+    from neural_gym.envs.collect import DatasetWriter, EpisodeRecorder, dataset_metadata
+    from neural_gym.envs.tasks import get_task
+
+    env = get_task("Reacher").make()
+    meta = dataset_metadata(DATASET_ID, env, "test", "two episodes")
+
+    def episodes() -> list[EpisodeRecorder]:
+        out = []
+        for k in range(2):
+            obs, _ = env.reset(seed=k)
+            rec = EpisodeRecorder(k, k, env, obs, {})
+            for t in range(5):
+                obs, r, *_ = env.step(env.action_space.sample())
+                rec.add(env.action_space.sample(), obs, float(r), False, t == 4)
+            out.append(rec)
+        return out
+
+    with pytest.raises(KeyError, match="boom"), DatasetWriter(DATASET_ID, env, meta) as writer:
+        writer.write(episodes())
+        raise KeyError("boom")
+    _assert_same(load_transitions(DATASET_ID), old)  # untouched
+    assert _hidden_leftovers() == []  # the staging folder is gone
+    with DatasetWriter(DATASET_ID, env, meta) as writer:
+        writer.write(episodes())
+    assert [len(ep) for ep in load_episodes(DATASET_ID)] == [5, 5] and _hidden_leftovers() == []
+    env.close()
