@@ -63,19 +63,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from neural_gym import envs
 from neural_gym.envs import Episode, TaskSpec, get_task
 from neural_gym.world_models import WorldModel
 from neural_gym.world_models.baselines import CopyLastFrameModel
 
 from .. import metrics
 from ..json_values import json_safe
-from .frame_renders import FrameRenderer, episode_frames, image_size, render_ground_truth
+from .frame_renders import FrameRenderer, episode_frames, render_ground_truth
 from .inputs import (
     check_common,
-    collect_heldout,
     label,
     load_model,
+    model_heldout_episodes,
     reachable_horizons,
     refuse_training_data,
     versions,
@@ -295,7 +294,7 @@ def measure_frame_drift(
     k = int(model.context_length)
     if k < 1:
         raise ValueError(f"the model's context_length must be >= 1, got {k}")
-    episodes, heldout = _heldout_episodes(spec, dataset_id, heldout_steps, policy, seed, frame_shape, camera, progress)
+    episodes, heldout = _heldout_episodes(spec, model, dataset_id, heldout_steps, policy, seed, camera, progress)
     kind.check_episodes(episodes, model.spec, dataset_id)
 
     # Horizons the data can reach, and the rollout length.
@@ -683,30 +682,29 @@ def _positions(episodes: Sequence[Episode], context: int, window: int) -> int:
 
 def _heldout_episodes(
     spec: TaskSpec,
+    model: WorldModel,
     dataset_id: str | None,
     steps: int,
     policy: ActionSource,
     seed: int,
-    frame_shape: tuple[int, int, int],
     camera: Any,
     progress: bool,
 ) -> tuple[list[Episode], dict[str, Any]]:
     """The held-out pixel episodes: the given dataset, or fresh ones collected in a temporary Minari folder."""
-    if dataset_id is not None:
-        return envs.load_episodes(dataset_id), {"dataset_id": dataset_id, "collected": False}
-    kwargs: dict[str, Any] = {"obs_mode": "pixels", "image_size": image_size(frame_shape)}
-    if camera is not None:
-        kwargs["camera"] = camera
-    episodes = collect_heldout(
+    episodes = model_heldout_episodes(
         spec.name,
-        steps,
+        model,
+        dataset_id,
+        steps=steps,
         policy=policy,
         seed=seed,
-        seed_name="seed",
         dataset_name="heldout-pixels-v0",
         progress=progress,
-        **kwargs,
+        camera=camera,
+        seed_name="seed",
     )
+    if dataset_id is not None:
+        return episodes, {"dataset_id": dataset_id, "collected": False}
     return episodes, {"collected": True, "steps": steps, "policy": label(policy), "seed": seed}
 
 

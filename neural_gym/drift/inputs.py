@@ -110,6 +110,46 @@ def collect_heldout(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def model_heldout_episodes(
+    task: str,
+    model: WorldModel,
+    dataset_id: str | None,
+    *,
+    steps: int,
+    policy: Any,
+    seed: int,
+    dataset_name: str,
+    progress: bool,
+    camera: Any = None,
+    **collect_kwargs: Any,
+) -> list[Episode]:
+    """The held-out episodes a model is compared on: ``dataset_id``'s, or a fresh collection in the model's
+    observation kind (:func:`collect_heldout`; for a frame model, frames of its size from ``camera``, else the camera
+    its checkpoint records, else the task's).
+
+    Args:
+        task: the task.
+        model: the model (its observation shape and provenance pick what is collected).
+        dataset_id: a held-out Minari dataset, or ``None`` to collect.
+        steps, policy, seed, dataset_name, progress: as :func:`collect_heldout`.
+        camera: camera of a frame model's collection.
+        **collect_kwargs: more arguments of :func:`collect_heldout` (``action_noise``, ``seed_name`` ...).
+    """
+    if dataset_id is not None:
+        return load_episodes(dataset_id)
+    from .frame_renders import image_size
+    from .observation_kinds import is_frame_shape
+
+    extra = dict(collect_kwargs)
+    shape = tuple(int(s) for s in model.spec.obs_shape)
+    if is_frame_shape(shape):
+        extra |= {"obs_mode": "pixels", "image_size": image_size(shape)}  # type: ignore[arg-type]
+        cam = camera if camera is not None else (model.spec.provenance or {}).get("camera")
+        if cam is not None:
+            extra["camera"] = cam
+    return collect_heldout(task, steps, policy=policy, seed=seed, dataset_name=dataset_name, progress=progress, **extra)
+
+
 def check_common(
     horizons: Sequence[int] | None, default: Sequence[int], n_starts: int, n_boot: int, level: float
 ) -> list[int]:

@@ -49,13 +49,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from neural_gym.envs import get_task, load_episodes
+from neural_gym.envs import get_task
 from neural_gym.world_models import WorldModel
 from neural_gym.world_models.calibration import RolloutRecords, horizon_normalised, running_max, running_sum
 
-from .frame_renders import image_size
-from .inputs import collect_heldout, load_model, refuse_training_data
-from .observation_kinds import is_frame_shape, observation_kind
+from .inputs import load_model, model_heldout_episodes, refuse_training_data
+from .observation_kinds import observation_kind
 from .open_loop import OpenLoopRollout, member_propagation, roll_open_loop
 from .rollout import ActionSource, roll_ground_truth, select_starts
 
@@ -203,24 +202,17 @@ def rollout_records(
     model, _ = load_model(spec.name, checkpoint, device)
     refuse_training_data(model, dataset_id, allow_training_data, spec.name)
     notes: list[str] = []
-    if dataset_id is not None:
-        episodes = load_episodes(dataset_id)
-    else:
-        extra: dict[str, Any] = {}
-        if is_frame_shape(model.spec.obs_shape):
-            extra = {"obs_mode": "pixels", "image_size": image_size(tuple(model.spec.obs_shape))}  # type: ignore[arg-type]
-            cam = camera if camera is not None else (model.spec.provenance or {}).get("camera")
-            if cam is not None:
-                extra["camera"] = cam
-        episodes = collect_heldout(
-            spec.name,
-            heldout_steps,
-            policy=heldout_policy,
-            seed=heldout_seed,
-            dataset_name="heldout-calibration-v0",
-            progress=progress,
-            **extra,
-        )
+    episodes = model_heldout_episodes(
+        spec.name,
+        model,
+        dataset_id,
+        steps=heldout_steps,
+        policy=heldout_policy,
+        seed=heldout_seed,
+        dataset_name="heldout-calibration-v0",
+        progress=progress,
+        camera=camera,
+    )
     kind = observation_kind(model, episodes, notes, camera=camera)
     kind.check_episodes(episodes, model.spec, dataset_id)
 

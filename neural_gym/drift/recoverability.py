@@ -42,13 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from neural_gym.envs import get_task, load_episodes
+from neural_gym.envs import get_task
 from neural_gym.world_models import WorldModel
 
 from .. import metrics
 from ..json_values import json_safe
-from .frame_renders import image_size
-from .inputs import collect_heldout, load_model, refuse_training_data
+from .inputs import load_model, model_heldout_episodes, refuse_training_data
 from .inverse_dynamics import InverseDynamicsModel, load_inverse_model
 from .observation_kinds import is_frame_shape, observation_kind
 from .open_loop import roll_open_loop
@@ -344,26 +343,23 @@ def action_recoverability(
     refuse_training_data(model, dataset_id, allow_training_data, spec.name)
     frames = is_frame_shape(model.spec.obs_shape)
     options = dict(heldout_options or {})
-    if dataset_id is not None:
-        episodes = load_episodes(dataset_id)
-        heldout: dict[str, Any] = {"dataset_id": dataset_id}
-    else:
-        extra: dict[str, Any] = dict(options)
-        if frames:
-            extra |= {"obs_mode": "pixels", "image_size": image_size(tuple(model.spec.obs_shape))}  # type: ignore[arg-type]
-            cam = camera if camera is not None else (model.spec.provenance or {}).get("camera")
-            if cam is not None:
-                extra["camera"] = cam
-        episodes = collect_heldout(
-            spec.name,
-            heldout_steps,
-            policy=heldout_policy,
-            seed=heldout_seed,
-            dataset_name="heldout-recoverability-v0",
-            progress=progress,
-            **extra,
-        )
-        heldout = {"policy": str(heldout_policy), "steps": heldout_steps, "seed": heldout_seed, **options}
+    episodes = model_heldout_episodes(
+        spec.name,
+        model,
+        dataset_id,
+        steps=heldout_steps,
+        policy=heldout_policy,
+        seed=heldout_seed,
+        dataset_name="heldout-recoverability-v0",
+        progress=progress,
+        camera=camera,
+        **options,
+    )
+    heldout: dict[str, Any] = (
+        {"dataset_id": dataset_id}
+        if dataset_id is not None
+        else {"policy": str(heldout_policy), "steps": heldout_steps, "seed": heldout_seed, **options}
+    )
     notes: list[str] = []
     # the kind's state σ only scales drift's own per-step errors, which are not reported here: its note is dropped
     kind = observation_kind(model, episodes, [], camera=camera)
