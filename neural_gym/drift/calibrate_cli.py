@@ -22,10 +22,6 @@ default and accept uncertainty_risk=alpha:
 """
 
 
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
-
-
 def _share(text: str) -> float:
     try:
         value = float(text)
@@ -46,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         The ``calibrate`` parser.
     """
     from ..cli import _int_at_least, _positive_float, positive_int
+    from .cli import _names
 
     p = sub.add_parser(
         "calibrate",
