@@ -28,7 +28,7 @@ Intervals: seeded percentile bootstraps over start states (:func:`neural_gym.met
 
 Example:
     >>> from neural_gym.drift import action_recoverability, train_inverse_model
-    >>> idm, _ = trainchecked_inverse_model(load_episodes("idm/TabletopReach-v0"), task="TabletopReach")     # doctest: +SKIP
+    >>> idm, _ = train_inverse_model(load_episodes("idm/TabletopReach-v0"), task="TabletopReach")     # doctest: +SKIP
     >>> r = action_recoverability("TabletopReach", "zoo:TabletopReach", idm, n_starts=64, horizon=16)  # doctest: +SKIP
     >>> r["overall"]["ratio"]["value"]                                                            # doctest: +SKIP
 """
@@ -253,7 +253,7 @@ def checked_inverse_model(
         raise ValueError(
             f"the inverse model reads {idm.observation} of shape {tuple(idm.obs_shape)}, but the "
             f"{model.spec.family} model predicts observations of shape {shape}: train the inverse model on "
-            f"{'frames of that size' if is_frame_shape(shape) else 'state vectors'} (trainchecked_inverse_model(..., "
+            f"{'frames of that size' if is_frame_shape(shape) else 'state vectors'} (train_inverse_model(..., "
             f"observation={'frames' if is_frame_shape(shape) else 'state'!r}))"
         )
     if idm.config.action_dim != int(model.spec.action_dim):

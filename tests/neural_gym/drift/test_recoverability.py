@@ -147,7 +147,7 @@ def test_bad_input_is_refused(data: dict) -> None:
     )
     with pytest.raises(ValueError, match="reads Hopper transitions, expected TabletopReach"):
         action_recoverability(TASK, model, other, dataset_id=HELDOUT_ID)
-    with pytest.raises(ValueError, match=r"observation='frames'"):
+    with pytest.raises(ValueError, match=r"\(train_inverse_model\(\.\.\., observation='frames'\)\)"):
         action_recoverability(TASK, untrained_video_model(), idm, dataset_id=HELDOUT_ID)
     with pytest.raises(ValueError, match="training data"):
         action_recoverability(TASK, model, idm, dataset_id=spec.provenance["dataset_id"])
