@@ -80,6 +80,11 @@ FAMILY_RUNS: list[tuple[str, str, str, str, float]] = [
 PIXEL_AUROC_TARGET = 0.8
 
 
+def _f3(x: float | None) -> str:
+    """A figure for the progress lines; ``n/a`` where it is undefined (``None`` after ``json_safe``)."""
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def _clock_auroc(records: Any, tau: float) -> float:
     """AUROC of the step index alone for ``error > tau`` (what a signal that only grows with the horizon scores)."""
     import numpy as np
@@ -209,6 +214,7 @@ def _families(args: argparse.Namespace, alphas: list[float], command: str, machi
     from neural_gym.drift.observation_kinds import FrameObservations, is_frame_shape
     from neural_gym.json_values import json_safe
     from neural_gym.world_models import read_spec
+    from neural_gym.world_models.calibration import pooled_auroc, within_step_auroc
 
     only = {n for n in (args.only or "").split(",") if n}
     summary: dict[str, Any] = {
@@ -262,8 +268,6 @@ def _families(args: argparse.Namespace, alphas: list[float], command: str, machi
                 "seed": 0,
             },  # fmt: skip
         )
-        from neural_gym.world_models.calibration import pooled_auroc, within_step_auroc
-
         every = {s: pooled_auroc(records, s, tau) for s in records.signals}
         within = {s: within_step_auroc(records, s, tau) for s in records.signals}
         scores = json_safe(dict(cal.scores))
@@ -296,8 +300,8 @@ def _families(args: argparse.Namespace, alphas: list[float], command: str, machi
         })  # fmt: skip
         summary["checkpoints"][name] = row
         print(
-            f"{name}: {cal.signal} AUROC {scores['auroc']:.3f} (one-step {scores['one_step']['auroc']}, clock "
-            f"{row['clock_auroc']:.3f}), justified {scores['justified_share']}, wrong steps "
+            f"{name}: {cal.signal} AUROC {_f3(scores['auroc'])} (one-step {_f3(scores['one_step']['auroc'])}, clock "
+            f"{_f3(row['clock_auroc'])}), justified {_f3(scores['justified_share'])}, wrong steps "
             f"{row['wrong_step_share']:.2f}, rates {[round(r['realized_rate'], 4) for r in rates.values()]} "
             f"({row['seconds']:.0f} s)",
             flush=True,
@@ -334,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     from neural_gym.drift import calibrate_records, rollout_records
     from neural_gym.json_values import json_safe
     from neural_gym.world_models import read_spec
+    from neural_gym.world_models.calibration import within_step_auroc
     from neural_gym.world_models.checkpoint import atomic_write
     from neural_gym.world_models.zoo import available
 
@@ -405,8 +410,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         scores = dict(cal.scores)
         rates = _realized_rates(records, cal.signal, alphas, args.splits)
-        from neural_gym.world_models.calibration import within_step_auroc
-
         clock = _clock_auroc(records, TAU)
         within = {s: within_step_auroc(records, s, TAU) for s in records.signals}
         shipped = _shipped_cutoff(spec.calibration.rollout, records, alphas)
